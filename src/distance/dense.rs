@@ -1,13 +1,17 @@
 //! Distance kernels over `f32` slices of equal length.
 //!
 //! Squared L2 and the dot product run on SimSIMD, which picks AVX-512, AVX2,
-//! NEON or SVE code at run time. SimSIMD's own cosine kernel normalises with
-//! an approximate reciprocal square root and returns 0 or 1 for zero vectors;
-//! pgvector computes `ab / sqrt(a² · b²)` exactly and returns NaN for a zero
-//! vector, so [`cosine_distance`] takes SimSIMD's dot products and finishes
-//! the way pgvector does. SimSIMD has no L1 kernel: [`l1`] is a loop written
-//! with independent lanes so the compiler vectorises it, compiled for AVX-512
-//! and AVX2 and picked at run time.
+//! NEON or SVE code at run time.
+//!
+//! SimSIMD's cosine kernel normalises with an approximate reciprocal square
+//! root and returns 0 or 1 for zero vectors, where pgvector computes
+//! `ab / sqrt(a² · b²)` exactly and returns NaN; three SimSIMD dot products
+//! would be exact but read both vectors three times. So [`cosine_parts`]
+//! gathers `a·b`, `a·a` and `b·b` in one pass and [`cosine_distance`] finishes
+//! as pgvector does. SimSIMD has no L1 kernel either: [`l1`] is the same kind
+//! of loop. Both are written with sixteen independent lanes so that the
+//! compiler vectorises them without reassociating float additions, compiled
+//! for AVX-512 and AVX2 and picked at run time.
 
 use simsimd::SpatialSimilarity;
 
@@ -29,7 +33,8 @@ pub fn dot(a: &[f32], b: &[f32]) -> f64 {
 /// either vector is zero, as in pgvector.
 #[inline]
 pub fn cosine_distance(a: &[f32], b: &[f32]) -> f64 {
-    cosine_from_parts(dot(a, b), dot(a, a), dot(b, b))
+    let [ab, aa, bb] = cosine_parts(a, b);
+    cosine_from_parts(ab, aa, bb)
 }
 
 /// Finishes a cosine distance from `a·b`, `a·a` and `b·b`.
@@ -47,6 +52,25 @@ pub fn cosine_from_parts(ab: f64, aa: f64, bb: f64) -> f64 {
     1.0 - similarity
 }
 
+/// `[a·b, a·a, b·b]` in one pass over both vectors.
+#[inline]
+pub fn cosine_parts(a: &[f32], b: &[f32]) -> [f64; 3] {
+    debug_assert_eq!(a.len(), b.len());
+    #[cfg(target_arch = "x86_64")]
+    {
+        if std::arch::is_x86_feature_detected!("avx512f") {
+            // SAFETY: the CPU supports AVX-512F, checked just above.
+            return unsafe { super::x86::cosine_parts_avx512(a, b) };
+        }
+        if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
+        {
+            // SAFETY: the CPU supports AVX2 and FMA, checked just above.
+            return unsafe { super::x86::cosine_parts_avx2(a, b) };
+        }
+    }
+    scalar::cosine_parts(a, b)
+}
+
 /// `Σ |aᵢ - bᵢ|`
 #[inline]
 pub fn l1(a: &[f32], b: &[f32]) -> f64 {
@@ -55,48 +79,14 @@ pub fn l1(a: &[f32], b: &[f32]) -> f64 {
     {
         if std::arch::is_x86_feature_detected!("avx512f") {
             // SAFETY: the CPU supports AVX-512F, checked just above.
-            return f64::from(unsafe { l1_avx512(a, b) });
+            return f64::from(unsafe { super::x86::l1_avx512(a, b) });
         }
         if std::arch::is_x86_feature_detected!("avx2") {
             // SAFETY: the CPU supports AVX2, checked just above.
-            return f64::from(unsafe { l1_avx2(a, b) });
+            return f64::from(unsafe { super::x86::l1_avx2(a, b) });
         }
     }
-    f64::from(l1_lanes(a, b))
-}
-
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx512f")]
-fn l1_avx512(a: &[f32], b: &[f32]) -> f32 {
-    l1_lanes(a, b)
-}
-
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2")]
-fn l1_avx2(a: &[f32], b: &[f32]) -> f32 {
-    l1_lanes(a, b)
-}
-
-/// Sixteen independent partial sums, so that the loop vectorises without
-/// reassociating float additions.
-#[inline(always)]
-fn l1_lanes(a: &[f32], b: &[f32]) -> f32 {
-    const LANES: usize = 16;
-    let mut acc = [0f32; LANES];
-    let mut ca = a.chunks_exact(LANES);
-    let mut cb = b.chunks_exact(LANES);
-    for (x, y) in (&mut ca).zip(&mut cb) {
-        for i in 0..LANES {
-            acc[i] += (x[i] - y[i]).abs();
-        }
-    }
-    let tail: f32 = ca
-        .remainder()
-        .iter()
-        .zip(cb.remainder())
-        .map(|(x, y)| (x - y).abs())
-        .sum();
-    acc.iter().sum::<f32>() + tail
+    f64::from(scalar::l1(a, b))
 }
 
 /// `|a|`, accumulated in `f64` as pgvector's `vector_norm` does.
@@ -108,9 +98,40 @@ pub fn norm(a: &[f32]) -> f64 {
         .sqrt()
 }
 
-/// Plain loops, used when SimSIMD declines (it never should for equal
-/// lengths) and as readable definitions.
+/// Plain loops: the fallback on CPUs without AVX2, and readable definitions.
+/// Eight independent lanes let the compiler vectorise them for the baseline
+/// target without reassociating float additions.
 pub mod scalar {
+    const LANES: usize = 8;
+
+    pub fn l1(a: &[f32], b: &[f32]) -> f32 {
+        let mut acc = [0f32; LANES];
+        let mut ca = a.chunks_exact(LANES);
+        let mut cb = b.chunks_exact(LANES);
+        for (x, y) in (&mut ca).zip(&mut cb) {
+            for i in 0..LANES {
+                acc[i] += (x[i] - y[i]).abs();
+            }
+        }
+        let tail: f32 = ca
+            .remainder()
+            .iter()
+            .zip(cb.remainder())
+            .map(|(x, y)| (x - y).abs())
+            .sum();
+        acc.iter().sum::<f32>() + tail
+    }
+
+    pub fn cosine_parts(a: &[f32], b: &[f32]) -> [f64; 3] {
+        let mut sums = [0f64; 3];
+        for (&x, &y) in a.iter().zip(b) {
+            sums[0] += f64::from(x * y);
+            sums[1] += f64::from(x * x);
+            sums[2] += f64::from(y * y);
+        }
+        sums
+    }
+
     pub fn l2_squared(a: &[f32], b: &[f32]) -> f64 {
         a.iter()
             .zip(b)
@@ -179,6 +200,31 @@ mod tests {
             let cos_tol = tolerance(n, ipm) / (aa * bb).sqrt() + tolerance(n, 1.0);
             prop_assert!((cosine_distance(&a, &b) - cos).abs() <= cos_tol, "cos {} vs {}", cosine_distance(&a, &b), cos);
             prop_assert!((norm(&a) - aa.sqrt()).abs() <= 1e-9 * aa.sqrt());
+
+            // Every variant, not only the one this CPU dispatches to.
+            let mut l1s = vec![f64::from(scalar::l1(&a, &b))];
+            let mut parts = vec![scalar::cosine_parts(&a, &b)];
+            #[cfg(target_arch = "x86_64")]
+            {
+                if std::arch::is_x86_feature_detected!("avx512f") {
+                    // SAFETY: feature checked just above.
+                    l1s.push(f64::from(unsafe { crate::distance::x86::l1_avx512(&a, &b) }));
+                    parts.push(unsafe { crate::distance::x86::cosine_parts_avx512(&a, &b) });
+                }
+                if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma") {
+                    // SAFETY: features checked just above.
+                    l1s.push(f64::from(unsafe { crate::distance::x86::l1_avx2(&a, &b) }));
+                    parts.push(unsafe { crate::distance::x86::cosine_parts_avx2(&a, &b) });
+                }
+            }
+            for v in l1s {
+                prop_assert!((v - l1r).abs() <= tolerance(n, l1m), "l1 variant {} vs {}", v, l1r);
+            }
+            for [pab, paa, pbb] in parts {
+                prop_assert!((pab - ip).abs() <= tolerance(n, ipm), "a·b variant {} vs {}", pab, ip);
+                prop_assert!((paa - aa).abs() <= tolerance(n, aa), "a·a variant {} vs {}", paa, aa);
+                prop_assert!((pbb - bb).abs() <= tolerance(n, bb), "b·b variant {} vs {}", pbb, bb);
+            }
         }
     }
 
@@ -205,6 +251,13 @@ mod tests {
             let b: Vec<f32> = (0..n).map(|i| (2 * i) as f32).collect();
             let want: f64 = (0..n).map(|i| i as f64).sum();
             assert_eq!(l1(&a, &b), want, "n = {n}");
+            assert_eq!(f64::from(scalar::l1(&a, &b)), want, "n = {n}");
+            let squares: f64 = (0..n).map(|i| (i * i) as f64).sum();
+            assert_eq!(
+                cosine_parts(&a, &b),
+                [2.0 * squares, squares, 4.0 * squares],
+                "n = {n}"
+            );
         }
     }
 }

@@ -4,3 +4,5 @@
 //! its module and benchmarked in `benches/kernels.rs`.
 
 pub mod dense;
+#[cfg(target_arch = "x86_64")]
+mod x86;

@@ -1,0 +1,44 @@
+# lodestone — the commands a developer and CI use. Each target is a thin
+# wrapper over a script in scripts/ or benches/, which documents itself.
+
+.PHONY: demo demo-stop demo-clean test setup install regress regress-accept compat bench bench-kernels bench-sql fmt lint
+
+demo:            ## set up everything, start a throwaway cluster, run a demo, leave it running
+	scripts/demo.sh
+
+demo-stop:       ## stop the demo cluster
+	scripts/demo.sh stop
+
+demo-clean:      ## stop the demo cluster and delete its data
+	scripts/demo.sh clean
+
+test:            ## the whole test suite (unit, pg_regress, integration)
+	scripts/test.sh
+
+setup:           ## install Postgres 15, clang and cargo-pgrx 0.18.1 where missing
+	scripts/setup.sh
+
+install:         ## build (release) and install the extension
+	scripts/install.sh
+
+regress:         ## only the pg_regress suite
+	scripts/regress.sh
+
+regress-accept:  ## overwrite pg_regress/expected with the current output (review the diff!)
+	scripts/regress.sh --accept
+
+compat:          ## run the pgvector-compatible regress files against pgvector itself
+	scripts/compat.sh
+
+bench-kernels:   ## criterion benchmarks of the distance kernels
+	cargo bench --bench kernels
+
+bench-sql:       ## sequential-scan distance benchmark, lodestone vs pgvector
+	benches/sql_scan.sh
+
+fmt:
+	cargo fmt --all
+
+lint:
+	cargo fmt --all -- --check
+	cargo clippy --all-targets -- -D warnings
