@@ -15,6 +15,7 @@
 
 pub mod distance;
 pub mod format;
+pub mod hnsw;
 pub mod types;
 
 pgrx::pg_module_magic!();

@@ -1,0 +1,14 @@
+//! HNSW: the graph algorithms, free of Postgres.
+//!
+//! * [`space`]: element types, metrics and the distance the index orders by
+//! * [`search`]: beam search over one layer, for any [`search::GraphView`]
+//! * [`select`]: choosing diverse neighbours (the HNSW heuristic)
+//! * [`level`]: random levels
+//! * [`memgraph`]: the in-memory graph a build fills in parallel
+
+pub mod layout;
+pub mod level;
+pub mod memgraph;
+pub mod search;
+pub mod select;
+pub mod space;

@@ -1,0 +1,203 @@
+//! What the index compares: the element type of the stored vectors and the
+//! metric, and the distance between two stored vectors ("payloads").
+//!
+//! The index orders by an *internal* distance that sorts exactly like the
+//! SQL operator's distance, but is cheaper to compute:
+//!
+//! | operator | opclass        | internal distance                     |
+//! |----------|----------------|---------------------------------------|
+//! | `<->`    | `*_l2_ops`     | squared L2                            |
+//! | `<#>`    | `*_ip_ops`     | negative inner product                |
+//! | `<=>`    | `*_cosine_ops` | negative inner product of unit vectors |
+//! | `<+>`    | `*_l1_ops`     | L1                                    |
+//!
+//! For cosine, vectors are normalised once when they enter the index (and the
+//! query once per scan), which is what pgvector does too.
+//!
+//! A payload is the vector's elements as bytes in native byte order. Dense
+//! `f32` payloads are stored at 4-byte aligned offsets, so they are read in
+//! place without copying.
+
+use crate::distance::dense;
+
+/// The distance an index is ordered by.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Metric {
+    L2,
+    InnerProduct,
+    Cosine,
+    L1,
+}
+
+/// The representation of stored vectors.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Element {
+    /// `vector`: 4-byte floats.
+    F32,
+}
+
+/// An index's element type, metric and dimension count.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Space {
+    pub element: Element,
+    pub metric: Metric,
+    pub dims: usize,
+}
+
+impl Space {
+    pub fn new(element: Element, metric: Metric, dims: usize) -> Self {
+        Space {
+            element,
+            metric,
+            dims,
+        }
+    }
+
+    /// Bytes of one stored vector.
+    pub fn payload_len(&self) -> usize {
+        match self.element {
+            Element::F32 => self.dims * 4,
+        }
+    }
+
+    /// The internal distance between two payloads.
+    #[inline]
+    pub fn distance(&self, a: &[u8], b: &[u8]) -> f32 {
+        match self.element {
+            Element::F32 => {
+                let (a, b) = (as_f32(a), as_f32(b));
+                (match self.metric {
+                    Metric::L2 => dense::l2_squared(a, b),
+                    Metric::InnerProduct | Metric::Cosine => -dense::dot(a, b),
+                    Metric::L1 => dense::l1(a, b),
+                }) as f32
+            }
+        }
+    }
+
+    /// Turns a vector into the payload the index stores, or `None` when the
+    /// vector cannot be indexed (a zero vector has no direction for cosine).
+    pub fn payload_from_f32(&self, values: &[f32]) -> Option<Payload> {
+        let mut values = values.to_vec();
+        if self.metric == Metric::Cosine {
+            let norm = dense::norm(&values);
+            if norm == 0.0 || !norm.is_finite() {
+                return None;
+            }
+            for v in &mut values {
+                *v = (f64::from(*v) / norm) as f32;
+            }
+        }
+        Some(Payload::from_words(
+            values.iter().map(|v| v.to_bits()).collect(),
+            values.len() * 4,
+        ))
+    }
+}
+
+/// Bytes held in 4-byte words, so that they are aligned for `f32` reads.
+#[derive(Clone, Debug, PartialEq, Eq, Default)]
+pub struct Payload {
+    words: Vec<u32>,
+    len: usize,
+}
+
+impl Payload {
+    /// `len` bytes taken from the front of `words` (in native byte order).
+    pub fn from_words(words: Vec<u32>, len: usize) -> Self {
+        assert!(len <= words.len() * 4);
+        Payload { words, len }
+    }
+
+    /// Copies bytes into aligned storage.
+    pub fn from_bytes(bytes: &[u8]) -> Self {
+        let mut words = vec![0u32; bytes.len().div_ceil(4)];
+        words_as_bytes_mut(&mut words)[..bytes.len()].copy_from_slice(bytes);
+        Payload {
+            words,
+            len: bytes.len(),
+        }
+    }
+
+    pub fn as_bytes(&self) -> &[u8] {
+        &words_as_bytes(&self.words)[..self.len]
+    }
+
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+}
+
+/// The bytes of a word slice (always 4-byte aligned).
+pub fn words_as_bytes(words: &[u32]) -> &[u8] {
+    // SAFETY: u32 has no padding and u8 has alignment 1; the length is exact.
+    unsafe { std::slice::from_raw_parts(words.as_ptr().cast(), words.len() * 4) }
+}
+
+fn words_as_bytes_mut(words: &mut [u32]) -> &mut [u8] {
+    // SAFETY: as in `words_as_bytes`; every byte pattern is a valid u32.
+    unsafe { std::slice::from_raw_parts_mut(words.as_mut_ptr().cast(), words.len() * 4) }
+}
+
+/// Reads a payload as floats. Payloads are always 4-byte aligned (see the
+/// module documentation); an unaligned one is a bug, not a user error.
+#[inline]
+pub fn as_f32(bytes: &[u8]) -> &[f32] {
+    // SAFETY: any 4 initialised bytes are a valid f32; `align_to` only
+    // returns the aligned middle part, and we check there is nothing before
+    // or after it.
+    let (head, floats, tail) = unsafe { bytes.align_to::<f32>() };
+    assert!(
+        head.is_empty() && tail.is_empty(),
+        "unaligned vector payload"
+    );
+    floats
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn payload(space: &Space, v: &[f32]) -> Payload {
+        space.payload_from_f32(v).unwrap()
+    }
+
+    #[test]
+    fn internal_distances_order_like_the_operators() {
+        let (a, b) = ([1.0f32, 2.0, 3.0], [4.0f32, 5.0, 6.0]);
+        for (metric, want) in [
+            (Metric::L2, 27.0),
+            (Metric::InnerProduct, -32.0),
+            (Metric::L1, 9.0),
+        ] {
+            let space = Space::new(Element::F32, metric, 3);
+            let d = space.distance(
+                payload(&space, &a).as_bytes(),
+                payload(&space, &b).as_bytes(),
+            );
+            assert_eq!(d, want, "{metric:?}");
+        }
+        let cos = Space::new(Element::F32, Metric::Cosine, 3);
+        let d = cos.distance(payload(&cos, &a).as_bytes(), payload(&cos, &b).as_bytes());
+        let want = -32.0 / (14.0f64 * 77.0).sqrt();
+        assert!((f64::from(d) - want).abs() < 1e-6);
+    }
+
+    #[test]
+    fn cosine_payloads_are_unit_vectors() {
+        let cos = Space::new(Element::F32, Metric::Cosine, 2);
+        assert_eq!(as_f32(payload(&cos, &[3.0, 4.0]).as_bytes()), &[0.6, 0.8]);
+        assert!(cos.payload_from_f32(&[0.0, 0.0]).is_none());
+    }
+
+    #[test]
+    fn payload_bytes_round_trip() {
+        let p = Payload::from_bytes(&[1, 2, 3, 4, 5]);
+        assert_eq!(p.as_bytes(), &[1, 2, 3, 4, 5]);
+        assert_eq!(p.len(), 5);
+    }
+}
