@@ -8,6 +8,8 @@
 //! | [`distance`]  | distance kernels (SimSIMD and vectorised loops)       | no        |
 //! | [`format`]    | text and binary formats, pgvector's error messages    | no        |
 //! | [`types`]     | datums and SQL functions of `vector`, ...             | yes       |
+//! | [`hnsw`]      | HNSW graph algorithms, on-page layout                 | no        |
+//! | [`hnsw::am`]  | the `hnsw` index access method                        | yes       |
 //!
 //! The SQL that declares every type, function, operator and operator class
 //! is written by hand in `sql/`, so that its names and signatures are
@@ -21,3 +23,11 @@ pub mod types;
 pgrx::pg_module_magic!();
 
 pgrx::extension_sql_file!("../sql/vector.sql", name = "vector", bootstrap);
+pgrx::extension_sql_file!("../sql/hnsw.sql", name = "hnsw", requires = ["vector"]);
+
+/// Called when Postgres loads the library: registers index options and the
+/// `hnsw.*` settings.
+#[pgrx::pg_guard]
+pub extern "C-unwind" fn _PG_init() {
+    hnsw::am::options::init();
+}

@@ -12,3 +12,5 @@ pub mod memgraph;
 pub mod search;
 pub mod select;
 pub mod space;
+
+pub mod am;

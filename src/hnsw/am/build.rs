@@ -1,0 +1,466 @@
+//! `CREATE INDEX ... USING hnsw`: read the table, build the graph in memory
+//! on several threads, write it to pages in one pass, log them.
+//!
+//! The heap scan collects vectors until they would exceed
+//! `maintenance_work_mem`. The graph is then built by the pure core
+//! ([`MemGraph::build_parallel`]) on a rayon pool, while this (the only
+//! Postgres) thread reports progress and answers cancellation. Nodes are
+//! laid out in breadth-first order from the entry point, so that neighbours
+//! tend to share pages. If the table does not fit, the graph built so far is
+//! written out, a NOTICE says so, and the remaining rows are inserted one by
+//! one through the same path as `INSERT` — slower, never out of memory.
+
+use super::insert::insert_on_disk;
+use super::meta::Meta;
+use super::options::Options;
+use super::page::{init_page, nblocks, needs_wal, Buf, PAGE_DATA};
+use super::support::{payload_of, space_of};
+use crate::hnsw::layout::{
+    maxalign, LinksMut, NodeLayout, NodeMut, Ref, LINE_POINTER, PAGE_TUPLE_SPACE,
+};
+use crate::hnsw::memgraph::{GraphParams, MemGraph};
+use crate::hnsw::space::Space;
+use pgrx::pg_sys;
+use pgrx::{ereport, PgSqlErrorCode};
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::time::Duration;
+
+/// Build sub-phases shown in `pg_stat_progress_create_index.phase`.
+pub const PHASE_LOAD: i64 = 2;
+pub const PHASE_GRAPH: i64 = 3;
+pub const PHASE_WRITE: i64 = 4;
+
+/// `ambuildphasename`
+#[pgrx::pg_guard]
+pub unsafe extern "C-unwind" fn ambuildphasename(phase: i64) -> *mut std::ffi::c_char {
+    let name: &'static std::ffi::CStr = match phase {
+        1 => c"initializing",
+        PHASE_LOAD => c"loading tuples",
+        PHASE_GRAPH => c"building graph",
+        PHASE_WRITE => c"writing index pages",
+        _ => return std::ptr::null_mut(),
+    };
+    name.as_ptr().cast_mut()
+}
+
+fn progress(param: u32, value: i64) {
+    // SAFETY: reports progress of the current command; a no-op outside one.
+    unsafe { pg_sys::pgstat_progress_update_param(param as i32, value) };
+}
+
+/// Checks `ef_construction >= 2 m` and the column, and chooses the layout.
+pub fn prepare(index: pg_sys::Relation) -> (Space, Options, NodeLayout) {
+    let space = space_of(index);
+    let opts = Options::of(index);
+    if opts.ef_construction < 2 * opts.m {
+        ereport!(
+            ERROR,
+            PgSqlErrorCode::ERRCODE_INVALID_PARAMETER_VALUE,
+            "ef_construction must be greater than or equal to 2 * m"
+        );
+    }
+    let Some(layout) = NodeLayout::choose(space.payload_len(), opts.m) else {
+        ereport!(
+            ERROR,
+            PgSqlErrorCode::ERRCODE_PROGRAM_LIMIT_EXCEEDED,
+            "index tuple too large"
+        );
+    };
+    (space, opts, layout)
+}
+
+struct BuildState {
+    index: pg_sys::Relation,
+    space: Space,
+    opts: Options,
+    layout: NodeLayout,
+    words: Vec<u32>,
+    tids: Vec<u64>,
+    memory_limit: usize,
+    node_bytes: usize,
+    heap_tuples: f64,
+    indexed: f64,
+    /// Set once the in-memory graph has been written: rows now go to disk.
+    spilled: bool,
+}
+
+/// `ambuild`
+#[pgrx::pg_guard]
+pub unsafe extern "C-unwind" fn ambuild(
+    heap: pg_sys::Relation,
+    index: pg_sys::Relation,
+    index_info: *mut pg_sys::IndexInfo,
+) -> *mut pg_sys::IndexBuildResult {
+    if nblocks(index) != 0 {
+        pgrx::error!("index \"{}\" already contains data", relation_name(index));
+    }
+    let (space, opts, layout) = prepare(index);
+    progress(pg_sys::PROGRESS_CREATEIDX_SUBPHASE, PHASE_LOAD);
+    // SAFETY: reads the planner's row estimate of an open relation.
+    let estimate = unsafe { (*(*heap).rd_rel).reltuples }.max(0.0);
+    progress(pg_sys::PROGRESS_CREATEIDX_TUPLES_TOTAL, estimate as i64);
+
+    // SAFETY: reads a GUC of this backend.
+    let memory_limit = unsafe { pg_sys::maintenance_work_mem } as usize * 1024;
+    let mut state = BuildState {
+        index,
+        space,
+        opts,
+        layout,
+        words: Vec::new(),
+        tids: Vec::new(),
+        memory_limit,
+        node_bytes: space.payload_len().div_ceil(4) * 4 + (2 * opts.m + 2) * 4 + 96,
+        heap_tuples: 0.0,
+        indexed: 0.0,
+        spilled: false,
+    };
+    // SAFETY: the table AM calls `collect` for every row with our state; the
+    // FFI guard turns a Postgres ERROR inside the scan into a Rust panic so
+    // our frames unwind instead of being jumped over.
+    unsafe {
+        pg_sys::ffi::pg_guard_ffi_boundary(|| {
+            pg_sys::IndexBuildHeapScan(heap, index, index_info, Some(collect), &mut state);
+        });
+    }
+    if !state.spilled {
+        flush(&mut state);
+    }
+    if needs_wal(index) {
+        // SAFETY: logs full images of every page we wrote without WAL.
+        unsafe {
+            pg_sys::log_newpage_range(
+                index,
+                pg_sys::ForkNumber::MAIN_FORKNUM,
+                0,
+                nblocks(index),
+                true,
+            )
+        };
+    }
+
+    // SAFETY: palloc0 of the result struct Postgres expects back.
+    unsafe {
+        let result = pg_sys::palloc0(std::mem::size_of::<pg_sys::IndexBuildResult>())
+            .cast::<pg_sys::IndexBuildResult>();
+        (*result).heap_tuples = state.heap_tuples;
+        (*result).index_tuples = state.indexed;
+        result
+    }
+}
+
+#[pgrx::pg_guard]
+unsafe extern "C-unwind" fn collect(
+    _index: pg_sys::Relation,
+    tid: pg_sys::ItemPointer,
+    values: *mut pg_sys::Datum,
+    isnull: *mut bool,
+    _alive: bool,
+    state: *mut std::ffi::c_void,
+) {
+    // SAFETY: `state` is the BuildState passed to IndexBuildHeapScan; the
+    // arrays hold one column.
+    let (state, tid, value, null) =
+        unsafe { (&mut *state.cast::<BuildState>(), &*tid, *values, *isnull) };
+    state.heap_tuples += 1.0;
+    if null {
+        return;
+    }
+    // SAFETY: a non-null value of the indexed column.
+    let Some(payload) = (unsafe { payload_of(&state.space, value) }) else {
+        return;
+    };
+    let heap_tid = super::page::ref_from_tid(tid);
+    if state.spilled {
+        insert_on_disk(state.index, &payload, heap_tid);
+    } else {
+        if (state.tids.len() + 1) * state.node_bytes > state.memory_limit && !state.tids.is_empty()
+        {
+            ereport!(
+                NOTICE,
+                PgSqlErrorCode::ERRCODE_SUCCESSFUL_COMPLETION,
+                format!("hnsw graph no longer fits into maintenance_work_mem after {} tuples", state.tids.len()),
+                "Building will take significantly more time.\nIncrease maintenance_work_mem to speed up builds."
+            );
+            flush(state);
+            state.spilled = true;
+            insert_on_disk(state.index, &payload, heap_tid);
+        } else {
+            state.words.extend(payload.as_bytes().chunks(4).map(|c| {
+                let mut w = [0u8; 4];
+                w[..c.len()].copy_from_slice(c);
+                u32::from_ne_bytes(w)
+            }));
+            state.tids.push(heap_tid.pack());
+        }
+    }
+    state.indexed += 1.0;
+    if (state.indexed as u64) % 1024 == 0 {
+        progress(pg_sys::PROGRESS_CREATEIDX_TUPLES_DONE, state.indexed as i64);
+    }
+}
+
+/// Builds the graph of the collected rows and writes the whole index.
+fn flush(state: &mut BuildState) {
+    let words = std::mem::take(&mut state.words);
+    let tids = std::mem::take(&mut state.tids);
+    let params = GraphParams {
+        m: state.opts.m,
+        ef_construction: state.opts.ef_construction,
+        max_tids: state.layout.max_tids,
+        seed: 0x1d_e5_70_9e,
+    };
+    let graph = MemGraph::new(state.space, params, words, &tids);
+    drop(tids);
+    build_graph(&graph);
+    progress(pg_sys::PROGRESS_CREATEIDX_SUBPHASE, PHASE_WRITE);
+    write_graph(
+        state.index,
+        &graph,
+        state.space,
+        state.layout,
+        state.opts.ef_construction,
+    );
+    progress(pg_sys::PROGRESS_CREATEIDX_SUBPHASE, PHASE_LOAD);
+}
+
+/// Threads for the graph: `max_parallel_maintenance_workers` plus this one,
+/// no more than the machine has cores.
+fn build_threads() -> usize {
+    // SAFETY: reads a GUC of this backend.
+    let workers = unsafe { pg_sys::max_parallel_maintenance_workers }.max(0) as usize;
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    (workers + 1).min(cores).max(1)
+}
+
+/// Runs the parallel build on a rayon pool while this thread reports
+/// progress and checks for cancellation. Only this thread calls Postgres.
+fn build_graph(graph: &MemGraph) {
+    progress(pg_sys::PROGRESS_CREATEIDX_SUBPHASE, PHASE_GRAPH);
+    progress(pg_sys::PROGRESS_CREATEIDX_TUPLES_TOTAL, graph.len() as i64);
+    progress(pg_sys::PROGRESS_CREATEIDX_TUPLES_DONE, 0);
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(build_threads())
+        .thread_name(|i| format!("lodestone-build-{i}"))
+        .build()
+        .unwrap_or_else(|e| pgrx::error!("could not start build threads: {e}"));
+    let done = AtomicUsize::new(0);
+    let cancel = AtomicBool::new(false);
+    let outcome = std::thread::scope(|scope| {
+        let worker = scope.spawn(|| {
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                pool.install(|| graph.build_parallel(&done, &cancel))
+            }))
+        });
+        while !worker.is_finished() {
+            std::thread::sleep(Duration::from_millis(20));
+            progress(
+                pg_sys::PROGRESS_CREATEIDX_TUPLES_DONE,
+                done.load(Ordering::Relaxed) as i64,
+            );
+            let interrupted = std::panic::catch_unwind(|| {
+                pgrx::check_for_interrupts!();
+            });
+            if let Err(error) = interrupted {
+                cancel.store(true, Ordering::Relaxed);
+                let _ = worker.join();
+                std::panic::resume_unwind(error);
+            }
+        }
+        worker.join()
+    });
+    match outcome {
+        Ok(Ok(Ok(()))) => progress(pg_sys::PROGRESS_CREATEIDX_TUPLES_DONE, graph.len() as i64),
+        Ok(Ok(Err(_cancelled))) => pgrx::error!("hnsw build was cancelled"),
+        Ok(Err(panic)) | Err(panic) => {
+            let message = panic
+                .downcast_ref::<String>()
+                .map(String::as_str)
+                .or_else(|| panic.downcast_ref::<&str>().copied())
+                .unwrap_or("unknown panic");
+            pgrx::error!("hnsw build failed: {message}")
+        }
+    }
+}
+
+/// Writes meta page, node pages and links pages of a built graph to an
+/// empty index, without WAL (the caller logs the whole index).
+fn write_graph(
+    index: pg_sys::Relation,
+    graph: &MemGraph,
+    space: Space,
+    layout: NodeLayout,
+    ef_construction: usize,
+) {
+    let order = breadth_first(graph);
+    let per_page = layout.nodes_per_page();
+    let node_pages = order.len().div_ceil(per_page) as u32;
+    let node_ref = |position: usize| Ref {
+        block: 1 + (position / per_page) as u32,
+        offset: (position % per_page + 1) as u16,
+    };
+    let mut refs = vec![Ref::INVALID; graph.len()];
+    for (position, &id) in order.iter().enumerate() {
+        refs[id as usize] = node_ref(position);
+    }
+
+    // Links tuples, packed after the node pages.
+    let mut links_refs = vec![Ref::INVALID; graph.len()];
+    let mut links_pages: Vec<Vec<u32>> = Vec::new();
+    let mut used = PAGE_TUPLE_SPACE;
+    for &id in &order {
+        let level = graph.level(id);
+        if !layout.needs_links_tuple(level) {
+            continue;
+        }
+        let need = maxalign(layout.links_size(level)) + LINE_POINTER;
+        if used + need > PAGE_TUPLE_SPACE {
+            links_pages.push(Vec::new());
+            used = 0;
+        }
+        used += need;
+        let page = links_pages.len() - 1;
+        links_pages[page].push(id);
+        links_refs[id as usize] = Ref {
+            block: 1 + node_pages + page as u32,
+            offset: links_pages[page].len() as u16,
+        };
+    }
+
+    let entry = graph.entry().map(|(id, level)| (refs[id as usize], level));
+    let meta = Meta {
+        space,
+        layout,
+        ef_construction,
+        entry,
+        insert_block: node_pages.max(1),
+    };
+    let meta_buf = Buf::extend(index);
+    meta.write_to(meta_buf.page());
+    mark_dirty(&meta_buf);
+    drop(meta_buf);
+
+    let map = |ids: &[u32]| -> Vec<Ref> { ids.iter().map(|&n| refs[n as usize]).collect() };
+    let mut bytes = vec![0u8; layout.node_size()];
+    for (page_no, chunk) in order.chunks(per_page).enumerate() {
+        let buf = Buf::extend(index);
+        debug_assert_eq!(buf.block(), 1 + page_no as u32);
+        init_page(buf.page(), PAGE_DATA);
+        for &id in chunk {
+            let state = graph.node(id);
+            let tids: Vec<Ref> = state.tids.iter().map(|&t| Ref::unpack(t)).collect();
+            let mut node =
+                NodeMut::init(&mut bytes, &layout, graph.level(id), 0, graph.payload(id));
+            node.set_tids(&tids);
+            if layout.links0_inline {
+                node.set_links0(&map(&state.links[0]));
+            }
+            node.set_links_tuple(links_refs[id as usize]);
+            if super::page::add_item(buf.page(), &bytes).is_none() {
+                pgrx::error!("failed to add index item to \"{}\"", relation_name(index));
+            }
+        }
+        mark_dirty(&buf);
+        pgrx::check_for_interrupts!();
+    }
+    for ids in &links_pages {
+        let buf = Buf::extend(index);
+        init_page(buf.page(), PAGE_DATA);
+        for &id in ids {
+            let level = graph.level(id);
+            let state = graph.node(id);
+            let mut tuple = vec![0u8; layout.links_size(level)];
+            let mut links = LinksMut::init(&mut tuple, &layout, level);
+            let first = usize::from(layout.links0_inline);
+            for lc in first..=level {
+                links.set(lc, &map(&state.links[lc]));
+            }
+            if super::page::add_item(buf.page(), &tuple).is_none() {
+                pgrx::error!("failed to add index item to \"{}\"", relation_name(index));
+            }
+        }
+        mark_dirty(&buf);
+    }
+}
+
+fn mark_dirty(buf: &Buf) {
+    // SAFETY: the buffer is exclusively locked by us.
+    unsafe { pg_sys::MarkBufferDirty(buf.buffer) };
+}
+
+/// Nodes in breadth-first order from the entry point over layer 0, then any
+/// node the walk did not reach; merged duplicates are left out.
+fn breadth_first(graph: &MemGraph) -> Vec<u32> {
+    let n = graph.len();
+    let mut order = Vec::with_capacity(n);
+    let mut seen = vec![false; n];
+    let mut queue = VecDeque::new();
+    if let Some((entry, _)) = graph.entry() {
+        seen[entry as usize] = true;
+        queue.push_back(entry);
+    }
+    let mut next_unseen = 0usize;
+    loop {
+        while let Some(id) = queue.pop_front() {
+            let state = graph.node(id);
+            if state.merged {
+                continue;
+            }
+            order.push(id);
+            for &l in &state.links[0] {
+                if !seen[l as usize] {
+                    seen[l as usize] = true;
+                    queue.push_back(l);
+                }
+            }
+        }
+        while next_unseen < n && seen[next_unseen] {
+            next_unseen += 1;
+        }
+        if next_unseen == n {
+            break;
+        }
+        seen[next_unseen] = true;
+        queue.push_back(next_unseen as u32);
+    }
+    order
+}
+
+/// `ambuildempty`: the init fork of an unlogged index, an empty meta page.
+#[pgrx::pg_guard]
+pub unsafe extern "C-unwind" fn ambuildempty(index: pg_sys::Relation) {
+    let (space, opts, layout) = prepare(index);
+    let meta = Meta {
+        space,
+        layout,
+        ef_construction: opts.ef_construction,
+        entry: None,
+        insert_block: 1,
+    };
+    // SAFETY: the init fork of a new unlogged index is empty; we write its
+    // one page through the buffer manager and WAL-log it.
+    unsafe {
+        let buffer = pg_sys::ReadBufferExtended(
+            index,
+            pg_sys::ForkNumber::INIT_FORKNUM,
+            pg_sys::InvalidBlockNumber,
+            pg_sys::ReadBufferMode::RBM_NORMAL,
+            std::ptr::null_mut(),
+        );
+        pg_sys::LockBuffer(buffer, 2);
+        meta.write_to(pg_sys::BufferGetPage(buffer));
+        pg_sys::MarkBufferDirty(buffer);
+        pg_sys::log_newpage_buffer(buffer, true);
+        pg_sys::UnlockReleaseBuffer(buffer);
+    }
+}
+
+pub fn relation_name(rel: pg_sys::Relation) -> String {
+    // SAFETY: reads the name of an open relation.
+    unsafe {
+        std::ffi::CStr::from_ptr((*(*rel).rd_rel).relname.data.as_ptr())
+            .to_string_lossy()
+            .into_owned()
+    }
+}

@@ -1,0 +1,200 @@
+//! The graph as it lies on the index's pages, seen from one query: the
+//! [`GraphView`] that scans and inserts search with.
+//!
+//! Node ids are packed [`Ref`]s. Scoring a node reads its tuple once, under
+//! a share lock, and keeps what a search needs of it afterwards: its heap
+//! TIDs, its flags and, when the layout has them inline, its layer-0 links,
+//! so that expanding it later reads no page. Nodes to score are grouped by
+//! block so each page is read once per batch.
+
+use super::meta::corrupt;
+use super::page::{item, Buf};
+use crate::hnsw::layout::{Links, Node, NodeLayout, Ref, KIND_LINKS, KIND_NODE};
+use crate::hnsw::search::{GraphView, IdHasher};
+use crate::hnsw::space::{Payload, Space};
+use pgrx::pg_sys;
+use std::collections::HashMap;
+use std::hash::BuildHasherDefault;
+
+/// What a search keeps of a node it scored.
+#[derive(Clone, Debug)]
+pub struct Seen {
+    pub version: u8,
+    pub deleted: bool,
+    pub level: usize,
+    pub tids: Vec<Ref>,
+    links0: Option<(u32, u16)>,
+    /// A copy of the payload, when the caller asked for them (inserts need
+    /// distances between candidates).
+    pub payload: Option<Payload>,
+}
+
+impl Seen {
+    /// A node known only by its payload (an insertion's own new node).
+    pub fn with_payload(payload: Payload) -> Seen {
+        Seen {
+            version: 0,
+            deleted: false,
+            level: 0,
+            tids: Vec::new(),
+            links0: None,
+            payload: Some(payload),
+        }
+    }
+}
+
+pub type SeenMap = HashMap<u64, Seen, BuildHasherDefault<IdHasher>>;
+
+/// The on-disk graph, from the point of view of one query.
+pub struct DiskGraph {
+    index: pg_sys::Relation,
+    pub layout: NodeLayout,
+    pub space: Space,
+    /// The query's payload; `None` for a NULL query, to which every node is
+    /// at distance 0 (pgvector's behaviour).
+    query: Option<Payload>,
+    keep_payloads: bool,
+    pub seen: SeenMap,
+    links_arena: Vec<u64>,
+    order: Vec<usize>,
+    /// Bytes held in `seen` and the arena, for the scan memory limit.
+    pub memory: usize,
+    /// Node tuples read.
+    pub reads: usize,
+}
+
+impl DiskGraph {
+    pub fn new(
+        index: pg_sys::Relation,
+        space: Space,
+        layout: NodeLayout,
+        query: Option<Payload>,
+        keep_payloads: bool,
+    ) -> Self {
+        DiskGraph {
+            index,
+            layout,
+            space,
+            query,
+            keep_payloads,
+            seen: SeenMap::default(),
+            links_arena: Vec::new(),
+            order: Vec::new(),
+            memory: 0,
+            reads: 0,
+        }
+    }
+
+    /// Scores one node.
+    pub fn distance(&mut self, id: Ref) -> Option<f32> {
+        let mut out = Vec::with_capacity(1);
+        self.distances(&[id.pack()], &mut out);
+        out[0]
+    }
+
+    /// Reads a node's links at `level` from its page(s).
+    fn read_links(&mut self, id: Ref, level: usize, out: &mut Vec<u64>) {
+        let buf = Buf::share(self.index, id.block);
+        let Some(bytes) = item(buf.page(), id.offset) else {
+            return;
+        };
+        let Some(node) = Node::parse(bytes, &self.layout) else {
+            return;
+        };
+        if node.is_free() {
+            return;
+        }
+        if level == 0 && self.layout.links0_inline {
+            out.extend(node.links0().map(Ref::pack));
+            return;
+        }
+        let links_ref = node.links_tuple();
+        drop(buf);
+        if !links_ref.is_valid() {
+            return;
+        }
+        let buf = Buf::share(self.index, links_ref.block);
+        let Some(bytes) = item(buf.page(), links_ref.offset) else {
+            return;
+        };
+        if bytes.first() != Some(&KIND_LINKS) {
+            corrupt(self.index, "links tuple");
+        }
+        if let Some(links) = Links::parse(bytes, &self.layout) {
+            out.extend(links.at(level).map(Ref::pack));
+        }
+    }
+}
+
+impl GraphView for DiskGraph {
+    type Id = u64;
+
+    fn neighbors(&mut self, id: u64, level: usize, out: &mut Vec<u64>) {
+        if level == 0 {
+            if let Some((start, len)) = self.seen.get(&id).and_then(|s| s.links0) {
+                out.extend_from_slice(
+                    &self.links_arena[start as usize..start as usize + usize::from(len)],
+                );
+                return;
+            }
+        }
+        self.read_links(Ref::unpack(id), level, out);
+    }
+
+    fn distances(&mut self, ids: &[u64], out: &mut Vec<Option<f32>>) {
+        let base = out.len();
+        out.resize(base + ids.len(), None);
+        self.order.clear();
+        self.order.extend(0..ids.len());
+        self.order.sort_unstable_by_key(|&i| ids[i]);
+        let mut i = 0;
+        while i < self.order.len() {
+            let block = Ref::unpack(ids[self.order[i]]).block;
+            let buf = Buf::share(self.index, block);
+            let page = buf.page();
+            while i < self.order.len() && Ref::unpack(ids[self.order[i]]).block == block {
+                let slot = self.order[i];
+                let id = ids[slot];
+                i += 1;
+                let Some(bytes) = item(page, Ref::unpack(id).offset) else {
+                    continue;
+                };
+                if bytes.first() != Some(&KIND_NODE) {
+                    continue;
+                }
+                let Some(node) = Node::parse(bytes, &self.layout) else {
+                    corrupt(self.index, "node tuple")
+                };
+                self.reads += 1;
+                if node.is_free() {
+                    continue;
+                }
+                out[base + slot] = Some(match &self.query {
+                    Some(q) => self.space.distance(q.as_bytes(), node.payload()),
+                    None => 0.0,
+                });
+                let links0 = if self.layout.links0_inline {
+                    let start = self.links_arena.len() as u32;
+                    self.links_arena.extend(node.links0().map(Ref::pack));
+                    Some((start, (self.links_arena.len() as u32 - start) as u16))
+                } else {
+                    None
+                };
+                let seen = Seen {
+                    version: node.version(),
+                    deleted: node.is_deleted(),
+                    level: node.level(),
+                    tids: node.tids().collect(),
+                    links0,
+                    payload: self
+                        .keep_payloads
+                        .then(|| Payload::from_bytes(node.payload())),
+                };
+                self.memory +=
+                    64 + seen.tids.len() * 8 + links0.map_or(0, |l| usize::from(l.1) * 8);
+                self.memory += seen.payload.as_ref().map_or(0, |p| p.len());
+                self.seen.insert(id, seen);
+            }
+        }
+    }
+}

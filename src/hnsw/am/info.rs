@@ -1,0 +1,329 @@
+//! Introspection: what an index holds (`lodestone_hnsw_info`) and whether its
+//! graph is sound (`lodestone_hnsw_verify`).
+
+use super::meta::Meta;
+use super::page::{item, max_offset, nblocks, page_type, Buf, PAGE_DATA, PAGE_META};
+use crate::hnsw::layout::{Links, Node, NodeLayout, Ref, KIND_LINKS, KIND_NODE, MAX_TIDS};
+use crate::hnsw::level::MAX_LEVEL;
+use pgrx::prelude::*;
+use std::collections::{HashMap, HashSet, VecDeque};
+
+/// An hnsw index opened for reading, closed when dropped.
+struct Opened(pg_sys::Relation);
+
+impl Opened {
+    fn new(oid: pg_sys::Oid) -> Opened {
+        // SAFETY: index_open raises an ERROR for a missing or non-index OID.
+        let rel = unsafe { pg_sys::index_open(oid, pg_sys::AccessShareLock as pg_sys::LOCKMODE) };
+        let opened = Opened(rel);
+        let is_ours = nblocks(rel) > 0 && {
+            let buf = Buf::share(rel, 0);
+            page_type(buf.page()) == PAGE_META && Meta::from_page(buf.page()).is_some()
+        };
+        if !is_ours {
+            pgrx::error!(
+                "\"{}\" is not a lodestone hnsw index",
+                super::build::relation_name(rel)
+            );
+        }
+        opened
+    }
+}
+
+impl Drop for Opened {
+    fn drop(&mut self) {
+        if !std::thread::panicking() {
+            // SAFETY: we opened it with this lock mode.
+            unsafe { pg_sys::index_close(self.0, pg_sys::AccessShareLock as pg_sys::LOCKMODE) };
+        }
+    }
+}
+
+/// Every tuple of every data page: node tuples and links tuples by TID.
+struct Census {
+    nodes: HashMap<Ref, NodeInfo>,
+    links: HashMap<Ref, Vec<Vec<Ref>>>,
+    bad_pages: Vec<(u32, String)>,
+    bad_tuples: Vec<(Ref, String)>,
+}
+
+struct NodeInfo {
+    flags: u8,
+    level: usize,
+    ntids: usize,
+    links0: Vec<Ref>,
+    links_tuple: Ref,
+}
+
+fn census(index: pg_sys::Relation, layout: &NodeLayout) -> Census {
+    let mut c = Census {
+        nodes: HashMap::new(),
+        links: HashMap::new(),
+        bad_pages: Vec::new(),
+        bad_tuples: Vec::new(),
+    };
+    for block in 1..nblocks(index) {
+        pgrx::check_for_interrupts!();
+        let buf = Buf::share(index, block);
+        let page = buf.page();
+        // SAFETY: reads the header of a locked page.
+        if unsafe { pg_sys::PageIsNew(page) } {
+            continue; // extended but never initialised (a crash mid-extension): unused
+        }
+        if page_type(page) != PAGE_DATA {
+            c.bad_pages.push((block, "not an hnsw data page".into()));
+            continue;
+        }
+        for offset in 1..=max_offset(page) {
+            let at = Ref { block, offset };
+            let Some(bytes) = item(page, offset) else {
+                continue;
+            };
+            match bytes.first() {
+                Some(&KIND_NODE) => match Node::parse(bytes, layout) {
+                    Some(n) => {
+                        c.nodes.insert(
+                            at,
+                            NodeInfo {
+                                flags: n.flags(),
+                                level: n.level(),
+                                ntids: n.ntids(),
+                                links0: n.links0().collect(),
+                                links_tuple: n.links_tuple(),
+                            },
+                        );
+                    }
+                    None => c.bad_tuples.push((at, "malformed node tuple".into())),
+                },
+                Some(&KIND_LINKS) => match Links::parse(bytes, layout) {
+                    Some(l) if !l.is_free() => {
+                        c.links
+                            .insert(at, (0..=l.level()).map(|lc| l.at(lc).collect()).collect());
+                    }
+                    Some(_) => {}
+                    None => c.bad_tuples.push((at, "malformed links tuple".into())),
+                },
+                _ => c.bad_tuples.push((at, "unknown tuple kind".into())),
+            }
+        }
+    }
+    c
+}
+
+impl Census {
+    /// A node's links at `level`.
+    fn links_of(&self, layout: &NodeLayout, node: &NodeInfo, level: usize) -> Vec<Ref> {
+        if level == 0 && layout.links0_inline {
+            return node.links0.clone();
+        }
+        self.links
+            .get(&node.links_tuple)
+            .and_then(|levels| levels.get(level))
+            .cloned()
+            .unwrap_or_default()
+    }
+}
+
+#[pg_extern(sql = false)]
+fn lodestone_hnsw_info(
+    index: pg_sys::Oid,
+) -> TableIterator<
+    'static,
+    (
+        name!(nodes, i64),
+        name!(heap_tids, i64),
+        name!(deleted_nodes, i64),
+        name!(free_slots, i64),
+        name!(max_level, i32),
+        name!(pages, i64),
+        name!(bytes, i64),
+        name!(nodes_per_page, i32),
+        name!(m, i32),
+        name!(ef_construction, i32),
+        name!(dimensions, i32),
+        name!(metric, String),
+    ),
+> {
+    let opened = Opened::new(index);
+    let meta = Meta::read(opened.0);
+    let c = census(opened.0, &meta.layout);
+    let live = c.nodes.values().filter(|n| n.flags == 0);
+    let (mut nodes, mut tids, mut max_level) = (0i64, 0i64, 0usize);
+    for n in live {
+        nodes += 1;
+        tids += n.ntids as i64;
+        max_level = max_level.max(n.level);
+    }
+    let deleted = c
+        .nodes
+        .values()
+        .filter(|n| {
+            n.flags & crate::hnsw::layout::FLAG_DELETED != 0
+                && n.flags & crate::hnsw::layout::FLAG_FREE == 0
+        })
+        .count();
+    let free = c
+        .nodes
+        .values()
+        .filter(|n| n.flags & crate::hnsw::layout::FLAG_FREE != 0)
+        .count();
+    let pages = i64::from(nblocks(opened.0));
+    let metric = format!("{:?}", meta.space.metric).to_lowercase();
+    TableIterator::once((
+        nodes,
+        tids,
+        deleted as i64,
+        free as i64,
+        max_level as i32,
+        pages,
+        pages * i64::from(pg_sys::BLCKSZ),
+        meta.layout.nodes_per_page() as i32,
+        meta.layout.m as i32,
+        meta.ef_construction as i32,
+        meta.space.dims as i32,
+        metric,
+    ))
+}
+
+#[pg_extern(sql = false)]
+fn lodestone_hnsw_verify(
+    index: pg_sys::Oid,
+) -> TableIterator<
+    'static,
+    (
+        name!(problem, String),
+        name!(block, i64),
+        name!(item, i32),
+        name!(detail, String),
+    ),
+> {
+    let opened = Opened::new(index);
+    let meta = Meta::read(opened.0);
+    let layout = meta.layout;
+    let c = census(opened.0, &layout);
+    let mut problems: Vec<(String, i64, i32, String)> = Vec::new();
+    let mut report = |problem: &str, at: Ref, detail: String| {
+        problems.push((
+            problem.to_string(),
+            i64::from(at.block),
+            i32::from(at.offset),
+            detail,
+        ));
+    };
+    for (block, detail) in &c.bad_pages {
+        report(
+            "bad page",
+            Ref {
+                block: *block,
+                offset: 0,
+            },
+            detail.clone(),
+        );
+    }
+    for (at, detail) in &c.bad_tuples {
+        report("bad tuple", *at, detail.clone());
+    }
+
+    let is_free = |r: &Ref| {
+        c.nodes
+            .get(r)
+            .is_none_or(|n| n.flags & crate::hnsw::layout::FLAG_FREE != 0)
+    };
+    for (at, node) in &c.nodes {
+        if node.flags & crate::hnsw::layout::FLAG_FREE != 0 {
+            continue;
+        }
+        if node.level > MAX_LEVEL || node.ntids > MAX_TIDS.min(layout.max_tids) {
+            report(
+                "bad tuple",
+                *at,
+                format!("level {} with {} heap TIDs", node.level, node.ntids),
+            );
+        }
+        if node.flags == 0 && node.ntids == 0 {
+            report("bad tuple", *at, "live node without heap TIDs".into());
+        }
+        if layout.needs_links_tuple(node.level) && !c.links.contains_key(&node.links_tuple) {
+            report(
+                "dangling links tuple",
+                *at,
+                format!(
+                    "links tuple ({},{}) is missing",
+                    node.links_tuple.block, node.links_tuple.offset
+                ),
+            );
+        }
+        for level in 0..=node.level {
+            for target in c.links_of(&layout, node, level) {
+                if is_free(&target) {
+                    report(
+                        "dangling neighbour",
+                        *at,
+                        format!(
+                            "level {level} link to ({},{}), which is no node",
+                            target.block, target.offset
+                        ),
+                    );
+                } else if c.nodes[&target].level < level {
+                    report(
+                        "dangling neighbour",
+                        *at,
+                        format!(
+                            "level {level} link to ({},{}) of level {}",
+                            target.block, target.offset, c.nodes[&target].level
+                        ),
+                    );
+                }
+            }
+        }
+    }
+
+    // Reachability: every live node from the entry point, over all levels.
+    match meta.entry {
+        None => {
+            for (at, node) in &c.nodes {
+                if node.flags == 0 {
+                    report(
+                        "unreachable node",
+                        *at,
+                        "the index has no entry point".into(),
+                    );
+                }
+            }
+        }
+        Some((entry, level)) => {
+            if is_free(&entry) || c.nodes[&entry].level != level {
+                report(
+                    "bad entry point",
+                    entry,
+                    format!("entry point at level {level} is not a node of that level"),
+                );
+            } else {
+                let mut seen: HashSet<Ref> = HashSet::new();
+                let mut queue = VecDeque::from([entry]);
+                seen.insert(entry);
+                while let Some(at) = queue.pop_front() {
+                    let node = &c.nodes[&at];
+                    for lc in 0..=node.level {
+                        for target in c.links_of(&layout, node, lc) {
+                            if !is_free(&target) && seen.insert(target) {
+                                queue.push_back(target);
+                            }
+                        }
+                    }
+                }
+                for (at, node) in &c.nodes {
+                    if node.flags == 0 && !seen.contains(at) {
+                        report(
+                            "unreachable node",
+                            *at,
+                            format!("level {} node with {} heap TIDs", node.level, node.ntids),
+                        );
+                    }
+                }
+            }
+        }
+    }
+    problems.sort_by(|a, b| (a.1, a.2, &a.0).cmp(&(b.1, b.2, &b.0)));
+    TableIterator::new(problems)
+}

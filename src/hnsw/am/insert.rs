@@ -1,0 +1,640 @@
+//! `INSERT`: adding one vector to a live index.
+//!
+//! 1. Search the graph for the new node's neighbours (as a scan does, with
+//!    `ef_construction`), skipping nodes vacuum has marked deleted.
+//! 2. If an identical vector already has a node with a free TID slot, add
+//!    the heap TID there and stop.
+//! 3. Write the node (and its links tuple) **and** the link to it from its
+//!    nearest neighbour in one WAL record, so that after any crash the node
+//!    is reachable. Pages are locked in block order, so two inserts cannot
+//!    deadlock.
+//! 4. Add the other back-links one WAL record each. Each is computed without
+//!    holding a lock (it reads other nodes to prune), then written only if
+//!    the list has not changed meanwhile; otherwise it is recomputed.
+//! 5. Move the entry point when the new node is higher than it.
+//!
+//! Inserts hold the `UPDATE_LOCK` page lock shared (exclusive when they may
+//! move the entry point), which is what lets vacuum wait for all of them.
+
+use super::disk::{DiskGraph, Seen};
+use super::meta::{corrupt, Meta};
+use super::page::{
+    add_item, fits, init_page, item, item_mut, nblocks, overwrite_item, Buf, PageLock, Wal,
+    PAGE_DATA, UPDATE_LOCK,
+};
+use super::support::payload_of;
+use crate::hnsw::layout::{
+    maxalign, Links, LinksMut, Node, NodeLayout, NodeMut, Ref, FLAG_FREE, KIND_LINKS, KIND_NODE,
+    LINE_POINTER,
+};
+use crate::hnsw::level::{level_for, splitmix64, unit_from_hash, MAX_LEVEL};
+use crate::hnsw::search::{descend, search_layer, HashVisited, Scored, Scratch};
+use crate::hnsw::select::select_neighbors;
+use crate::hnsw::space::Payload;
+use pgrx::pg_sys;
+
+/// `aminsert`
+#[pgrx::pg_guard]
+#[allow(clippy::too_many_arguments)]
+pub unsafe extern "C-unwind" fn aminsert(
+    index: pg_sys::Relation,
+    values: *mut pg_sys::Datum,
+    isnull: *mut bool,
+    heap_tid: pg_sys::ItemPointer,
+    _heap: pg_sys::Relation,
+    _check_unique: pg_sys::IndexUniqueCheck::Type,
+    _unchanged: bool,
+    _info: *mut pg_sys::IndexInfo,
+) -> bool {
+    // SAFETY: one indexed column; Postgres passes its value, null flag and TID.
+    let (value, null, tid) = unsafe { (*values, *isnull, &*heap_tid) };
+    if null {
+        return false;
+    }
+    let meta = Meta::read(index);
+    // SAFETY: a non-null value of the indexed column.
+    if let Some(payload) = unsafe { payload_of(&meta.space, value) } {
+        insert_on_disk(index, &payload, super::page::ref_from_tid(tid));
+    }
+    false
+}
+
+/// A random level for a new node.
+fn random_level(m: usize, heap_tid: Ref) -> usize {
+    // SAFETY: pg_prng_uint64 draws from this backend's global generator.
+    let r = unsafe { pg_sys::pg_prng_uint64(&raw mut pg_sys::pg_global_prng_state) };
+    level_for(
+        unit_from_hash(splitmix64(r ^ heap_tid.pack())),
+        m,
+        MAX_LEVEL,
+    )
+}
+
+/// Inserts one payload for `heap_tid` (used by `INSERT` and by builds that
+/// ran out of memory).
+pub fn insert_on_disk(index: pg_sys::Relation, payload: &Payload, heap_tid: Ref) {
+    let mut lock = PageLock::share(index, UPDATE_LOCK);
+    let mut meta = Meta::read(index);
+    let level = random_level(meta.layout.m, heap_tid);
+    if meta.entry.is_none_or(|(_, top)| level > top) {
+        drop(lock);
+        lock = PageLock::exclusive(index, UPDATE_LOCK);
+        meta = Meta::read(index);
+    }
+    let _lock = lock;
+
+    let Some((entry, top)) = meta.entry else {
+        let node = place(
+            index,
+            &meta,
+            level,
+            payload,
+            heap_tid,
+            &vec![Vec::new(); level + 1],
+            None,
+        );
+        Meta::update(index, |m| m.entry = Some((node, level)));
+        return;
+    };
+
+    let mut graph = DiskGraph::new(index, meta.space, meta.layout, Some(payload.clone()), true);
+    let mut scratch = Scratch::default();
+    let Some(entry_distance) = graph.distance(entry) else {
+        corrupt(index, "entry point")
+    };
+    let best = descend(
+        &mut graph,
+        Scored {
+            id: entry.pack(),
+            distance: entry_distance,
+        },
+        top,
+        level.min(top),
+        &mut scratch,
+    );
+    let mut entries = vec![best];
+    let mut chosen: Vec<Vec<Scored<u64>>> = vec![Vec::new(); level + 1];
+    for lc in (0..=level.min(top)).rev() {
+        let mut visited = HashVisited::with_capacity(meta.ef_construction * 8);
+        let found = search_layer(
+            &mut graph,
+            &entries,
+            meta.ef_construction,
+            lc,
+            &mut visited,
+            &mut scratch,
+            None,
+        );
+        let live: Vec<Scored<u64>> = found
+            .iter()
+            .copied()
+            .filter(|s| graph.seen.get(&s.id).is_some_and(|n| !n.deleted))
+            .collect();
+        if lc == 0 && add_to_duplicate(index, &meta.layout, &graph, &live, payload, heap_tid) {
+            return;
+        }
+        let space = meta.space;
+        chosen[lc] = select_neighbors(&live, meta.layout.capacity(lc), false, |a, b| {
+            space.distance(cached_payload(&graph, a), cached_payload(&graph, b))
+        });
+        entries = found;
+    }
+
+    // The nearest neighbour links back to the new node in the same record.
+    let first = chosen[0].first().copied();
+    let node = place(
+        index,
+        &meta,
+        level,
+        payload,
+        heap_tid,
+        &chosen,
+        first.map(|f| (f, &mut graph)),
+    );
+    for (lc, list) in chosen.iter().enumerate() {
+        for (i, neighbor) in list.iter().enumerate() {
+            if lc == 0 && i == 0 {
+                continue;
+            }
+            link_back(
+                index,
+                &meta.layout,
+                &mut graph,
+                Ref::unpack(neighbor.id),
+                node,
+                neighbor.distance,
+                lc,
+            );
+        }
+    }
+    if level > top {
+        Meta::update(index, |m| m.entry = Some((node, level)));
+    }
+}
+
+fn cached_payload<'g>(graph: &'g DiskGraph, id: u64) -> &'g [u8] {
+    graph
+        .seen
+        .get(&id)
+        .and_then(|s| s.payload.as_ref())
+        .map_or(&[], |p| p.as_bytes())
+}
+
+/// Adds `heap_tid` to a node holding exactly this vector, if one with a free
+/// TID slot was found. `live` is sorted, closest first.
+fn add_to_duplicate(
+    index: pg_sys::Relation,
+    layout: &NodeLayout,
+    graph: &DiskGraph,
+    live: &[Scored<u64>],
+    payload: &Payload,
+    heap_tid: Ref,
+) -> bool {
+    for candidate in live.iter().take_while(|s| s.distance <= 0.0) {
+        if cached_payload(graph, candidate.id) != payload.as_bytes() {
+            continue;
+        }
+        let at = Ref::unpack(candidate.id);
+        let buf = Buf::exclusive(index, at.block);
+        let Some(node) = item(buf.page(), at.offset).and_then(|b| Node::parse(b, layout)) else {
+            continue;
+        };
+        if node.flags() != 0 || node.ntids() >= layout.max_tids || node.ntids() == 0 {
+            continue;
+        }
+        let mut tids: Vec<Ref> = node.tids().collect();
+        tids.push(heap_tid);
+        let mut wal = Wal::start(index);
+        let page = wal.register(&buf);
+        let Some(bytes) = item_mut(page, at.offset) else {
+            corrupt(index, "node tuple")
+        };
+        let Some(mut node) = NodeMut::open(bytes, layout) else {
+            corrupt(index, "node tuple")
+        };
+        node.set_tids(&tids);
+        wal.finish();
+        return true;
+    }
+    false
+}
+
+/// Where a list of links lives: inline in a node tuple (layer 0) or in a
+/// links tuple.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+struct ListAt {
+    tuple: Ref,
+    inline: bool,
+}
+
+/// Finds `node`'s list at `level`, and reads it, under a share lock.
+fn read_list(
+    index: pg_sys::Relation,
+    layout: &NodeLayout,
+    node: Ref,
+    level: usize,
+) -> Option<(ListAt, Vec<Ref>)> {
+    let buf = Buf::share(index, node.block);
+    let n = Node::parse(item(buf.page(), node.offset)?, layout)?;
+    if n.flags() & FLAG_FREE != 0 {
+        return None;
+    }
+    if level == 0 && layout.links0_inline {
+        return Some((
+            ListAt {
+                tuple: node,
+                inline: true,
+            },
+            n.links0().collect(),
+        ));
+    }
+    let at = n.links_tuple();
+    drop(buf);
+    if !at.is_valid() {
+        return None;
+    }
+    let buf = Buf::share(index, at.block);
+    let links = Links::parse(item(buf.page(), at.offset)?, layout)?;
+    Some((
+        ListAt {
+            tuple: at,
+            inline: false,
+        },
+        links.at(level).collect(),
+    ))
+}
+
+/// Writes `list` at `level` into the tuple at `at` on an already registered
+/// page, if the list there is still `expected`. Returns whether it wrote.
+fn write_list(
+    page: pg_sys::Page,
+    layout: &NodeLayout,
+    at: ListAt,
+    level: usize,
+    expected: &[Ref],
+    list: &[Ref],
+) -> bool {
+    let Some(bytes) = item_mut(page, at.tuple.offset) else {
+        return false;
+    };
+    if at.inline {
+        let Some(mut node) = NodeMut::open(bytes, layout) else {
+            return false;
+        };
+        if node.view().flags() & FLAG_FREE != 0
+            || !node.view().links0().eq(expected.iter().copied())
+        {
+            return false;
+        }
+        node.set_links0(list);
+    } else {
+        let Some(current) = Links::parse(bytes, layout) else {
+            return false;
+        };
+        if current.is_free() || !current.at(level).eq(expected.iter().copied()) {
+            return false;
+        }
+        let Some(mut links) = LinksMut::open(bytes, layout) else {
+            return false;
+        };
+        links.set(level, list);
+    }
+    true
+}
+
+/// The new list of `node` at `level` once `new` (at `distance` from it) is
+/// offered to it: appended when there is room, otherwise the heuristic
+/// chooses, dropping deleted nodes. `None` when `new` is not kept, unless
+/// `force`, which then replaces the farthest link.
+fn next_list(
+    index: pg_sys::Relation,
+    layout: &NodeLayout,
+    graph: &mut DiskGraph,
+    node: Ref,
+    current: &[Ref],
+    new: Ref,
+    distance: f32,
+    level: usize,
+    force: bool,
+) -> Option<Vec<Ref>> {
+    if current.contains(&new) {
+        return None;
+    }
+    let capacity = layout.capacity(level);
+    if current.len() < capacity {
+        let mut list = current.to_vec();
+        list.push(new);
+        return Some(list);
+    }
+    let space = graph.space;
+    let node_payload = payload_at(index, layout, graph, node)?;
+    let mut candidates: Vec<Scored<u64>> = Vec::with_capacity(current.len() + 1);
+    let mut payloads: Vec<(u64, Payload)> = Vec::with_capacity(current.len());
+    for &r in current {
+        if let Some((p, deleted)) = payload_and_flag(index, layout, graph, r) {
+            if !deleted {
+                candidates.push(Scored {
+                    id: r.pack(),
+                    distance: space.distance(node_payload.as_bytes(), p.as_bytes()),
+                });
+                payloads.push((r.pack(), p));
+            }
+        }
+    }
+    let new_payload = Payload::from_bytes(cached_payload(graph, new.pack()));
+    candidates.push(Scored {
+        id: new.pack(),
+        distance,
+    });
+    candidates.sort();
+    let lookup = |id: u64| -> &[u8] {
+        if id == new.pack() {
+            return new_payload.as_bytes();
+        }
+        payloads
+            .iter()
+            .find(|(i, _)| *i == id)
+            .map_or(&[], |(_, p)| p.as_bytes())
+    };
+    let kept = select_neighbors(&candidates, capacity, false, |a, b| {
+        space.distance(lookup(a), lookup(b))
+    });
+    let mut list: Vec<Ref> = kept.iter().map(|s| Ref::unpack(s.id)).collect();
+    if !list.contains(&new) {
+        if !force {
+            return None;
+        }
+        if list.len() >= capacity {
+            list.pop();
+        }
+        list.push(new);
+    }
+    Some(list)
+}
+
+fn payload_at(
+    index: pg_sys::Relation,
+    layout: &NodeLayout,
+    graph: &mut DiskGraph,
+    node: Ref,
+) -> Option<Payload> {
+    payload_and_flag(index, layout, graph, node).map(|(p, _)| p)
+}
+
+/// A node's payload and whether it is deleted, from the search's cache or
+/// its page.
+fn payload_and_flag(
+    index: pg_sys::Relation,
+    layout: &NodeLayout,
+    graph: &mut DiskGraph,
+    node: Ref,
+) -> Option<(Payload, bool)> {
+    if let Some(seen) = graph.seen.get(&node.pack()) {
+        if let Some(p) = &seen.payload {
+            return Some((p.clone(), seen.deleted));
+        }
+    }
+    let buf = Buf::share(index, node.block);
+    let n = Node::parse(item(buf.page(), node.offset)?, layout)?;
+    (!n.is_free()).then(|| (Payload::from_bytes(n.payload()), n.is_deleted()))
+}
+
+/// Adds the link `node → new` at `level`, retrying when a concurrent change
+/// to the list gets there first.
+fn link_back(
+    index: pg_sys::Relation,
+    layout: &NodeLayout,
+    graph: &mut DiskGraph,
+    node: Ref,
+    new: Ref,
+    distance: f32,
+    level: usize,
+) {
+    for _attempt in 0..16 {
+        let Some((at, current)) = read_list(index, layout, node, level) else {
+            return;
+        };
+        let Some(list) = next_list(
+            index, layout, graph, node, &current, new, distance, level, false,
+        ) else {
+            return;
+        };
+        let buf = Buf::exclusive(index, at.tuple.block);
+        let mut wal = Wal::start(index);
+        let page = wal.register(&buf);
+        if write_list(page, layout, at, level, &current, &list) {
+            wal.finish();
+            return;
+        }
+        wal.abort();
+    }
+}
+
+/// Writes a new node (and its links tuple) and, in the same WAL record, the
+/// link to it from `first`, its nearest neighbour at layer 0 (kept even if
+/// the pruning heuristic would drop it). Returns the node's TID.
+fn place(
+    index: pg_sys::Relation,
+    meta: &Meta,
+    level: usize,
+    payload: &Payload,
+    heap_tid: Ref,
+    chosen: &[Vec<Scored<u64>>],
+    mut first: Option<(Scored<u64>, &mut DiskGraph)>,
+) -> Ref {
+    let layout = &meta.layout;
+    let links_size = layout
+        .needs_links_tuple(level)
+        .then(|| layout.links_size(level));
+    // Stands for the new node in the neighbour's list until its TID is known.
+    let placeholder = Ref {
+        block: u32::MAX - 1,
+        offset: u16::MAX,
+    };
+    if let Some((_, graph)) = first.as_mut() {
+        graph
+            .seen
+            .insert(placeholder.pack(), Seen::with_payload(payload.clone()));
+    }
+    let mut start = meta.insert_block.max(1);
+    for _attempt in 0..64 {
+        let node_block = find_block(index, layout, start, layout.node_size(), true);
+        let links_block = links_size.map(|size| {
+            if room_for(index, layout, node_block, size) {
+                node_block
+            } else {
+                find_block(index, layout, start, size, false)
+            }
+        });
+        // The first back-link, computed before taking any exclusive lock.
+        let mut backlink = None;
+        if let Some((nearest, graph)) = first.as_mut() {
+            let target = Ref::unpack(nearest.id);
+            if let Some((at, current)) = read_list(index, layout, target, 0) {
+                let list = next_list(
+                    index,
+                    layout,
+                    graph,
+                    target,
+                    &current,
+                    placeholder,
+                    nearest.distance,
+                    0,
+                    true,
+                );
+                backlink = list.map(|list| (at, current, list));
+            }
+        }
+
+        // Lock every page of the change in block order.
+        let mut blocks: Vec<u32> = vec![node_block];
+        blocks.extend(links_block);
+        blocks.extend(backlink.as_ref().map(|(at, ..)| at.tuple.block));
+        blocks.sort_unstable();
+        blocks.dedup();
+        let bufs: Vec<Buf> = blocks.iter().map(|&b| Buf::exclusive(index, b)).collect();
+        let mut wal = Wal::start(index);
+        let pages: Vec<pg_sys::Page> = bufs.iter().map(|b| wal.register(b)).collect();
+        let page_of = |block: u32| pages[blocks.iter().position(|&b| b == block).unwrap_or(0)];
+
+        // The links tuple first: the node points at it.
+        let mut links_ref = Ref::INVALID;
+        if let (Some(size), Some(block)) = (links_size, links_block) {
+            let mut tuple = vec![0u8; size];
+            let mut links = LinksMut::init(&mut tuple, layout, level);
+            for (lc, list) in chosen
+                .iter()
+                .enumerate()
+                .skip(usize::from(layout.links0_inline))
+            {
+                links.set(lc, &refs(list));
+            }
+            match put_links(page_of(block), layout, &tuple) {
+                Some(offset) => links_ref = Ref { block, offset },
+                None => {
+                    wal.abort();
+                    start = block + 1;
+                    continue;
+                }
+            }
+        }
+        let (version, slot) = free_node_slot(page_of(node_block), layout);
+        let mut bytes = vec![0u8; layout.node_size()];
+        let mut node = NodeMut::init(&mut bytes, layout, level, version, payload.as_bytes());
+        node.set_tids(&[heap_tid]);
+        node.set_links_tuple(links_ref);
+        if layout.links0_inline {
+            node.set_links0(&refs(&chosen[0]));
+        }
+        let offset = match slot {
+            Some(offset) => overwrite_item(page_of(node_block), offset, &bytes).then_some(offset),
+            None => add_item(page_of(node_block), &bytes),
+        };
+        let Some(offset) = offset else {
+            wal.abort();
+            start = node_block + 1;
+            continue;
+        };
+        let me = Ref {
+            block: node_block,
+            offset,
+        };
+        if let Some((at, current, list)) = &backlink {
+            let list: Vec<Ref> = list
+                .iter()
+                .map(|&r| if r == placeholder { me } else { r })
+                .collect();
+            if !write_list(page_of(at.tuple.block), layout, *at, 0, current, &list) {
+                wal.abort();
+                continue;
+            }
+        }
+        wal.finish();
+        drop(bufs);
+        if node_block > meta.insert_block {
+            Meta::update(index, |m| m.insert_block = m.insert_block.max(node_block));
+        }
+        return me;
+    }
+    pgrx::error!("could not place a new hnsw node after repeated concurrent changes")
+}
+
+fn refs(list: &[Scored<u64>]) -> Vec<Ref> {
+    list.iter().map(|s| Ref::unpack(s.id)).collect()
+}
+
+/// Whether `block` has room for a links tuple of `size` besides a node.
+fn room_for(index: pg_sys::Relation, layout: &NodeLayout, block: u32, size: usize) -> bool {
+    let buf = Buf::share(index, block);
+    let page = buf.page();
+    let node_space = if free_node_slot(page, layout).1.is_some() {
+        0
+    } else {
+        maxalign(layout.node_size()) + LINE_POINTER
+    };
+    fits(page, size + node_space)
+}
+
+/// The first data page from `start` with room for `size` bytes (or, when
+/// `node`, a free node slot); a new page when none has.
+fn find_block(
+    index: pg_sys::Relation,
+    layout: &NodeLayout,
+    start: u32,
+    size: usize,
+    node: bool,
+) -> u32 {
+    let end = nblocks(index);
+    for block in start.max(1)..end {
+        let buf = Buf::share(index, block);
+        let page = buf.page();
+        if super::page::page_type(page) != PAGE_DATA {
+            continue;
+        }
+        if fits(page, size) || (node && free_node_slot(page, layout).1.is_some()) {
+            return block;
+        }
+    }
+    let buf = Buf::extend(index);
+    let mut wal = Wal::start(index);
+    let page = wal.register_new(&buf);
+    init_page(page, PAGE_DATA);
+    wal.finish();
+    buf.block()
+}
+
+/// A freed node slot on the page (its version, bumped) or a fresh version.
+fn free_node_slot(page: pg_sys::Page, layout: &NodeLayout) -> (u8, Option<u16>) {
+    for offset in 1..=super::page::max_offset(page) {
+        let Some(bytes) = item(page, offset) else {
+            continue;
+        };
+        if bytes.first() != Some(&KIND_NODE) || bytes.len() != layout.node_size() {
+            continue;
+        }
+        if let Some(n) = Node::parse(bytes, layout) {
+            if n.is_free() {
+                return (n.version().wrapping_add(1), Some(offset));
+            }
+        }
+    }
+    (0, None)
+}
+
+/// Puts a links tuple on the page, reusing a freed one that is big enough.
+fn put_links(page: pg_sys::Page, layout: &NodeLayout, tuple: &[u8]) -> Option<u16> {
+    for offset in 1..=super::page::max_offset(page) {
+        let Some(bytes) = item(page, offset) else {
+            continue;
+        };
+        if bytes.first() != Some(&KIND_LINKS) || bytes.len() < tuple.len() {
+            continue;
+        }
+        if Links::parse(bytes, layout).is_some_and(|l| l.is_free())
+            && overwrite_item(page, offset, tuple)
+        {
+            return Some(offset);
+        }
+    }
+    add_item(page, tuple)
+}

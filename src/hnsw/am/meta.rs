@@ -1,0 +1,219 @@
+//! The meta page (block 0): what an index stores and where its graph starts.
+
+use super::page::{init_page, page_type, Buf, Wal, META_BLOCK, PAGE_META};
+use crate::hnsw::layout::{NodeLayout, Ref};
+use crate::hnsw::space::{Element, Metric, Space};
+use pgrx::pg_sys;
+
+const MAGIC: u32 = 0x4C4F_4445; // "LODE"
+const VERSION: u32 = 1;
+
+/// The meta page's contents, as stored (native byte order, fixed layout).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default)]
+struct RawMeta {
+    magic: u32,
+    version: u32,
+    element: u8,
+    metric: u8,
+    quantizer: u8,
+    links0_inline: u8,
+    dims: u32,
+    m: u16,
+    ef_construction: u16,
+    max_tids: u16,
+    reserved0: u16,
+    payload_len: u32,
+    entry_block: u32,
+    entry_offset: u16,
+    entry_level: u16,
+    insert_block: u32,
+    reserved: [u32; 8],
+}
+
+/// An index's meta data.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Meta {
+    pub space: Space,
+    pub layout: NodeLayout,
+    pub ef_construction: usize,
+    /// The entry point and its level, `None` for an empty graph.
+    pub entry: Option<(Ref, usize)>,
+    /// Where an insertion starts looking for free space.
+    pub insert_block: u32,
+}
+
+fn element_code(e: Element) -> u8 {
+    match e {
+        Element::F32 => 1,
+    }
+}
+
+fn element_from(code: u8) -> Option<Element> {
+    match code {
+        1 => Some(Element::F32),
+        _ => None,
+    }
+}
+
+fn metric_code(m: Metric) -> u8 {
+    match m {
+        Metric::L2 => 1,
+        Metric::InnerProduct => 2,
+        Metric::Cosine => 3,
+        Metric::L1 => 4,
+    }
+}
+
+fn metric_from(code: u8) -> Option<Metric> {
+    match code {
+        1 => Some(Metric::L2),
+        2 => Some(Metric::InnerProduct),
+        3 => Some(Metric::Cosine),
+        4 => Some(Metric::L1),
+        _ => None,
+    }
+}
+
+impl Meta {
+    fn to_raw(&self) -> RawMeta {
+        let (entry, level) = self.entry.unwrap_or((Ref::INVALID, 0));
+        RawMeta {
+            magic: MAGIC,
+            version: VERSION,
+            element: element_code(self.space.element),
+            metric: metric_code(self.space.metric),
+            quantizer: 0,
+            links0_inline: u8::from(self.layout.links0_inline),
+            dims: self.space.dims as u32,
+            m: self.layout.m as u16,
+            ef_construction: self.ef_construction as u16,
+            max_tids: self.layout.max_tids as u16,
+            payload_len: self.layout.payload_len as u32,
+            entry_block: entry.block,
+            entry_offset: entry.offset,
+            entry_level: level as u16,
+            insert_block: self.insert_block,
+            ..RawMeta::default()
+        }
+    }
+
+    fn from_raw(raw: &RawMeta) -> Option<Meta> {
+        if raw.magic != MAGIC || raw.version != VERSION {
+            return None;
+        }
+        let space = Space::new(
+            element_from(raw.element)?,
+            metric_from(raw.metric)?,
+            raw.dims as usize,
+        );
+        let layout = NodeLayout {
+            m: usize::from(raw.m),
+            payload_len: raw.payload_len as usize,
+            max_tids: usize::from(raw.max_tids),
+            links0_inline: raw.links0_inline != 0,
+        };
+        let entry = Ref {
+            block: raw.entry_block,
+            offset: raw.entry_offset,
+        };
+        Some(Meta {
+            space,
+            layout,
+            ef_construction: usize::from(raw.ef_construction),
+            entry: entry
+                .is_valid()
+                .then_some((entry, usize::from(raw.entry_level))),
+            insert_block: raw.insert_block,
+        })
+    }
+
+    /// Reads the meta page.
+    pub fn read(index: pg_sys::Relation) -> Meta {
+        let buf = Buf::share(index, META_BLOCK);
+        Meta::from_page(buf.page()).unwrap_or_else(|| corrupt(index, "meta page"))
+    }
+
+    /// Reads meta data from a meta page's bytes.
+    pub fn from_page(page: pg_sys::Page) -> Option<Meta> {
+        if page_type(page) != PAGE_META {
+            return None;
+        }
+        // SAFETY: the contents of a meta page start with a RawMeta written by
+        // `write_to`; read_unaligned copies it out whatever the alignment.
+        let raw = unsafe {
+            pg_sys::PageGetContents(page)
+                .cast::<RawMeta>()
+                .read_unaligned()
+        };
+        Meta::from_raw(&raw)
+    }
+
+    /// Formats `page` as a meta page holding `self`.
+    pub fn write_to(&self, page: pg_sys::Page) {
+        init_page(page, PAGE_META);
+        // SAFETY: the page has room for RawMeta after its header; pd_lower is
+        // moved past it so that GenericXLog treats it as data, not hole.
+        unsafe {
+            let contents = pg_sys::PageGetContents(page);
+            contents.cast::<RawMeta>().write_unaligned(self.to_raw());
+            let header = page.cast::<pg_sys::PageHeaderData>();
+            (*header).pd_lower =
+                (contents.add(std::mem::size_of::<RawMeta>()) as usize - page as usize) as u16;
+        }
+    }
+
+    /// Rewrites the meta page of a live index, WAL-logged.
+    pub fn update(index: pg_sys::Relation, change: impl FnOnce(&mut Meta)) -> Meta {
+        let buf = Buf::exclusive(index, META_BLOCK);
+        let mut meta = Meta::from_page(buf.page()).unwrap_or_else(|| corrupt(index, "meta page"));
+        change(&mut meta);
+        let mut wal = Wal::start(index);
+        let page = wal.register(&buf);
+        meta.write_to(page);
+        wal.finish();
+        meta
+    }
+}
+
+/// Reports a page that is not what the index expects.
+pub fn corrupt(index: pg_sys::Relation, what: &str) -> ! {
+    // SAFETY: reads the name of an open relation.
+    let name = unsafe { std::ffi::CStr::from_ptr((*(*index).rd_rel).relname.data.as_ptr()) };
+    pgrx::ereport!(
+        ERROR,
+        pgrx::PgSqlErrorCode::ERRCODE_INDEX_CORRUPTED,
+        format!("index \"{}\" has a corrupt {what}", name.to_string_lossy()),
+        "REINDEX the index to rebuild it."
+    );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn raw_round_trip() {
+        let layout = NodeLayout::choose(12, 16).unwrap();
+        let meta = Meta {
+            space: Space::new(Element::F32, Metric::Cosine, 3),
+            layout,
+            ef_construction: 64,
+            entry: Some((
+                Ref {
+                    block: 3,
+                    offset: 2,
+                },
+                1,
+            )),
+            insert_block: 5,
+        };
+        assert_eq!(Meta::from_raw(&meta.to_raw()), Some(meta));
+        let empty = Meta {
+            entry: None,
+            ..meta
+        };
+        assert_eq!(Meta::from_raw(&empty.to_raw()), Some(empty));
+        assert_eq!(Meta::from_raw(&RawMeta::default()), None);
+    }
+}

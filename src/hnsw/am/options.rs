@@ -1,0 +1,192 @@
+//! Index options (`WITH (m = 16, ef_construction = 64)`) and the `hnsw.*`
+//! settings, with pgvector's names, defaults, ranges and descriptions.
+
+use pgrx::guc::{GucContext, GucFlags, GucRegistry, GucSetting};
+use pgrx::{pg_sys, PostgresGucEnum};
+use std::ffi::CStr;
+
+pub const DEFAULT_M: i32 = 16;
+pub const MIN_M: i32 = 2;
+pub const MAX_M: i32 = 100;
+pub const DEFAULT_EF_CONSTRUCTION: i32 = 64;
+pub const MIN_EF_CONSTRUCTION: i32 = 4;
+pub const MAX_EF_CONSTRUCTION: i32 = 1000;
+
+/// `hnsw.iterative_scan`
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PostgresGucEnum)]
+pub enum IterativeScan {
+    #[name = c"off"]
+    Off,
+    #[name = c"relaxed_order"]
+    RelaxedOrder,
+    #[name = c"strict_order"]
+    StrictOrder,
+}
+
+pub static EF_SEARCH: GucSetting<i32> = GucSetting::<i32>::new(40);
+pub static ITERATIVE_SCAN: GucSetting<IterativeScan> =
+    GucSetting::<IterativeScan>::new(IterativeScan::Off);
+pub static MAX_SCAN_TUPLES: GucSetting<i32> = GucSetting::<i32>::new(20000);
+pub static SCAN_MEM_MULTIPLIER: GucSetting<f64> = GucSetting::<f64>::new(1.0);
+
+/// The reloption kind Postgres assigned us, set once in `_PG_init`.
+static RELOPT_KIND: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+
+/// The parsed `WITH (...)` options, as Postgres stores them in `rd_options`.
+#[repr(C)]
+pub struct RawOptions {
+    vl_len: i32,
+    m: i32,
+    ef_construction: i32,
+}
+
+/// Registers the reloptions and GUCs. Called from `_PG_init`.
+pub fn init() {
+    // SAFETY: reloption registration happens once per backend at load time,
+    // with static strings; Postgres copies what it keeps.
+    unsafe {
+        let kind = pg_sys::add_reloption_kind();
+        RELOPT_KIND.store(kind, std::sync::atomic::Ordering::Relaxed);
+        pg_sys::add_int_reloption(
+            kind,
+            c"m".as_ptr(),
+            c"Max number of connections".as_ptr(),
+            DEFAULT_M,
+            MIN_M,
+            MAX_M,
+            pg_sys::AccessExclusiveLock as pg_sys::LOCKMODE,
+        );
+        pg_sys::add_int_reloption(
+            kind,
+            c"ef_construction".as_ptr(),
+            c"Size of the dynamic candidate list for construction".as_ptr(),
+            DEFAULT_EF_CONSTRUCTION,
+            MIN_EF_CONSTRUCTION,
+            MAX_EF_CONSTRUCTION,
+            pg_sys::AccessExclusiveLock as pg_sys::LOCKMODE,
+        );
+    }
+
+    GucRegistry::define_int_guc(
+        c"hnsw.ef_search",
+        c"Sets the size of the dynamic candidate list for search",
+        c"Valid range is 1..1000.",
+        &EF_SEARCH,
+        1,
+        1000,
+        GucContext::Userset,
+        GucFlags::default(),
+    );
+    GucRegistry::define_enum_guc(
+        c"hnsw.iterative_scan",
+        c"Sets the mode for iterative scans",
+        c"",
+        &ITERATIVE_SCAN,
+        GucContext::Userset,
+        GucFlags::default(),
+    );
+    GucRegistry::define_int_guc(
+        c"hnsw.max_scan_tuples",
+        c"Sets the max number of tuples to visit for iterative scans",
+        c"",
+        &MAX_SCAN_TUPLES,
+        1,
+        i32::MAX,
+        GucContext::Userset,
+        GucFlags::default(),
+    );
+    GucRegistry::define_float_guc(
+        c"hnsw.scan_mem_multiplier",
+        c"Sets the multiple of work_mem to use for iterative scans",
+        c"",
+        &SCAN_MEM_MULTIPLIER,
+        1.0,
+        1000.0,
+        GucContext::Userset,
+        GucFlags::default(),
+    );
+    // SAFETY: marks the prefix so that misspelt hnsw.* settings warn.
+    unsafe { pg_sys::MarkGUCPrefixReserved(c"hnsw".as_ptr()) };
+}
+
+/// `amoptions`: parses and validates `WITH (...)`.
+#[pgrx::pg_guard]
+pub unsafe extern "C-unwind" fn amoptions(
+    reloptions: pg_sys::Datum,
+    validate: bool,
+) -> *mut pg_sys::bytea {
+    let table = [
+        parse_elt(c"m", std::mem::offset_of!(RawOptions, m)),
+        parse_elt(
+            c"ef_construction",
+            std::mem::offset_of!(RawOptions, ef_construction),
+        ),
+    ];
+    // SAFETY: build_reloptions fills a RawOptions-sized struct at the offsets
+    // of the table, which match RawOptions's fields.
+    unsafe {
+        pg_sys::build_reloptions(
+            reloptions,
+            validate,
+            RELOPT_KIND.load(std::sync::atomic::Ordering::Relaxed),
+            std::mem::size_of::<RawOptions>(),
+            table.as_ptr(),
+            table.len() as i32,
+        )
+        .cast()
+    }
+}
+
+fn parse_elt(name: &'static CStr, offset: usize) -> pg_sys::relopt_parse_elt {
+    pg_sys::relopt_parse_elt {
+        optname: name.as_ptr(),
+        opttype: pg_sys::relopt_type::RELOPT_TYPE_INT,
+        offset: offset as i32,
+    }
+}
+
+/// The options of an index (defaults where none were given).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Options {
+    pub m: usize,
+    pub ef_construction: usize,
+}
+
+impl Options {
+    pub fn of(index: pg_sys::Relation) -> Options {
+        // SAFETY: rd_options is null or the struct amoptions built.
+        unsafe {
+            let raw = (*index).rd_options.cast::<RawOptions>();
+            if raw.is_null() {
+                return Options {
+                    m: DEFAULT_M as usize,
+                    ef_construction: DEFAULT_EF_CONSTRUCTION as usize,
+                };
+            }
+            Options {
+                m: (*raw).m as usize,
+                ef_construction: (*raw).ef_construction as usize,
+            }
+        }
+    }
+}
+
+/// `hnsw.ef_search` now.
+pub fn ef_search() -> usize {
+    EF_SEARCH.get().max(1) as usize
+}
+
+pub fn iterative_scan() -> IterativeScan {
+    ITERATIVE_SCAN.get()
+}
+
+pub fn max_scan_tuples() -> usize {
+    MAX_SCAN_TUPLES.get().max(1) as usize
+}
+
+/// Memory an iterative scan may use, in bytes: `work_mem × hnsw.scan_mem_multiplier`.
+pub fn scan_memory_limit() -> usize {
+    // SAFETY: reads an int GUC of the current backend.
+    let work_mem_kb = unsafe { pg_sys::work_mem } as f64;
+    (work_mem_kb * 1024.0 * SCAN_MEM_MULTIPLIER.get()) as usize
+}

@@ -1,0 +1,350 @@
+//! Buffers, pages and WAL for the HNSW access method.
+//!
+//! Every change to a page of a live index goes through [`Wal`], a thin
+//! wrapper over Postgres's generic WAL records (GenericXLog): the pages a
+//! change touches are registered, modified in the copies GenericXLog hands
+//! out, and logged as one atomic record. During a build pages are written
+//! without WAL and the whole index is logged at the end with
+//! `log_newpage_range`, as Postgres's own index builds do.
+//!
+//! On error, Postgres's abort processing releases buffer locks and pins and
+//! frees GenericXLog state, so the guards here clean up only on the normal
+//! path (they check `std::thread::panicking()`).
+
+use crate::hnsw::layout::{maxalign, Ref, LINE_POINTER};
+use pgrx::pg_sys;
+use std::ffi::c_int;
+
+/// The meta page's block.
+pub const META_BLOCK: u32 = 0;
+
+/// Page types, in the special space of every page.
+pub const PAGE_META: u16 = 0x4C31; // "L1"
+pub const PAGE_DATA: u16 = 0x4C32; // "L2"
+
+/// Heavyweight page locks (on block numbers that are not read as pages):
+/// inserts take `UPDATE_LOCK` shared, or exclusive when they may move the
+/// entry point; vacuum takes it exclusive as a barrier. Scans take
+/// `SCAN_LOCK` shared while they walk the graph; vacuum takes it exclusive
+/// before it frees slots.
+pub const UPDATE_LOCK: u32 = 0;
+pub const SCAN_LOCK: u32 = 1;
+
+/// The special space at the end of every page.
+#[repr(C)]
+#[derive(Clone, Copy)]
+pub struct PageOpaque {
+    pub page_type: u16,
+    pub flags: u16,
+    pub reserved: u32,
+}
+
+const BUFFER_LOCK_UNLOCK: c_int = 0;
+const BUFFER_LOCK_SHARE: c_int = 1;
+const BUFFER_LOCK_EXCLUSIVE: c_int = 2;
+
+/// A pinned (and maybe locked) buffer, released when dropped.
+pub struct Buf {
+    pub buffer: pg_sys::Buffer,
+    locked: bool,
+}
+
+impl Buf {
+    /// Reads `block` and locks it shared.
+    pub fn share(index: pg_sys::Relation, block: u32) -> Buf {
+        Buf::read(index, block, BUFFER_LOCK_SHARE)
+    }
+
+    /// Reads `block` and locks it exclusively.
+    pub fn exclusive(index: pg_sys::Relation, block: u32) -> Buf {
+        Buf::read(index, block, BUFFER_LOCK_EXCLUSIVE)
+    }
+
+    fn read(index: pg_sys::Relation, block: u32, mode: c_int) -> Buf {
+        // SAFETY: `index` is an open relation; ReadBuffer raises an ERROR for
+        // a block beyond the end rather than returning garbage.
+        unsafe {
+            let buffer = pg_sys::ReadBuffer(index, block);
+            pg_sys::LockBuffer(buffer, mode);
+            Buf {
+                buffer,
+                locked: true,
+            }
+        }
+    }
+
+    /// Adds a new block at the end of the index, exclusively locked and
+    /// initialised as an empty data page (not yet WAL-logged: the caller
+    /// registers it with [`Wal::register_new`] or logs the build).
+    pub fn extend(index: pg_sys::Relation) -> Buf {
+        // SAFETY: extending under the relation extension lock is how every
+        // index AM allocates a page (P_NEW = InvalidBlockNumber).
+        unsafe {
+            pg_sys::LockRelationForExtension(index, pg_sys::ExclusiveLock as pg_sys::LOCKMODE);
+            let buffer = pg_sys::ReadBufferExtended(
+                index,
+                pg_sys::ForkNumber::MAIN_FORKNUM,
+                pg_sys::InvalidBlockNumber,
+                pg_sys::ReadBufferMode::RBM_NORMAL,
+                std::ptr::null_mut(),
+            );
+            pg_sys::LockBuffer(buffer, BUFFER_LOCK_EXCLUSIVE);
+            pg_sys::UnlockRelationForExtension(index, pg_sys::ExclusiveLock as pg_sys::LOCKMODE);
+            Buf {
+                buffer,
+                locked: true,
+            }
+        }
+    }
+
+    pub fn block(&self) -> u32 {
+        // SAFETY: the buffer is pinned.
+        unsafe { pg_sys::BufferGetBlockNumber(self.buffer) }
+    }
+
+    /// The page in the buffer (read it under the lock only).
+    pub fn page(&self) -> pg_sys::Page {
+        // SAFETY: the buffer is pinned, so its page stays in memory.
+        unsafe { pg_sys::BufferGetPage(self.buffer) }
+    }
+
+    pub fn unlock(&mut self) {
+        if self.locked {
+            // SAFETY: we hold the lock we release.
+            unsafe { pg_sys::LockBuffer(self.buffer, BUFFER_LOCK_UNLOCK) };
+            self.locked = false;
+        }
+    }
+}
+
+impl Drop for Buf {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            return; // Postgres's abort releases locks and pins.
+        }
+        // SAFETY: the buffer is pinned by us (and locked if `locked`).
+        unsafe {
+            if self.locked {
+                pg_sys::UnlockReleaseBuffer(self.buffer);
+            } else {
+                pg_sys::ReleaseBuffer(self.buffer);
+            }
+        }
+    }
+}
+
+/// One atomic change to up to four pages of a live index.
+pub struct Wal {
+    state: *mut pg_sys::GenericXLogState,
+}
+
+impl Wal {
+    pub fn start(index: pg_sys::Relation) -> Wal {
+        // SAFETY: `index` is open and locked by the caller's transaction.
+        Wal {
+            state: unsafe { pg_sys::GenericXLogStart(index) },
+        }
+    }
+
+    /// Registers an exclusively locked buffer and returns the page to modify.
+    pub fn register(&mut self, buf: &Buf) -> pg_sys::Page {
+        // SAFETY: the buffer is pinned and exclusively locked (callers only
+        // register buffers from `Buf::exclusive` or `Buf::extend`).
+        unsafe { pg_sys::GenericXLogRegisterBuffer(self.state, buf.buffer, 0) }
+    }
+
+    /// Registers a page that is (re)initialised from scratch: the record
+    /// carries a full image instead of a delta.
+    pub fn register_new(&mut self, buf: &Buf) -> pg_sys::Page {
+        // SAFETY: as in `register`.
+        unsafe {
+            pg_sys::GenericXLogRegisterBuffer(
+                self.state,
+                buf.buffer,
+                pg_sys::GENERIC_XLOG_FULL_IMAGE as c_int,
+            )
+        }
+    }
+
+    /// Applies the changes to the buffers and writes the WAL record.
+    pub fn finish(self) {
+        // SAFETY: the state came from GenericXLogStart and is finished once.
+        unsafe { pg_sys::GenericXLogFinish(self.state) };
+    }
+
+    /// Drops the changes.
+    pub fn abort(self) {
+        // SAFETY: as in `finish`.
+        unsafe { pg_sys::GenericXLogAbort(self.state) };
+    }
+}
+
+/// Formats `page` as an empty page of `page_type`.
+pub fn init_page(page: pg_sys::Page, page_type: u16) {
+    // SAFETY: `page` is a full BLCKSZ page we may write (a locked buffer or
+    // a GenericXLog copy); PageInit lays out the header and special space.
+    unsafe {
+        pg_sys::PageInit(
+            page,
+            pg_sys::BLCKSZ as usize,
+            std::mem::size_of::<PageOpaque>(),
+        );
+        let opaque = pg_sys::PageGetSpecialPointer(page).cast::<PageOpaque>();
+        opaque.write(PageOpaque {
+            page_type,
+            flags: 0,
+            reserved: 0,
+        });
+    }
+}
+
+/// The type of an initialised page (0 for a new, all-zero page).
+pub fn page_type(page: pg_sys::Page) -> u16 {
+    // SAFETY: we only read the special space after checking the page was
+    // initialised with ours (its special size matches).
+    unsafe {
+        if pg_sys::PageIsNew(page)
+            || usize::from(pg_sys::PageGetSpecialSize(page)) != std::mem::size_of::<PageOpaque>()
+        {
+            return 0;
+        }
+        (*pg_sys::PageGetSpecialPointer(page).cast::<PageOpaque>()).page_type
+    }
+}
+
+/// Number of line pointers on a page.
+pub fn max_offset(page: pg_sys::Page) -> u16 {
+    // SAFETY: reads the page header of a locked page.
+    unsafe { pg_sys::PageGetMaxOffsetNumber(page) }
+}
+
+/// The bytes of item `offset` (1-based), if it is a normal item.
+pub fn item<'a>(page: pg_sys::Page, offset: u16) -> Option<&'a [u8]> {
+    // SAFETY: we bound-check the offset against the line pointer array and
+    // the item against the page before making a slice of it; the caller
+    // keeps the buffer locked while using the slice.
+    unsafe {
+        if offset == 0 || offset > pg_sys::PageGetMaxOffsetNumber(page) {
+            return None;
+        }
+        let id = pg_sys::PageGetItemId(page, offset);
+        if (*id).lp_flags() != pg_sys::LP_NORMAL {
+            return None;
+        }
+        let (off, len) = ((*id).lp_off() as usize, (*id).lp_len() as usize);
+        if off + len > pg_sys::BLCKSZ as usize {
+            return None;
+        }
+        Some(std::slice::from_raw_parts(page.cast::<u8>().add(off), len))
+    }
+}
+
+/// Mutable bytes of item `offset` on a page we may write.
+pub fn item_mut<'a>(page: pg_sys::Page, offset: u16) -> Option<&'a mut [u8]> {
+    let bytes = item(page, offset)?;
+    // SAFETY: same bounds as `item`; the caller holds the page exclusively
+    // (a GenericXLog copy or an exclusively locked build buffer).
+    Some(unsafe { std::slice::from_raw_parts_mut(bytes.as_ptr().cast_mut(), bytes.len()) })
+}
+
+/// Adds an item at the end of the line pointer array; its offset.
+pub fn add_item(page: pg_sys::Page, bytes: &[u8]) -> Option<u16> {
+    // SAFETY: PageAddItemExtended copies `bytes` and checks for space.
+    let offset = unsafe {
+        pg_sys::PageAddItemExtended(
+            page,
+            bytes.as_ptr().cast_mut().cast(),
+            bytes.len(),
+            pg_sys::InvalidOffsetNumber,
+            0,
+        )
+    };
+    (offset != pg_sys::InvalidOffsetNumber).then_some(offset)
+}
+
+/// Replaces item `offset` with `bytes` (which may be shorter or longer).
+pub fn overwrite_item(page: pg_sys::Page, offset: u16, bytes: &[u8]) -> bool {
+    // SAFETY: PageIndexTupleOverwrite checks offset and space.
+    unsafe {
+        pg_sys::PageIndexTupleOverwrite(page, offset, bytes.as_ptr().cast_mut().cast(), bytes.len())
+    }
+}
+
+/// Whether a new item of `len` bytes fits on the page.
+pub fn fits(page: pg_sys::Page, len: usize) -> bool {
+    // SAFETY: reads the header of a locked page.
+    let free = unsafe { pg_sys::PageGetExactFreeSpace(page) };
+    free >= maxalign(len) + LINE_POINTER
+}
+
+/// Number of blocks in the index's main fork.
+pub fn nblocks(index: pg_sys::Relation) -> u32 {
+    // SAFETY: `index` is open.
+    unsafe { pg_sys::RelationGetNumberOfBlocksInFork(index, pg_sys::ForkNumber::MAIN_FORKNUM) }
+}
+
+/// Postgres's `RelationNeedsWAL`.
+pub fn needs_wal(index: pg_sys::Relation) -> bool {
+    // SAFETY: reads fields of an open relation.
+    unsafe {
+        let rel = &*index;
+        let permanent =
+            (*rel.rd_rel).relpersistence == pg_sys::RELPERSISTENCE_PERMANENT as std::ffi::c_char;
+        permanent
+            && (pg_sys::wal_level >= pg_sys::WalLevel::WAL_LEVEL_REPLICA as c_int
+                || (rel.rd_createSubid == 0 && rel.rd_firstRelfilenodeSubid == 0))
+    }
+}
+
+/// A heavyweight page lock held until dropped.
+pub struct PageLock {
+    index: pg_sys::Relation,
+    block: u32,
+    mode: pg_sys::LOCKMODE,
+}
+
+impl PageLock {
+    pub fn share(index: pg_sys::Relation, block: u32) -> PageLock {
+        PageLock::take(index, block, pg_sys::ShareLock as pg_sys::LOCKMODE)
+    }
+
+    pub fn exclusive(index: pg_sys::Relation, block: u32) -> PageLock {
+        PageLock::take(index, block, pg_sys::ExclusiveLock as pg_sys::LOCKMODE)
+    }
+
+    fn take(index: pg_sys::Relation, block: u32, mode: pg_sys::LOCKMODE) -> PageLock {
+        // SAFETY: page locks on an open relation; the lock manager detects
+        // deadlocks between heavyweight locks.
+        unsafe { pg_sys::LockPage(index, block, mode) };
+        PageLock { index, block, mode }
+    }
+}
+
+impl Drop for PageLock {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            return; // released by the transaction's abort
+        }
+        // SAFETY: we hold this lock.
+        unsafe { pg_sys::UnlockPage(self.index, self.block, self.mode) };
+    }
+}
+
+/// Converts between index refs and Postgres item pointers.
+pub fn ref_from_tid(tid: &pg_sys::ItemPointerData) -> Ref {
+    let block = (u32::from(tid.ip_blkid.bi_hi) << 16) | u32::from(tid.ip_blkid.bi_lo);
+    Ref {
+        block,
+        offset: tid.ip_posid,
+    }
+}
+
+pub fn tid_from_ref(r: Ref) -> pg_sys::ItemPointerData {
+    pg_sys::ItemPointerData {
+        ip_blkid: pg_sys::BlockIdData {
+            bi_hi: (r.block >> 16) as u16,
+            bi_lo: r.block as u16,
+        },
+        ip_posid: r.offset,
+    }
+}

@@ -1,0 +1,120 @@
+//! From an index's catalog entries to its [`Space`], and from a column's
+//! datum to the payload the index stores.
+//!
+//! The element type comes from the column type (recognised by its input
+//! function), the metric from the operator class's support function 1
+//! (and function 2, the norm, which marks cosine), the dimension count from
+//! the column's typmod. The index then computes distances itself, on page
+//! bytes, instead of calling the SQL distance function through fmgr for
+//! every pair.
+
+use crate::format::{Error, SqlState};
+use crate::hnsw::space::{Element, Metric, Payload, Space};
+use crate::types::raise;
+use crate::types::varlena::DenseRef;
+use pgrx::pg_sys;
+use std::ffi::CStr;
+
+/// Largest dimension counts an index accepts, as pgvector.
+pub const VECTOR_MAX_DIMS: i32 = 2000;
+
+fn func_name(oid: pg_sys::Oid) -> Option<String> {
+    if oid == pg_sys::InvalidOid {
+        return None;
+    }
+    // SAFETY: get_func_name returns a palloc'd copy of the name or null.
+    unsafe {
+        let name = pg_sys::get_func_name(oid);
+        (!name.is_null()).then(|| CStr::from_ptr(name).to_string_lossy().into_owned())
+    }
+}
+
+fn element_of(typid: pg_sys::Oid) -> Option<Element> {
+    let (mut input, mut ioparam) = (pg_sys::InvalidOid, pg_sys::InvalidOid);
+    // SAFETY: getTypeInputInfo looks the type up in the syscache.
+    unsafe { pg_sys::getTypeInputInfo(typid, &mut input, &mut ioparam) };
+    match func_name(input)?.as_str() {
+        "vector_in" => Some(Element::F32),
+        _ => None,
+    }
+}
+
+fn metric_of(index: pg_sys::Relation) -> Option<Metric> {
+    // SAFETY: index_getprocid reads the opclass's support functions of an
+    // open index (InvalidOid when absent).
+    let (distance, norm) = unsafe {
+        (
+            pg_sys::index_getprocid(index, 1, 1),
+            pg_sys::index_getprocid(index, 1, 2),
+        )
+    };
+    let name = func_name(distance)?;
+    let metric = match name.as_str() {
+        "vector_l2_squared_distance" => Metric::L2,
+        "vector_negative_inner_product" if norm != pg_sys::InvalidOid => Metric::Cosine,
+        "vector_negative_inner_product" => Metric::InnerProduct,
+        "l1_distance" => Metric::L1,
+        _ => return None,
+    };
+    Some(metric)
+}
+
+/// The index's space, checked as pgvector checks it when building.
+pub fn space_of(index: pg_sys::Relation) -> Space {
+    // SAFETY: an index relation has a tuple descriptor with one attribute.
+    let (typid, typmod) = unsafe {
+        let attr = (*(*index).rd_att).attrs.as_slice(1)[0];
+        (attr.atttypid, attr.atttypmod)
+    };
+    let unsupported = || Error::new(SqlState::DataException, "type not supported for hnsw index");
+    let Some(element) = element_of(typid) else {
+        raise_code(
+            pgrx::PgSqlErrorCode::ERRCODE_FEATURE_NOT_SUPPORTED,
+            unsupported().message,
+        )
+    };
+    if typmod < 0 {
+        raise(Error::new(
+            SqlState::InvalidParameterValue,
+            "column does not have dimensions",
+        ));
+    }
+    let max = match element {
+        Element::F32 => VECTOR_MAX_DIMS,
+    };
+    if typmod > max {
+        raise(Error::new(
+            SqlState::ProgramLimitExceeded,
+            format!("column cannot have more than {max} dimensions for hnsw index"),
+        ));
+    }
+    let Some(metric) = metric_of(index) else {
+        raise_code(
+            pgrx::PgSqlErrorCode::ERRCODE_FEATURE_NOT_SUPPORTED,
+            "operator class not supported by lodestone's hnsw index".into(),
+        )
+    };
+    Space::new(element, metric, typmod as usize)
+}
+
+fn raise_code(code: pgrx::PgSqlErrorCode, message: String) -> ! {
+    pgrx::ereport!(ERROR, code, message);
+}
+
+/// The payload of a column value, or `None` when it is not indexed (a zero
+/// vector under cosine). Dimension mismatches raise pgvector's error.
+///
+/// # Safety
+/// `datum` must be a non-null value of the index's column type.
+pub unsafe fn payload_of(space: &Space, datum: pg_sys::Datum) -> Option<Payload> {
+    match space.element {
+        Element::F32 => {
+            // SAFETY: forwarded from the caller: a `vector` datum.
+            let v = unsafe { DenseRef::<f32>::from_datum(datum) };
+            if v.dim() != space.dims {
+                raise(Error::expected_dims(space.dims as i32, v.dim()));
+            }
+            space.payload_from_f32(v.as_slice())
+        }
+    }
+}
