@@ -17,12 +17,8 @@ fn random_vector(rng: &mut impl Rng, dim: usize) -> Vec<f32> {
 
 fn f32_kernels(c: &mut Criterion) {
     let mut rng = rand::rngs::StdRng::seed_from_u64(7);
-    let kernels: [(&str, fn(&[f32], &[f32]) -> f64); 4] = [
-        ("l2_squared", dense::l2_squared),
-        ("dot", dense::dot),
-        ("cosine", dense::cosine_distance),
-        ("l1", dense::l1),
-    ];
+    let kernels: [(&str, fn(&[f32], &[f32]) -> f64); 4] =
+        [("l2_squared", dense::l2_squared), ("dot", dense::dot), ("cosine", dense::cosine_distance), ("l1", dense::l1)];
     for (name, kernel) in kernels {
         let mut group = c.benchmark_group(format!("f32/{name}"));
         for dim in DIMS {

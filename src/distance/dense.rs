@@ -62,8 +62,7 @@ pub fn cosine_parts(a: &[f32], b: &[f32]) -> [f64; 3] {
             // SAFETY: the CPU supports AVX-512F, checked just above.
             return unsafe { super::x86::cosine_parts_avx512(a, b) };
         }
-        if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
-        {
+        if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma") {
             // SAFETY: the CPU supports AVX2 and FMA, checked just above.
             return unsafe { super::x86::cosine_parts_avx2(a, b) };
         }
@@ -92,10 +91,7 @@ pub fn l1(a: &[f32], b: &[f32]) -> f64 {
 /// `|a|`, accumulated in `f64` as pgvector's `vector_norm` does.
 #[inline]
 pub fn norm(a: &[f32]) -> f64 {
-    a.iter()
-        .map(|&x| f64::from(x) * f64::from(x))
-        .sum::<f64>()
-        .sqrt()
+    a.iter().map(|&x| f64::from(x) * f64::from(x)).sum::<f64>().sqrt()
 }
 
 /// Plain loops: the fallback on CPUs without AVX2, and readable definitions.
@@ -113,12 +109,7 @@ pub mod scalar {
                 acc[i] += (x[i] - y[i]).abs();
             }
         }
-        let tail: f32 = ca
-            .remainder()
-            .iter()
-            .zip(cb.remainder())
-            .map(|(x, y)| (x - y).abs())
-            .sum();
+        let tail: f32 = ca.remainder().iter().zip(cb.remainder()).map(|(x, y)| (x - y).abs()).sum();
         acc.iter().sum::<f32>() + tail
     }
 
@@ -133,17 +124,11 @@ pub mod scalar {
     }
 
     pub fn l2_squared(a: &[f32], b: &[f32]) -> f64 {
-        a.iter()
-            .zip(b)
-            .map(|(x, y)| f64::from(x - y) * f64::from(x - y))
-            .sum()
+        a.iter().zip(b).map(|(x, y)| f64::from(x - y) * f64::from(x - y)).sum()
     }
 
     pub fn dot(a: &[f32], b: &[f32]) -> f64 {
-        a.iter()
-            .zip(b)
-            .map(|(x, y)| f64::from(*x) * f64::from(*y))
-            .sum()
+        a.iter().zip(b).map(|(x, y)| f64::from(*x) * f64::from(*y)).sum()
     }
 }
 
@@ -154,8 +139,7 @@ mod tests {
 
     /// Exact-ish references in f64, with the sum of |terms| for a tolerance.
     fn reference(a: &[f32], b: &[f32]) -> [(f64, f64); 4] {
-        let (mut l2, mut l2m, mut ip, mut ipm, mut l1r, mut aa, mut bb) =
-            (0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0);
+        let (mut l2, mut l2m, mut ip, mut ipm, mut l1r, mut aa, mut bb) = (0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0);
         for (&x, &y) in a.iter().zip(b) {
             let (x, y) = (f64::from(x), f64::from(y));
             l2 += (x - y) * (x - y);
@@ -176,12 +160,8 @@ mod tests {
     }
 
     fn vectors() -> impl Strategy<Value = (Vec<f32>, Vec<f32>)> {
-        (1usize..=4096).prop_flat_map(|n| {
-            (
-                prop::collection::vec(-10.0f32..10.0, n),
-                prop::collection::vec(-10.0f32..10.0, n),
-            )
-        })
+        (1usize..=4096)
+            .prop_flat_map(|n| (prop::collection::vec(-10.0f32..10.0, n), prop::collection::vec(-10.0f32..10.0, n)))
     }
 
     proptest! {
@@ -235,10 +215,7 @@ mod tests {
         assert_eq!(l2_squared(&a, &b), 27.0);
         assert_eq!(dot(&a, &b), 32.0);
         assert_eq!(l1(&a, &b), 9.0);
-        assert_eq!(
-            cosine_distance(&a, &b),
-            1.0 - 32.0 / (14.0f64 * 77.0).sqrt()
-        );
+        assert_eq!(cosine_distance(&a, &b), 1.0 - 32.0 / (14.0f64 * 77.0).sqrt());
         assert!(cosine_distance(&[0.0, 0.0], &[1.0, 1.0]).is_nan());
         assert_eq!(cosine_distance(&[1.0, 1.0], &[1.0, 1.0]), 0.0);
         assert_eq!(cosine_distance(&[1.0, 1.0], &[-1.0, -1.0]), 2.0);
@@ -253,11 +230,7 @@ mod tests {
             assert_eq!(l1(&a, &b), want, "n = {n}");
             assert_eq!(f64::from(scalar::l1(&a, &b)), want, "n = {n}");
             let squares: f64 = (0..n).map(|i| (i * i) as f64).sum();
-            assert_eq!(
-                cosine_parts(&a, &b),
-                [2.0 * squares, squares, 4.0 * squares],
-                "n = {n}"
-            );
+            assert_eq!(cosine_parts(&a, &b), [2.0 * squares, squares, 4.0 * squares], "n = {n}");
         }
     }
 }

@@ -19,26 +19,15 @@ use std::arch::x86_64::*;
 pub unsafe fn cosine_parts_avx512(a: &[f32], b: &[f32]) -> [f64; 3] {
     let n = a.len().min(b.len());
     let (pa, pb) = (a.as_ptr(), b.as_ptr());
-    let (mut ab0, mut aa0, mut bb0) = (
-        _mm512_setzero_ps(),
-        _mm512_setzero_ps(),
-        _mm512_setzero_ps(),
-    );
-    let (mut ab1, mut aa1, mut bb1) = (
-        _mm512_setzero_ps(),
-        _mm512_setzero_ps(),
-        _mm512_setzero_ps(),
-    );
+    let (mut ab0, mut aa0, mut bb0) = (_mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps());
+    let (mut ab1, mut aa1, mut bb1) = (_mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps());
     let mut i = 0;
     // SAFETY: every load reads 16 floats at offsets below `n` (checked by
     // the loop bounds) or is masked to the elements that exist.
     unsafe {
         while i + 32 <= n {
             let (x0, y0) = (_mm512_loadu_ps(pa.add(i)), _mm512_loadu_ps(pb.add(i)));
-            let (x1, y1) = (
-                _mm512_loadu_ps(pa.add(i + 16)),
-                _mm512_loadu_ps(pb.add(i + 16)),
-            );
+            let (x1, y1) = (_mm512_loadu_ps(pa.add(i + 16)), _mm512_loadu_ps(pb.add(i + 16)));
             ab0 = _mm512_fmadd_ps(x0, y0, ab0);
             aa0 = _mm512_fmadd_ps(x0, x0, aa0);
             bb0 = _mm512_fmadd_ps(y0, y0, bb0);
@@ -49,11 +38,7 @@ pub unsafe fn cosine_parts_avx512(a: &[f32], b: &[f32]) -> [f64; 3] {
         }
         while i < n {
             let left = n - i;
-            let mask: __mmask16 = if left >= 16 {
-                0xffff
-            } else {
-                (1u16 << left) - 1
-            };
+            let mask: __mmask16 = if left >= 16 { 0xffff } else { (1u16 << left) - 1 };
             let x = _mm512_maskz_loadu_ps(mask, pa.add(i));
             let y = _mm512_maskz_loadu_ps(mask, pb.add(i));
             ab0 = _mm512_fmadd_ps(x, y, ab0);
@@ -83,25 +68,15 @@ pub unsafe fn l1_avx512(a: &[f32], b: &[f32]) -> f32 {
     unsafe {
         while i + 32 <= n {
             let d0 = _mm512_sub_ps(_mm512_loadu_ps(pa.add(i)), _mm512_loadu_ps(pb.add(i)));
-            let d1 = _mm512_sub_ps(
-                _mm512_loadu_ps(pa.add(i + 16)),
-                _mm512_loadu_ps(pb.add(i + 16)),
-            );
+            let d1 = _mm512_sub_ps(_mm512_loadu_ps(pa.add(i + 16)), _mm512_loadu_ps(pb.add(i + 16)));
             s0 = _mm512_add_ps(s0, _mm512_abs_ps(d0));
             s1 = _mm512_add_ps(s1, _mm512_abs_ps(d1));
             i += 32;
         }
         while i < n {
             let left = n - i;
-            let mask: __mmask16 = if left >= 16 {
-                0xffff
-            } else {
-                (1u16 << left) - 1
-            };
-            let d = _mm512_sub_ps(
-                _mm512_maskz_loadu_ps(mask, pa.add(i)),
-                _mm512_maskz_loadu_ps(mask, pb.add(i)),
-            );
+            let mask: __mmask16 = if left >= 16 { 0xffff } else { (1u16 << left) - 1 };
+            let d = _mm512_sub_ps(_mm512_maskz_loadu_ps(mask, pa.add(i)), _mm512_maskz_loadu_ps(mask, pb.add(i)));
             s0 = _mm512_add_ps(s0, _mm512_abs_ps(d));
             i += 16;
         }
@@ -126,25 +101,14 @@ fn hsum256(v: __m256) -> f32 {
 pub unsafe fn cosine_parts_avx2(a: &[f32], b: &[f32]) -> [f64; 3] {
     let n = a.len().min(b.len());
     let (pa, pb) = (a.as_ptr(), b.as_ptr());
-    let (mut ab0, mut aa0, mut bb0) = (
-        _mm256_setzero_ps(),
-        _mm256_setzero_ps(),
-        _mm256_setzero_ps(),
-    );
-    let (mut ab1, mut aa1, mut bb1) = (
-        _mm256_setzero_ps(),
-        _mm256_setzero_ps(),
-        _mm256_setzero_ps(),
-    );
+    let (mut ab0, mut aa0, mut bb0) = (_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps());
+    let (mut ab1, mut aa1, mut bb1) = (_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps());
     let mut i = 0;
     // SAFETY: every load reads 8 floats at offsets below `n`.
     unsafe {
         while i + 16 <= n {
             let (x0, y0) = (_mm256_loadu_ps(pa.add(i)), _mm256_loadu_ps(pb.add(i)));
-            let (x1, y1) = (
-                _mm256_loadu_ps(pa.add(i + 8)),
-                _mm256_loadu_ps(pb.add(i + 8)),
-            );
+            let (x1, y1) = (_mm256_loadu_ps(pa.add(i + 8)), _mm256_loadu_ps(pb.add(i + 8)));
             ab0 = _mm256_fmadd_ps(x0, y0, ab0);
             aa0 = _mm256_fmadd_ps(x0, x0, aa0);
             bb0 = _mm256_fmadd_ps(y0, y0, bb0);
@@ -182,10 +146,7 @@ pub unsafe fn l1_avx2(a: &[f32], b: &[f32]) -> f32 {
     unsafe {
         while i + 16 <= n {
             let d0 = _mm256_sub_ps(_mm256_loadu_ps(pa.add(i)), _mm256_loadu_ps(pb.add(i)));
-            let d1 = _mm256_sub_ps(
-                _mm256_loadu_ps(pa.add(i + 8)),
-                _mm256_loadu_ps(pb.add(i + 8)),
-            );
+            let d1 = _mm256_sub_ps(_mm256_loadu_ps(pa.add(i + 8)), _mm256_loadu_ps(pb.add(i + 8)));
             s0 = _mm256_add_ps(s0, _mm256_andnot_ps(sign, d0));
             s1 = _mm256_add_ps(s1, _mm256_andnot_ps(sign, d1));
             i += 16;

@@ -170,10 +170,7 @@ pub fn decode_binary<E: DenseElement>(buf: &[u8], typmod: i32) -> Result<(Vec<E>
     check_dim(dim, E::TYPE_NAME, E::MAX_DIM)?;
     check_expected_dim(typmod, dim)?;
     if unused != 0 {
-        return Err(Error::new(
-            SqlState::DataException,
-            format!("expected unused to be 0, not {unused}"),
-        ));
+        return Err(Error::new(SqlState::DataException, format!("expected unused to be 0, not {unused}")));
     }
     let mut values = Vec::with_capacity(dim);
     for _ in 0..dim {
@@ -244,10 +241,7 @@ mod tests {
     #[test]
     fn accepts_what_pgvector_accepts() {
         assert_eq!(parse("[1,2,3]", -1).unwrap(), vec![1.0, 2.0, 3.0]);
-        assert_eq!(
-            parse(" [ 1 , -2.5e1 ,\t3 ] \n", -1).unwrap(),
-            vec![1.0, -25.0, 3.0]
-        );
+        assert_eq!(parse(" [ 1 , -2.5e1 ,\t3 ] \n", -1).unwrap(), vec![1.0, -25.0, 3.0]);
         assert_eq!(parse("[1e-50]", -1).unwrap(), vec![0.0]);
         assert_eq!(parse("[0x10]", 1).unwrap(), vec![16.0]);
         assert_eq!(parse("[+1]", -1).unwrap(), vec![1.0]);
@@ -278,14 +272,8 @@ mod tests {
         let e = parse("[1,2]", 3).unwrap_err();
         assert_eq!(e.message, "expected 3 dimensions, not 2");
         assert_eq!(e.state, SqlState::DataException);
-        assert_eq!(
-            parse("[1e39]", -1).unwrap_err().state,
-            SqlState::NumericValueOutOfRange
-        );
-        assert_eq!(
-            parse("[1,]", -1).unwrap_err().state,
-            SqlState::InvalidTextRepresentation
-        );
+        assert_eq!(parse("[1e39]", -1).unwrap_err().state, SqlState::NumericValueOutOfRange);
+        assert_eq!(parse("[1,]", -1).unwrap_err().state, SqlState::InvalidTextRepresentation);
     }
 
     #[test]
@@ -315,34 +303,16 @@ mod tests {
         let wire = encode_binary(&v);
         assert_eq!(wire[..4], [0, 3, 0, 0]);
         assert_eq!(decode_binary::<f32>(&wire, -1).unwrap(), (v.clone(), 16));
-        assert_eq!(
-            decode_binary::<f32>(&wire, 2).unwrap_err().message,
-            "expected 2 dimensions, not 3"
-        );
-        assert_eq!(
-            decode_binary::<f32>(&wire[..15], -1).unwrap_err().state,
-            SqlState::ProtocolViolation
-        );
-        assert_eq!(
-            decode_binary::<f32>(&[0], -1).unwrap_err().message,
-            "insufficient data left in message"
-        );
+        assert_eq!(decode_binary::<f32>(&wire, 2).unwrap_err().message, "expected 2 dimensions, not 3");
+        assert_eq!(decode_binary::<f32>(&wire[..15], -1).unwrap_err().state, SqlState::ProtocolViolation);
+        assert_eq!(decode_binary::<f32>(&[0], -1).unwrap_err().message, "insufficient data left in message");
         let mut bad = wire.clone();
         bad[3] = 1;
-        assert_eq!(
-            decode_binary::<f32>(&bad, -1).unwrap_err().message,
-            "expected unused to be 0, not 1"
-        );
+        assert_eq!(decode_binary::<f32>(&bad, -1).unwrap_err().message, "expected unused to be 0, not 1");
         let neg = [0xff, 0xff, 0, 0];
-        assert_eq!(
-            decode_binary::<f32>(&neg, -1).unwrap_err().message,
-            "vector must have at least 1 dimension"
-        );
+        assert_eq!(decode_binary::<f32>(&neg, -1).unwrap_err().message, "vector must have at least 1 dimension");
         let mut nan = wire.clone();
         nan[4..8].copy_from_slice(&f32::NAN.to_bits().to_be_bytes());
-        assert_eq!(
-            decode_binary::<f32>(&nan, -1).unwrap_err().message,
-            "NaN not allowed in vector"
-        );
+        assert_eq!(decode_binary::<f32>(&nan, -1).unwrap_err().message, "NaN not allowed in vector");
     }
 }

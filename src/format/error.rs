@@ -39,11 +39,7 @@ pub type Result<T> = std::result::Result<T, Error>;
 
 impl Error {
     pub fn new(state: SqlState, message: impl Into<String>) -> Self {
-        Error {
-            state,
-            message: message.into(),
-            detail: None,
-        }
+        Error { state, message: message.into(), detail: None }
     }
 
     pub fn with_detail(mut self, detail: &'static str) -> Self {
@@ -61,82 +57,52 @@ impl Error {
 
     /// `vector must have at least 1 dimension`
     pub fn too_few_dims(type_name: &str) -> Self {
-        Error::new(
-            SqlState::DataException,
-            format!("{type_name} must have at least 1 dimension"),
-        )
+        Error::new(SqlState::DataException, format!("{type_name} must have at least 1 dimension"))
     }
 
     /// `vector cannot have more than 16000 dimensions`
     pub fn too_many_dims(type_name: &str, max: usize) -> Self {
-        Error::new(
-            SqlState::ProgramLimitExceeded,
-            format!("{type_name} cannot have more than {max} dimensions"),
-        )
+        Error::new(SqlState::ProgramLimitExceeded, format!("{type_name} cannot have more than {max} dimensions"))
     }
 
     /// `expected 3 dimensions, not 2`
     pub fn expected_dims(expected: i32, got: usize) -> Self {
-        Error::new(
-            SqlState::DataException,
-            format!("expected {expected} dimensions, not {got}"),
-        )
+        Error::new(SqlState::DataException, format!("expected {expected} dimensions, not {got}"))
     }
 
     /// `different vector dimensions 3 and 2`
     pub fn different_dims(type_name: &str, a: usize, b: usize) -> Self {
-        Error::new(
-            SqlState::DataException,
-            format!("different {type_name} dimensions {a} and {b}"),
-        )
+        Error::new(SqlState::DataException, format!("different {type_name} dimensions {a} and {b}"))
     }
 
     /// `NaN not allowed in vector`
     pub fn nan(type_name: &str) -> Self {
-        Error::new(
-            SqlState::DataException,
-            format!("NaN not allowed in {type_name}"),
-        )
+        Error::new(SqlState::DataException, format!("NaN not allowed in {type_name}"))
     }
 
     /// `infinite value not allowed in vector`
     pub fn infinite(type_name: &str) -> Self {
-        Error::new(
-            SqlState::DataException,
-            format!("infinite value not allowed in {type_name}"),
-        )
+        Error::new(SqlState::DataException, format!("infinite value not allowed in {type_name}"))
     }
 
     /// `"1e39" is out of range for type vector`
     pub fn out_of_range(type_name: &str, token: &str) -> Self {
-        Error::new(
-            SqlState::NumericValueOutOfRange,
-            format!("\"{token}\" is out of range for type {type_name}"),
-        )
+        Error::new(SqlState::NumericValueOutOfRange, format!("\"{token}\" is out of range for type {type_name}"))
     }
 
     /// What Postgres's `pq_getmsg*` say when a binary value is cut short.
     pub fn insufficient_data() -> Self {
-        Error::new(
-            SqlState::ProtocolViolation,
-            "insufficient data left in message",
-        )
+        Error::new(SqlState::ProtocolViolation, "insufficient data left in message")
     }
 
     /// `float_overflow_error()` in Postgres.
     pub fn float_overflow() -> Self {
-        Error::new(
-            SqlState::NumericValueOutOfRange,
-            "value out of range: overflow",
-        )
+        Error::new(SqlState::NumericValueOutOfRange, "value out of range: overflow")
     }
 
     /// `float_underflow_error()` in Postgres.
     pub fn float_underflow() -> Self {
-        Error::new(
-            SqlState::NumericValueOutOfRange,
-            "value out of range: underflow",
-        )
+        Error::new(SqlState::NumericValueOutOfRange, "value out of range: underflow")
     }
 }
 

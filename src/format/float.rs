@@ -40,11 +40,7 @@ pub fn parse_prefix(input: &CStr) -> Option<Parsed> {
     }
     let text = &input.to_bytes()[..len];
     let overflow = value.is_infinite() && !spells_infinity(text);
-    Some(Parsed {
-        value,
-        len,
-        overflow,
-    })
+    Some(Parsed { value, len, overflow })
 }
 
 /// Whether a token `strtof` accepted is a spelling of infinity (`inf`,
@@ -54,9 +50,7 @@ fn spells_infinity(token: &[u8]) -> bool {
         .iter()
         .position(|c| !c.is_ascii_whitespace() && *c != b'+' && *c != b'-')
         .map_or(&[][..], |i| &token[i..]);
-    unsigned
-        .first()
-        .is_some_and(|c| c.eq_ignore_ascii_case(&b'i'))
+    unsigned.first().is_some_and(|c| c.eq_ignore_ascii_case(&b'i'))
 }
 
 /// Appends the shortest round-trip text of `v`, as Postgres prints a `real`.
@@ -140,24 +134,12 @@ fn decompose(text: &str) -> (bool, Vec<u8>, i32) {
     let negative = bytes.first() == Some(&b'-');
     let body = if negative { &bytes[1..] } else { bytes };
     let (mantissa, exp_part) = match body.iter().position(|&c| c == b'e' || c == b'E') {
-        Some(i) => (
-            &body[..i],
-            std::str::from_utf8(&body[i + 1..])
-                .ok()
-                .and_then(|s| s.parse().ok()),
-        ),
+        Some(i) => (&body[..i], std::str::from_utf8(&body[i + 1..]).ok().and_then(|s| s.parse().ok())),
         None => (body, Some(0)),
     };
     let exp10: i32 = exp_part.unwrap_or(0);
-    let point = mantissa
-        .iter()
-        .position(|&c| c == b'.')
-        .unwrap_or(mantissa.len());
-    let mut digits: Vec<u8> = mantissa
-        .iter()
-        .copied()
-        .filter(u8::is_ascii_digit)
-        .collect();
+    let point = mantissa.iter().position(|&c| c == b'.').unwrap_or(mantissa.len());
+    let mut digits: Vec<u8> = mantissa.iter().copied().filter(u8::is_ascii_digit).collect();
     // Exponent of the first digit of `mantissa` as written.
     let mut exp = exp10 + point as i32 - 1;
     let leading = digits.iter().take_while(|&&d| d == b'0').count();
@@ -234,10 +216,7 @@ mod tests {
     #[test]
     fn parses_like_strtof() {
         assert_eq!(parse("1.5]").map(|p| (p.value, p.len)), Some((1.5, 3)));
-        assert_eq!(
-            parse(" -2e3,").map(|p| (p.value, p.len)),
-            Some((-2000.0, 5))
-        );
+        assert_eq!(parse(" -2e3,").map(|p| (p.value, p.len)), Some((-2000.0, 5)));
         assert_eq!(parse("0x10").map(|p| p.value), Some(16.0));
         assert_eq!(parse("1e").map(|p| (p.value, p.len)), Some((1.0, 1)));
         assert!(parse("abc").is_none());

@@ -14,7 +14,8 @@
 //!   ```text
 //!   0   kind u8 = 1 | flags u8 | level u8 | version u8 | ntids u8 | - | nlinks0 u16
 //!   8   links tuple TID (6 bytes)  | - (2)
-//!   16  heap TIDs: max_tids × 6 bytes (rows with this exact vector)
+//!   16  overflow tuple TID (6 bytes) | - (2)
+//!   24  heap TIDs: max_tids × 6 bytes (rows with this exact vector)
 //!   ..  layer-0 links: 2m × 6 bytes (when inline), 4-byte aligned
 //!   ..  payload: the vector (or, with a quantizer, its code), 4-byte aligned
 //!   ```
@@ -30,20 +31,25 @@
 //! more buffer access.) Upper levels hold about 1/m of the nodes and are
 //! only walked once per search, so they can live a pointer away.
 //!
-//! Identical vectors share one node with up to `max_tids` heap TIDs; the
-//! layout picks the largest `max_tids` (at most 10) that does not lower the
-//! number of nodes per page.
+//! * An **overflow tuple** holds up to 128 more heap TIDs of a node, chained
+//!   from the node.
+//!
+//! Identical vectors share one node: its first `max_tids` heap TIDs inline
+//! (the layout picks the largest `max_tids`, at most 10, that costs at most a
+//! tenth of the nodes a page holds), the rest in its overflow chain. So a
+//! table with a thousand copies of one vector has one node for them, not a
+//! clique of copies that pruning would cut out of the graph.
 //!
 //! Node counts per page, `m = 16`, full-precision `vector` (each node pays
 //! its 4-byte line pointer; a page offers 8160 bytes):
 //!
 //! | dims | payload | node tuple | heap TID slots | nodes per page | layer-0 links |
 //! |-----:|--------:|-----------:|---------------:|---------------:|---------------|
-//! |  128 |   512 B |      732 B |              2 |             11 | inline        |
-//! |  384 |  1536 B |     1804 B |             10 |              4 | inline        |
-//! |  768 |  3072 B |     3340 B |             10 |              2 | inline        |
-//! | 1536 |  6144 B |     6412 B |             10 |              1 | inline        |
-//! | 2000 |  8000 B |     8076 B |             10 |              1 | links tuple   |
+//! |  128 |   512 B |      788 B |             10 |             10 | inline        |
+//! |  384 |  1536 B |     1812 B |             10 |              4 | inline        |
+//! |  768 |  3072 B |     3348 B |             10 |              2 | inline        |
+//! | 1536 |  6144 B |     6420 B |             10 |              1 | inline        |
+//! | 2000 |  8000 B |     8084 B |             10 |              1 | links tuple   |
 //!
 //! (`node_tuple_size_table` in the tests checks these figures.) With a
 //! quantizer the payload shrinks to the code: an 8-bit code of a 1536-dim
@@ -57,16 +63,20 @@
 /// Tuple kinds, the first byte of every tuple on a data page.
 pub const KIND_NODE: u8 = 1;
 pub const KIND_LINKS: u8 = 2;
+pub const KIND_TIDS: u8 = 3;
 
 /// Node flags.
 pub const FLAG_DELETED: u8 = 1;
 pub const FLAG_FREE: u8 = 2;
 
-/// Most heap TIDs a node carries.
+/// Most heap TIDs a node carries inline.
 pub const MAX_TIDS: usize = 10;
+/// Heap TIDs one overflow tuple holds.
+pub const OVERFLOW_TIDS: usize = 128;
 
 const REF_SIZE: usize = 6;
-const NODE_HEADER: usize = 16;
+const NODE_HEADER: usize = 24;
+const TIDS_HEADER: usize = 16;
 const LINKS_HEADER: usize = 8;
 
 /// Bytes Postgres gives tuples on one page: 8192 minus the 24-byte page
@@ -83,10 +93,7 @@ pub struct Ref {
 }
 
 impl Ref {
-    pub const INVALID: Ref = Ref {
-        block: u32::MAX,
-        offset: 0,
-    };
+    pub const INVALID: Ref = Ref { block: u32::MAX, offset: 0 };
 
     pub fn is_valid(self) -> bool {
         self.block != u32::MAX && self.offset != 0
@@ -98,17 +105,11 @@ impl Ref {
     }
 
     pub fn unpack(v: u64) -> Ref {
-        Ref {
-            block: (v >> 16) as u32,
-            offset: v as u16,
-        }
+        Ref { block: (v >> 16) as u32, offset: v as u16 }
     }
 
     fn read(b: &[u8]) -> Ref {
-        Ref {
-            block: u32::from_le_bytes([b[0], b[1], b[2], b[3]]),
-            offset: u16::from_le_bytes([b[4], b[5]]),
-        }
+        Ref { block: u32::from_le_bytes([b[0], b[1], b[2], b[3]]), offset: u16::from_le_bytes([b[4], b[5]]) }
     }
 
     fn write(self, b: &mut [u8]) {
@@ -142,25 +143,18 @@ impl NodeLayout {
     /// page at all.
     pub fn choose(payload_len: usize, m: usize) -> Option<NodeLayout> {
         let fits = |l: &NodeLayout| maxalign(l.node_size()) + LINE_POINTER <= PAGE_TUPLE_SPACE;
-        let mut layout = NodeLayout {
-            m,
-            payload_len,
-            max_tids: 1,
-            links0_inline: true,
-        };
+        let mut layout = NodeLayout { m, payload_len, max_tids: 1, links0_inline: true };
         if !fits(&layout) {
             layout.links0_inline = false;
             if !fits(&layout) || maxalign(layout.links_size(0)) + LINE_POINTER > PAGE_TUPLE_SPACE {
                 return None;
             }
         }
-        let per_page = layout.nodes_per_page();
+        // At most a tenth fewer nodes per page for the extra TID slots.
+        let floor = (layout.nodes_per_page() * 9).div_ceil(10);
         while layout.max_tids < MAX_TIDS {
-            let more = NodeLayout {
-                max_tids: layout.max_tids + 1,
-                ..layout
-            };
-            if !fits(&more) || more.nodes_per_page() < per_page {
+            let more = NodeLayout { max_tids: layout.max_tids + 1, ..layout };
+            if !fits(&more) || more.nodes_per_page() < floor {
                 break;
             }
             layout = more;
@@ -190,11 +184,7 @@ impl NodeLayout {
     }
 
     fn payload_offset(&self) -> usize {
-        let links = if self.links0_inline {
-            self.links0_capacity() * REF_SIZE
-        } else {
-            0
-        };
+        let links = if self.links0_inline { self.links0_capacity() * REF_SIZE } else { 0 };
         align4(self.links0_offset() + links)
     }
 
@@ -224,18 +214,13 @@ impl NodeLayout {
 
     /// Bytes of the links tuple of a node at `level`.
     pub fn links_size(&self, level: usize) -> usize {
-        let lists: usize = (self.links_from()..=level)
-            .map(|l| 2 + self.capacity(l) * REF_SIZE)
-            .sum();
+        let lists: usize = (self.links_from()..=level).map(|l| 2 + self.capacity(l) * REF_SIZE).sum();
         align4(LINKS_HEADER + lists)
     }
 
     /// Offset of level `level`'s list in a links tuple.
     fn links_level_offset(&self, level: usize) -> usize {
-        LINKS_HEADER
-            + (self.links_from()..level)
-                .map(|l| 2 + self.capacity(l) * REF_SIZE)
-                .sum::<usize>()
+        LINKS_HEADER + (self.links_from()..level).map(|l| 2 + self.capacity(l) * REF_SIZE).sum::<usize>()
     }
 }
 
@@ -249,10 +234,7 @@ pub struct Node<'a> {
 impl<'a> Node<'a> {
     /// `None` if the bytes are not a well-formed node tuple of this layout.
     pub fn parse(bytes: &'a [u8], layout: &'a NodeLayout) -> Option<Self> {
-        if bytes.len() < layout.node_size()
-            || bytes[0] != KIND_NODE
-            || bytes[4] as usize > layout.max_tids
-        {
+        if bytes.len() < layout.node_size() || bytes[0] != KIND_NODE || bytes[4] as usize > layout.max_tids {
             return None;
         }
         let node = Node { bytes, layout };
@@ -294,6 +276,11 @@ impl<'a> Node<'a> {
         Ref::read(&self.bytes[8..14])
     }
 
+    /// The first overflow tuple of heap TIDs (invalid when none).
+    pub fn overflow(&self) -> Ref {
+        Ref::read(&self.bytes[16..22])
+    }
+
     pub fn tid(&self, i: usize) -> Ref {
         let at = self.layout.tids_offset() + i * REF_SIZE;
         Ref::read(&self.bytes[at..at + REF_SIZE])
@@ -306,11 +293,7 @@ impl<'a> Node<'a> {
     /// The inline layer-0 links (empty when the layout keeps them in the
     /// links tuple).
     pub fn links0(&self) -> impl Iterator<Item = Ref> + '_ {
-        let n = if self.layout.links0_inline {
-            self.links0_len()
-        } else {
-            0
-        };
+        let n = if self.layout.links0_inline { self.links0_len() } else { 0 };
         let base = self.layout.links0_offset();
         (0..n).map(move |i| Ref::read(&self.bytes[base + i * REF_SIZE..base + (i + 1) * REF_SIZE]))
     }
@@ -329,18 +312,13 @@ pub struct NodeMut<'a> {
 
 impl<'a> NodeMut<'a> {
     /// Formats `bytes` (at least `layout.node_size()` long) as a fresh node.
-    pub fn init(
-        bytes: &'a mut [u8],
-        layout: &'a NodeLayout,
-        level: usize,
-        version: u8,
-        payload: &[u8],
-    ) -> Self {
+    pub fn init(bytes: &'a mut [u8], layout: &'a NodeLayout, level: usize, version: u8, payload: &[u8]) -> Self {
         bytes[..layout.node_size()].fill(0);
         bytes[0] = KIND_NODE;
         bytes[2] = level as u8;
         bytes[3] = version;
         Ref::INVALID.write(&mut bytes[8..14]);
+        Ref::INVALID.write(&mut bytes[16..22]);
         let at = layout.payload_offset();
         bytes[at..at + layout.payload_len].copy_from_slice(payload);
         NodeMut { bytes, layout }
@@ -353,10 +331,7 @@ impl<'a> NodeMut<'a> {
     }
 
     pub fn view(&self) -> Node<'_> {
-        Node {
-            bytes: self.bytes,
-            layout: self.layout,
-        }
+        Node { bytes: self.bytes, layout: self.layout }
     }
 
     pub fn set_flags(&mut self, flags: u8) {
@@ -365,6 +340,10 @@ impl<'a> NodeMut<'a> {
 
     pub fn set_links_tuple(&mut self, r: Ref) {
         r.write(&mut self.bytes[8..14]);
+    }
+
+    pub fn set_overflow(&mut self, r: Ref) {
+        r.write(&mut self.bytes[16..22]);
     }
 
     /// Replaces the heap TIDs (at most `max_tids`).
@@ -464,6 +443,87 @@ impl<'a> LinksMut<'a> {
     }
 }
 
+/// An overflow tuple of heap TIDs:
+/// `kind u8 = 3 | flags u8 | count u16 | next (6 bytes) | - (6) | TIDs`.
+pub struct TidList<'a> {
+    bytes: &'a [u8],
+}
+
+impl<'a> TidList<'a> {
+    pub const SIZE: usize = TIDS_HEADER + OVERFLOW_TIDS * REF_SIZE;
+
+    pub fn parse(bytes: &'a [u8]) -> Option<Self> {
+        let list = TidList { bytes };
+        (bytes.len() >= Self::SIZE && bytes[0] == KIND_TIDS && list.count() <= OVERFLOW_TIDS).then_some(list)
+    }
+
+    pub fn is_free(&self) -> bool {
+        self.bytes[1] & FLAG_FREE != 0
+    }
+
+    pub fn count(&self) -> usize {
+        usize::from(u16::from_le_bytes([self.bytes[2], self.bytes[3]]))
+    }
+
+    pub fn next(&self) -> Ref {
+        Ref::read(&self.bytes[4..10])
+    }
+
+    pub fn tids(&self) -> impl Iterator<Item = Ref> + '_ {
+        (0..self.count()).map(|i| Ref::read(&self.bytes[TIDS_HEADER + i * REF_SIZE..]))
+    }
+}
+
+/// Write access to an overflow tuple.
+pub struct TidListMut<'a> {
+    bytes: &'a mut [u8],
+}
+
+impl<'a> TidListMut<'a> {
+    /// Formats `bytes` as an empty overflow tuple pointing at `next`.
+    pub fn init(bytes: &'a mut [u8], next: Ref) -> Self {
+        bytes[..TidList::SIZE].fill(0);
+        bytes[0] = KIND_TIDS;
+        next.write(&mut bytes[4..10]);
+        TidListMut { bytes }
+    }
+
+    pub fn open(bytes: &'a mut [u8]) -> Option<Self> {
+        TidList::parse(bytes)?;
+        Some(TidListMut { bytes })
+    }
+
+    pub fn view(&self) -> TidList<'_> {
+        TidList { bytes: self.bytes }
+    }
+
+    /// Replaces the TIDs (at most [`OVERFLOW_TIDS`]).
+    pub fn set(&mut self, tids: &[Ref]) {
+        assert!(tids.len() <= OVERFLOW_TIDS);
+        self.bytes[2..4].copy_from_slice(&(tids.len() as u16).to_le_bytes());
+        for (i, t) in tids.iter().enumerate() {
+            t.write(&mut self.bytes[TIDS_HEADER + i * REF_SIZE..]);
+        }
+    }
+
+    /// Appends one TID; `false` when full.
+    pub fn push(&mut self, tid: Ref) -> bool {
+        let n = self.view().count();
+        if n >= OVERFLOW_TIDS {
+            return false;
+        }
+        tid.write(&mut self.bytes[TIDS_HEADER + n * REF_SIZE..]);
+        self.bytes[2..4].copy_from_slice(&(n as u16 + 1).to_le_bytes());
+        true
+    }
+
+    pub fn set_free(&mut self) {
+        self.bytes[1] |= FLAG_FREE;
+        self.bytes[2..4].copy_from_slice(&0u16.to_le_bytes());
+        Ref::INVALID.write(&mut self.bytes[4..10]);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -472,153 +532,62 @@ mod tests {
     fn node_tuple_size_table() {
         // The table in the module documentation.
         let rows = [
-            (128, 732, 2, 11, true),
-            (384, 1804, 10, 4, true),
-            (768, 3340, 10, 2, true),
-            (1536, 6412, 10, 1, true),
-            (2000, 8076, 10, 1, false),
+            (128, 788, 10, 10, true),
+            (384, 1812, 10, 4, true),
+            (768, 3348, 10, 2, true),
+            (1536, 6420, 10, 1, true),
+            (2000, 8084, 10, 1, false),
         ];
         for (dims, size, tids, per_page, inline) in rows {
             let l = NodeLayout::choose(dims * 4, 16).unwrap();
-            let got = (
-                l.node_size(),
-                l.max_tids,
-                l.nodes_per_page(),
-                l.links0_inline,
-            );
+            let got = (l.node_size(), l.max_tids, l.nodes_per_page(), l.links0_inline);
             assert_eq!(got, (size, tids, per_page, inline), "{dims} dims: {l:?}");
         }
         assert!(NodeLayout::choose(8200, 16).is_none());
     }
 
     #[test]
-    fn tid_slots_never_cost_a_node_per_page() {
+    fn tid_slots_cost_at_most_a_tenth_of_a_page() {
         for payload in (4..8000).step_by(92) {
             let l = NodeLayout::choose(payload, 16).unwrap();
             let one = NodeLayout { max_tids: 1, ..l };
-            assert_eq!(
-                l.nodes_per_page(),
-                one.nodes_per_page(),
-                "payload {payload}"
-            );
+            assert!(l.nodes_per_page() * 10 >= one.nodes_per_page() * 9, "payload {payload}");
             assert!(l.max_tids >= 1 && l.max_tids <= MAX_TIDS);
         }
+        assert_eq!(NodeLayout::choose(8, 4).unwrap().max_tids, 2);
     }
 
     #[test]
     fn node_round_trip() {
         let layout = NodeLayout::choose(12, 4).unwrap();
         let mut bytes = vec![0u8; layout.node_size()];
-        let mut node = NodeMut::init(
-            &mut bytes,
-            &layout,
-            2,
-            7,
-            &[1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12],
-        );
-        node.set_tids(&[Ref {
-            block: 9,
-            offset: 3,
-        }]);
-        node.set_links0(&[
-            Ref {
-                block: 1,
-                offset: 1,
-            },
-            Ref {
-                block: 2,
-                offset: 5,
-            },
-        ]);
-        node.set_links_tuple(Ref {
-            block: 4,
-            offset: 2,
-        });
+        let mut node = NodeMut::init(&mut bytes, &layout, 2, 7, &[1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12]);
+        node.set_tids(&[Ref { block: 9, offset: 3 }]);
+        node.set_links0(&[Ref { block: 1, offset: 1 }, Ref { block: 2, offset: 5 }]);
+        node.set_links_tuple(Ref { block: 4, offset: 2 });
         let n = Node::parse(&bytes, &layout).unwrap();
         assert_eq!((n.level(), n.version(), n.ntids()), (2, 7, 1));
-        assert_eq!(
-            n.tid(0),
-            Ref {
-                block: 9,
-                offset: 3
-            }
-        );
-        assert_eq!(
-            n.links0().collect::<Vec<_>>(),
-            vec![
-                Ref {
-                    block: 1,
-                    offset: 1
-                },
-                Ref {
-                    block: 2,
-                    offset: 5
-                }
-            ]
-        );
-        assert_eq!(
-            n.links_tuple(),
-            Ref {
-                block: 4,
-                offset: 2
-            }
-        );
+        assert_eq!(n.tid(0), Ref { block: 9, offset: 3 });
+        assert_eq!(n.links0().collect::<Vec<_>>(), vec![Ref { block: 1, offset: 1 }, Ref { block: 2, offset: 5 }]);
+        assert_eq!(n.links_tuple(), Ref { block: 4, offset: 2 });
         assert_eq!(n.payload(), &[1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12]);
         assert!(!n.is_free() && !n.is_deleted());
-        assert_eq!(
-            n.payload().as_ptr() as usize % 4,
-            bytes.as_ptr() as usize % 4
-        );
+        assert_eq!(n.payload().as_ptr() as usize % 4, bytes.as_ptr() as usize % 4);
     }
 
     #[test]
     fn links_round_trip() {
         for inline in [true, false] {
-            let layout = NodeLayout {
-                m: 3,
-                payload_len: 8,
-                max_tids: 1,
-                links0_inline: inline,
-            };
+            let layout = NodeLayout { m: 3, payload_len: 8, max_tids: 1, links0_inline: inline };
             let mut bytes = vec![0u8; layout.links_size(2)];
             let mut links = LinksMut::init(&mut bytes, &layout, 2);
-            links.set(
-                1,
-                &[Ref {
-                    block: 1,
-                    offset: 1,
-                }],
-            );
-            links.set(
-                2,
-                &[
-                    Ref {
-                        block: 2,
-                        offset: 2,
-                    },
-                    Ref {
-                        block: 3,
-                        offset: 3,
-                    },
-                ],
-            );
+            links.set(1, &[Ref { block: 1, offset: 1 }]);
+            links.set(2, &[Ref { block: 2, offset: 2 }, Ref { block: 3, offset: 3 }]);
             if !inline {
-                links.set(
-                    0,
-                    &[Ref {
-                        block: 7,
-                        offset: 7,
-                    }],
-                );
+                links.set(0, &[Ref { block: 7, offset: 7 }]);
             }
             let l = Links::parse(&bytes, &layout).unwrap();
-            assert_eq!(
-                l.at(1).collect::<Vec<_>>(),
-                vec![Ref {
-                    block: 1,
-                    offset: 1
-                }]
-            );
+            assert_eq!(l.at(1).collect::<Vec<_>>(), vec![Ref { block: 1, offset: 1 }]);
             assert_eq!(l.at(2).count(), 2);
             assert_eq!(l.at(3).count(), 0);
             assert_eq!(l.at(0).count(), if inline { 0 } else { 1 });
@@ -638,11 +607,25 @@ mod tests {
     }
 
     #[test]
+    fn overflow_round_trip() {
+        let mut bytes = vec![0u8; TidList::SIZE];
+        let mut list = TidListMut::init(&mut bytes, Ref { block: 5, offset: 6 });
+        for i in 0..OVERFLOW_TIDS {
+            assert!(list.push(Ref { block: i as u32, offset: 1 }));
+        }
+        assert!(!list.push(Ref { block: 999, offset: 1 }));
+        let l = TidList::parse(&bytes).unwrap();
+        assert_eq!(l.count(), OVERFLOW_TIDS);
+        assert_eq!(l.next(), Ref { block: 5, offset: 6 });
+        assert_eq!(l.tids().nth(7), Some(Ref { block: 7, offset: 1 }));
+        let mut list = TidListMut::open(&mut bytes).unwrap();
+        list.set_free();
+        assert!(TidList::parse(&bytes).unwrap().is_free());
+    }
+
+    #[test]
     fn refs_pack() {
-        let r = Ref {
-            block: 123_456,
-            offset: 77,
-        };
+        let r = Ref { block: 123_456, offset: 77 };
         assert_eq!(Ref::unpack(r.pack()), r);
         assert!(!Ref::INVALID.is_valid());
     }

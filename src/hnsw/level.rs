@@ -21,11 +21,7 @@ pub fn level_for(u: f64, m: usize, max_level: usize) -> usize {
 /// A reproducible level for the `n`-th vector of a build: a hash of `n` and
 /// a seed, so that a build's levels do not depend on thread scheduling.
 pub fn level_for_index(n: u64, seed: u64, m: usize, max_level: usize) -> usize {
-    level_for(
-        unit_from_hash(splitmix64(n ^ seed.rotate_left(17))),
-        m,
-        max_level,
-    )
+    level_for(unit_from_hash(splitmix64(n ^ seed.rotate_left(17))), m, max_level)
 }
 
 /// SplitMix64: a fast, well-mixed 64-bit hash.
@@ -55,10 +51,7 @@ mod tests {
         }
         let at_least_1: usize = counts[1..].iter().sum();
         let expected = n as f64 / m as f64;
-        assert!(
-            (at_least_1 as f64 - expected).abs() < expected * 0.05,
-            "{at_least_1} nodes at level ≥ 1"
-        );
+        assert!((at_least_1 as f64 - expected).abs() < expected * 0.05, "{at_least_1} nodes at level ≥ 1");
         assert!(counts[0] > counts[1] && counts[1] > counts[2]);
     }
 

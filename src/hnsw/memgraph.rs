@@ -24,8 +24,6 @@ pub struct GraphParams {
     pub m: usize,
     /// Beam width while inserting.
     pub ef_construction: usize,
-    /// Heap TIDs one node may carry for identical vectors.
-    pub max_tids: usize,
     /// Seed of the level assignment.
     pub seed: u64,
 }
@@ -73,29 +71,16 @@ impl MemGraph {
     pub fn new(space: Space, params: GraphParams, payloads: Vec<u32>, tids: &[u64]) -> Self {
         let stride = space.payload_len().div_ceil(4);
         assert_eq!(payloads.len(), stride * tids.len(), "one payload per TID");
-        let levels: Vec<u8> = (0..tids.len())
-            .map(|i| level_for_index(i as u64, params.seed, params.m, MAX_LEVEL) as u8)
-            .collect();
+        let levels: Vec<u8> =
+            (0..tids.len()).map(|i| level_for_index(i as u64, params.seed, params.m, MAX_LEVEL) as u8).collect();
         let nodes = tids
             .iter()
             .zip(&levels)
             .map(|(&tid, &level)| {
-                Mutex::new(NodeState {
-                    links: vec![Vec::new(); level as usize + 1],
-                    tids: vec![tid],
-                    merged: false,
-                })
+                Mutex::new(NodeState { links: vec![Vec::new(); level as usize + 1], tids: vec![tid], merged: false })
             })
             .collect();
-        MemGraph {
-            space,
-            params,
-            payloads,
-            stride,
-            levels,
-            nodes,
-            entry: Mutex::new(None),
-        }
+        MemGraph { space, params, payloads, stride, levels, nodes, entry: Mutex::new(None) }
     }
 
     pub fn len(&self) -> usize {
@@ -131,11 +116,7 @@ impl MemGraph {
 
     /// Inserts every node using the calling rayon pool, counting finished
     /// insertions in `progress` and stopping early when `cancel` is set.
-    pub fn build_parallel(
-        &self,
-        progress: &AtomicUsize,
-        cancel: &AtomicBool,
-    ) -> Result<(), Cancelled> {
+    pub fn build_parallel(&self, progress: &AtomicUsize, cancel: &AtomicBool) -> Result<(), Cancelled> {
         if self.is_empty() {
             return Ok(());
         }
@@ -182,14 +163,8 @@ impl MemGraph {
             None
         };
 
-        let mut view = MemView {
-            graph: self,
-            query: self.payload(id),
-        };
-        let start = Scored {
-            id: entry,
-            distance: view.distance_to(entry),
-        };
+        let mut view = MemView { graph: self, query: self.payload(id) };
+        let start = Scored { id: entry, distance: view.distance_to(entry) };
         let mut best = descend(&mut view, start, top, level.min(top), &mut inserter.scratch);
         let mut entries = vec![best];
         let mut chosen: Vec<Vec<Scored<u32>>> = vec![Vec::new(); level + 1];
@@ -207,9 +182,13 @@ impl MemGraph {
             if lc == 0 && self.try_merge(id, &found) {
                 return;
             }
-            chosen[lc] = select_neighbors(&found, self.params.capacity(lc), false, |a, b| {
-                self.distance(a, b)
-            });
+            let me = self.payload(id);
+            chosen[lc] = select_neighbors(
+                &found,
+                self.params.capacity(lc),
+                |c| self.payload(c) == me,
+                |a, b| self.distance(a, b),
+            );
             best = found.first().copied().unwrap_or(best);
             entries = found;
         }
@@ -231,8 +210,8 @@ impl MemGraph {
         }
     }
 
-    /// Adds this node's TID to an identical node found by the search, when
-    /// that node still has room. `found` is sorted, closest first.
+    /// Adds this node's TID to an identical node found by the search (a node
+    /// holds any number of them). `found` is sorted, closest first.
     fn try_merge(&self, id: u32, found: &[Scored<u32>]) -> bool {
         let me = self.payload(id);
         for candidate in found.iter().take_while(|s| s.distance <= 0.0) {
@@ -241,7 +220,7 @@ impl MemGraph {
             }
             let tid = lock(&self.nodes[id as usize]).tids[0];
             let mut other = lock(&self.nodes[candidate.id as usize]);
-            if other.merged || other.tids.len() >= self.params.max_tids {
+            if other.merged {
                 continue;
             }
             other.tids.push(tid);
@@ -269,16 +248,12 @@ impl MemGraph {
             links.push(new);
             return;
         }
-        let mut candidates: Vec<Scored<u32>> = links
-            .iter()
-            .map(|&n| Scored {
-                id: n,
-                distance: self.distance(node, n),
-            })
-            .collect();
+        let mut candidates: Vec<Scored<u32>> =
+            links.iter().map(|&n| Scored { id: n, distance: self.distance(node, n) }).collect();
         candidates.push(Scored { id: new, distance });
         candidates.sort();
-        let kept = select_neighbors(&candidates, capacity, false, |a, b| self.distance(a, b));
+        let me = self.payload(node);
+        let kept = select_neighbors(&candidates, capacity, |c| self.payload(c) == me, |a, b| self.distance(a, b));
         *links = kept.into_iter().map(|s| s.id).collect();
     }
 }
@@ -291,10 +266,7 @@ pub struct Inserter {
 
 impl Inserter {
     pub fn new(nodes: usize) -> Self {
-        Inserter {
-            visited: EpochVisited::new(nodes),
-            scratch: Scratch::default(),
-        }
+        Inserter { visited: EpochVisited::new(nodes), scratch: Scratch::default() }
     }
 }
 
@@ -306,9 +278,7 @@ struct MemView<'a> {
 
 impl MemView<'_> {
     fn distance_to(&self, id: u32) -> f32 {
-        self.graph
-            .space
-            .distance(self.query, self.graph.payload(id))
+        self.graph.space.distance(self.query, self.graph.payload(id))
     }
 }
 
@@ -341,21 +311,10 @@ pub fn search(graph: &MemGraph, query: &[u8], k: usize, ef: usize) -> Vec<Scored
     };
     let mut view = MemView { graph, query };
     let mut scratch = Scratch::default();
-    let start = Scored {
-        id: entry,
-        distance: view.distance_to(entry),
-    };
+    let start = Scored { id: entry, distance: view.distance_to(entry) };
     let best = descend(&mut view, start, top, 0, &mut scratch);
     let mut visited = EpochVisited::new(graph.len());
-    let mut found = search_layer(
-        &mut view,
-        &[best],
-        ef.max(k),
-        0,
-        &mut visited,
-        &mut scratch,
-        None,
-    );
+    let mut found = search_layer(&mut view, &[best], ef.max(k), 0, &mut visited, &mut scratch, None);
     found.truncate(k);
     found
 }
@@ -369,74 +328,40 @@ mod tests {
     /// `n` points around `clusters` random centres in `dims` dimensions.
     pub fn clustered(n: usize, dims: usize, clusters: usize, seed: u64) -> Vec<Vec<f32>> {
         let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
-        let centres: Vec<Vec<f32>> = (0..clusters)
-            .map(|_| (0..dims).map(|_| rng.gen_range(-1.0..1.0)).collect())
-            .collect();
-        (0..n)
-            .map(|i| {
-                centres[i % clusters]
-                    .iter()
-                    .map(|c| c + rng.gen_range(-0.3..0.3))
-                    .collect()
-            })
-            .collect()
+        let centres: Vec<Vec<f32>> =
+            (0..clusters).map(|_| (0..dims).map(|_| rng.gen_range(-1.0..1.0)).collect()).collect();
+        (0..n).map(|i| centres[i % clusters].iter().map(|c| c + rng.gen_range(-0.3..0.3)).collect()).collect()
     }
 
     fn graph_of(space: Space, points: &[Vec<f32>], params: GraphParams) -> MemGraph {
         let mut words = Vec::new();
         for p in points {
             let payload = space.payload_from_f32(p).unwrap();
-            words.extend(
-                payload
-                    .as_bytes()
-                    .chunks(4)
-                    .map(|c| u32::from_ne_bytes([c[0], c[1], c[2], c[3]])),
-            );
+            words.extend(payload.as_bytes().chunks(4).map(|c| u32::from_ne_bytes([c[0], c[1], c[2], c[3]])));
         }
         let tids: Vec<u64> = (0..points.len() as u64).collect();
         MemGraph::new(space, params, words, &tids)
     }
 
-    fn recall(
-        space: Space,
-        points: &[Vec<f32>],
-        graph: &MemGraph,
-        queries: &[Vec<f32>],
-        k: usize,
-        ef: usize,
-    ) -> f64 {
+    fn recall(space: Space, points: &[Vec<f32>], graph: &MemGraph, queries: &[Vec<f32>], k: usize, ef: usize) -> f64 {
         let mut hits = 0;
         for q in queries {
             let qp = space.payload_from_f32(q).unwrap();
             let mut exact: Vec<(f32, usize)> = points
                 .iter()
                 .enumerate()
-                .map(|(i, p)| {
-                    (
-                        space
-                            .distance(qp.as_bytes(), space.payload_from_f32(p).unwrap().as_bytes()),
-                        i,
-                    )
-                })
+                .map(|(i, p)| (space.distance(qp.as_bytes(), space.payload_from_f32(p).unwrap().as_bytes()), i))
                 .collect();
             exact.sort_by(|a, b| a.0.total_cmp(&b.0));
             let truth: Vec<u64> = exact[..k].iter().map(|&(_, i)| i as u64).collect();
             let found = search(graph, qp.as_bytes(), k, ef);
-            let found_tids: Vec<u64> = found
-                .iter()
-                .flat_map(|s| graph.node(s.id).tids.clone())
-                .collect();
+            let found_tids: Vec<u64> = found.iter().flat_map(|s| graph.node(s.id).tids.clone()).collect();
             hits += truth.iter().filter(|t| found_tids.contains(t)).count();
         }
         hits as f64 / (queries.len() * k) as f64
     }
 
-    const PARAMS: GraphParams = GraphParams {
-        m: 12,
-        ef_construction: 64,
-        max_tids: 4,
-        seed: 7,
-    };
+    const PARAMS: GraphParams = GraphParams { m: 12, ef_construction: 64, seed: 7 };
 
     #[test]
     fn parallel_build_finds_nearest_neighbours() {
@@ -457,13 +382,9 @@ mod tests {
             }
             let space = Space::new(Element::F32, metric, 24);
             let graph = graph_of(space, &points, PARAMS);
-            let pool = rayon::ThreadPoolBuilder::new()
-                .num_threads(4)
-                .build()
-                .unwrap();
+            let pool = rayon::ThreadPoolBuilder::new().num_threads(4).build().unwrap();
             let progress = AtomicUsize::new(0);
-            pool.install(|| graph.build_parallel(&progress, &AtomicBool::new(false)))
-                .unwrap();
+            pool.install(|| graph.build_parallel(&progress, &AtomicBool::new(false))).unwrap();
             assert_eq!(progress.load(Ordering::Relaxed), points.len());
             let r = recall(space, &points, &graph, &queries, 10, 200);
             assert!(r >= 0.95, "{metric:?}: recall {r}");
@@ -475,9 +396,7 @@ mod tests {
         let points = clustered(2000, 16, 10, 3);
         let space = Space::new(Element::F32, Metric::L2, 16);
         let graph = graph_of(space, &points, PARAMS);
-        graph
-            .build_parallel(&AtomicUsize::new(0), &AtomicBool::new(false))
-            .unwrap();
+        graph.build_parallel(&AtomicUsize::new(0), &AtomicBool::new(false)).unwrap();
         let (entry, _) = graph.entry().unwrap();
         let mut seen = vec![false; graph.len()];
         let mut stack = vec![entry];
@@ -507,24 +426,14 @@ mod tests {
         }
         let space = Space::new(Element::F32, Metric::L2, 8);
         let graph = graph_of(space, &points, PARAMS);
-        graph
-            .build_parallel(&AtomicUsize::new(0), &AtomicBool::new(false))
-            .unwrap();
-        let merged = (0..graph.len() as u32)
-            .filter(|&i| graph.node(i).merged)
-            .count();
-        assert!(merged >= 20 - 20 / PARAMS.max_tids - 1, "{merged} merged");
-        let total_tids: usize = (0..graph.len() as u32)
-            .map(|i| graph.node(i).tids.len())
-            .sum();
+        graph.build_parallel(&AtomicUsize::new(0), &AtomicBool::new(false)).unwrap();
+        let merged = (0..graph.len() as u32).filter(|&i| graph.node(i).merged).count();
+        assert_eq!(merged, 19, "all copies but one merged");
+        let total_tids: usize = (0..graph.len() as u32).map(|i| graph.node(i).tids.len()).sum();
         assert_eq!(total_tids, points.len());
         let q = space.payload_from_f32(&[0.5; 8]).unwrap();
         let found = search(&graph, q.as_bytes(), 10, 40);
-        let tids: usize = found
-            .iter()
-            .take_while(|s| s.distance == 0.0)
-            .map(|s| graph.node(s.id).tids.len())
-            .sum();
+        let tids: usize = found.iter().take_while(|s| s.distance == 0.0).map(|s| graph.node(s.id).tids.len()).sum();
         assert_eq!(tids, 20);
     }
 
@@ -533,9 +442,6 @@ mod tests {
         let points = clustered(500, 8, 4, 5);
         let space = Space::new(Element::F32, Metric::L2, 8);
         let graph = graph_of(space, &points, PARAMS);
-        assert_eq!(
-            graph.build_parallel(&AtomicUsize::new(0), &AtomicBool::new(true)),
-            Err(Cancelled)
-        );
+        assert_eq!(graph.build_parallel(&AtomicUsize::new(0), &AtomicBool::new(true)), Err(Cancelled));
     }
 }

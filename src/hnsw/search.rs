@@ -24,9 +24,7 @@ impl<Id: Ord> PartialOrd for Scored<Id> {
 impl<Id: Ord> Ord for Scored<Id> {
     /// By distance, ties broken by id, so that searches are deterministic.
     fn cmp(&self, other: &Self) -> Ordering {
-        self.distance
-            .total_cmp(&other.distance)
-            .then_with(|| self.id.cmp(&other.id))
+        self.distance.total_cmp(&other.distance).then_with(|| self.id.cmp(&other.id))
     }
 }
 
@@ -57,9 +55,7 @@ pub struct HashVisited<Id> {
 
 impl<Id: Hash + Eq> HashVisited<Id> {
     pub fn with_capacity(n: usize) -> Self {
-        HashVisited {
-            set: HashSet::with_capacity_and_hasher(n, Default::default()),
-        }
+        HashVisited { set: HashSet::with_capacity_and_hasher(n, Default::default()) }
     }
 
     pub fn len(&self) -> usize {
@@ -109,10 +105,7 @@ pub struct EpochVisited {
 
 impl EpochVisited {
     pub fn new(n: usize) -> Self {
-        EpochVisited {
-            marks: vec![0; n],
-            epoch: 1,
-        }
+        EpochVisited { marks: vec![0; n], epoch: 1 }
     }
 
     pub fn clear(&mut self) {
@@ -143,11 +136,7 @@ pub struct Scratch<Id> {
 
 impl<Id> Default for Scratch<Id> {
     fn default() -> Self {
-        Scratch {
-            neighbors: Vec::new(),
-            fresh: Vec::new(),
-            distances: Vec::new(),
-        }
+        Scratch { neighbors: Vec::new(), fresh: Vec::new(), distances: Vec::new() }
     }
 }
 
@@ -283,28 +272,11 @@ mod tests {
 
     #[test]
     fn walks_to_the_nearest_points() {
-        let mut g = Line {
-            query: 70.2,
-            n: 100,
-        };
+        let mut g = Line { query: 70.2, n: 100 };
         let mut visited = HashVisited::with_capacity(16);
-        let entry = Scored {
-            id: 0,
-            distance: 70.2,
-        };
-        let found = search_layer(
-            &mut g,
-            &[entry],
-            3,
-            0,
-            &mut visited,
-            &mut Scratch::default(),
-            None,
-        );
-        assert_eq!(
-            found.iter().map(|s| s.id).collect::<Vec<_>>(),
-            vec![70, 71, 69]
-        );
+        let entry = Scored { id: 0, distance: 70.2 };
+        let found = search_layer(&mut g, &[entry], 3, 0, &mut visited, &mut Scratch::default(), None);
+        assert_eq!(found.iter().map(|s| s.id).collect::<Vec<_>>(), vec![70, 71, 69]);
     }
 
     #[test]
@@ -312,19 +284,8 @@ mod tests {
         let mut g = Line { query: 5.0, n: 10 };
         let mut visited = EpochVisited::new(10);
         let mut discarded = Vec::new();
-        let entry = Scored {
-            id: 0,
-            distance: 5.0,
-        };
-        let found = search_layer(
-            &mut g,
-            &[entry],
-            2,
-            0,
-            &mut visited,
-            &mut Scratch::default(),
-            Some(&mut discarded),
-        );
+        let entry = Scored { id: 0, distance: 5.0 };
+        let found = search_layer(&mut g, &[entry], 2, 0, &mut visited, &mut Scratch::default(), Some(&mut discarded));
         let mut all: Vec<u32> = found.iter().chain(&discarded).map(|s| s.id).collect();
         all.sort();
         all.dedup();
@@ -334,20 +295,8 @@ mod tests {
 
     #[test]
     fn descend_follows_the_gradient() {
-        let mut g = Line {
-            query: 42.0,
-            n: 100,
-        };
-        let best = descend(
-            &mut g,
-            Scored {
-                id: 99,
-                distance: 57.0,
-            },
-            3,
-            0,
-            &mut Scratch::default(),
-        );
+        let mut g = Line { query: 42.0, n: 100 };
+        let best = descend(&mut g, Scored { id: 99, distance: 57.0 }, 3, 0, &mut Scratch::default());
         assert_eq!(best.id, 42);
     }
 

@@ -46,11 +46,7 @@ pub struct Space {
 
 impl Space {
     pub fn new(element: Element, metric: Metric, dims: usize) -> Self {
-        Space {
-            element,
-            metric,
-            dims,
-        }
+        Space { element, metric, dims }
     }
 
     /// Bytes of one stored vector.
@@ -75,6 +71,12 @@ impl Space {
         }
     }
 
+    /// The distance of a payload to itself: the smallest distance an exact
+    /// copy can have (0 for L2 and L1, `-|a|²` for inner products).
+    pub fn self_distance(&self, a: &[u8]) -> f32 {
+        self.distance(a, a)
+    }
+
     /// Turns a vector into the payload the index stores, or `None` when the
     /// vector cannot be indexed (a zero vector has no direction for cosine).
     pub fn payload_from_f32(&self, values: &[f32]) -> Option<Payload> {
@@ -88,10 +90,7 @@ impl Space {
                 *v = (f64::from(*v) / norm) as f32;
             }
         }
-        Some(Payload::from_words(
-            values.iter().map(|v| v.to_bits()).collect(),
-            values.len() * 4,
-        ))
+        Some(Payload::from_words(values.iter().map(|v| v.to_bits()).collect(), values.len() * 4))
     }
 }
 
@@ -113,10 +112,7 @@ impl Payload {
     pub fn from_bytes(bytes: &[u8]) -> Self {
         let mut words = vec![0u32; bytes.len().div_ceil(4)];
         words_as_bytes_mut(&mut words)[..bytes.len()].copy_from_slice(bytes);
-        Payload {
-            words,
-            len: bytes.len(),
-        }
+        Payload { words, len: bytes.len() }
     }
 
     pub fn as_bytes(&self) -> &[u8] {
@@ -151,10 +147,7 @@ pub fn as_f32(bytes: &[u8]) -> &[f32] {
     // returns the aligned middle part, and we check there is nothing before
     // or after it.
     let (head, floats, tail) = unsafe { bytes.align_to::<f32>() };
-    assert!(
-        head.is_empty() && tail.is_empty(),
-        "unaligned vector payload"
-    );
+    assert!(head.is_empty() && tail.is_empty(), "unaligned vector payload");
     floats
 }
 
@@ -169,16 +162,9 @@ mod tests {
     #[test]
     fn internal_distances_order_like_the_operators() {
         let (a, b) = ([1.0f32, 2.0, 3.0], [4.0f32, 5.0, 6.0]);
-        for (metric, want) in [
-            (Metric::L2, 27.0),
-            (Metric::InnerProduct, -32.0),
-            (Metric::L1, 9.0),
-        ] {
+        for (metric, want) in [(Metric::L2, 27.0), (Metric::InnerProduct, -32.0), (Metric::L1, 9.0)] {
             let space = Space::new(Element::F32, metric, 3);
-            let d = space.distance(
-                payload(&space, &a).as_bytes(),
-                payload(&space, &b).as_bytes(),
-            );
+            let d = space.distance(payload(&space, &a).as_bytes(), payload(&space, &b).as_bytes());
             assert_eq!(d, want, "{metric:?}");
         }
         let cos = Space::new(Element::F32, Metric::Cosine, 3);

@@ -20,10 +20,8 @@ fn state_array(state: RawDatum, caller: &str) -> RawArray {
     unsafe {
         let ptr = super::varlena::detoast(state.0).cast::<pg_sys::ArrayType>();
         let array = RawArray::from_ptr(ptr);
-        let ok = array.dims().len() == 1
-            && array.dims()[0] >= 1
-            && !array.any_nulls()
-            && array.oid() == pg_sys::FLOAT8OID;
+        let ok =
+            array.dims().len() == 1 && array.dims()[0] >= 1 && !array.any_nulls() && array.oid() == pg_sys::FLOAT8OID;
         if !ok {
             pgrx::error!("{caller}: expected state array");
         }
@@ -53,12 +51,7 @@ fn add_checked(sum: f64, x: f64) -> f64 {
 }
 
 /// The transition function: count one more value and add it to the sums.
-pub fn accum(
-    fcinfo: pg_sys::FunctionCallInfo,
-    state: RawDatum,
-    x: &[f32],
-    caller: &str,
-) -> RawDatum {
+pub fn accum(fcinfo: pg_sys::FunctionCallInfo, state: RawDatum, x: &[f32], caller: &str) -> RawDatum {
     let mut array = state_array(state, caller);
     let sums = values_mut(&mut array);
     let dim = sums.len() - 1;
@@ -80,12 +73,7 @@ pub fn accum(
     }
     let mut fresh = Vec::with_capacity(sums.len());
     fresh.push(sums[0] + 1.0);
-    fresh.extend(
-        sums[1..]
-            .iter()
-            .zip(x)
-            .map(|(&s, &v)| add_checked(s, f64::from(v))),
-    );
+    fresh.extend(sums[1..].iter().zip(x).map(|(&s, &v)| add_checked(s, f64::from(v))));
     new_state(&fresh)
 }
 
@@ -107,12 +95,7 @@ pub fn combine(a: RawDatum, b: RawDatum, type_name: &str, max_dim: usize) -> Raw
     check_expected_dim((sa.len() - 1) as i32, sb.len() - 1).unwrap_or_else(|e| raise(e));
     let mut out = Vec::with_capacity(sa.len());
     out.push(sa[0] + sb[0]);
-    out.extend(
-        sa[1..]
-            .iter()
-            .zip(&sb[1..])
-            .map(|(&x, &y)| add_checked(x, y)),
-    );
+    out.extend(sa[1..].iter().zip(&sb[1..]).map(|(&x, &y)| add_checked(x, y)));
     new_state(&out)
 }
 

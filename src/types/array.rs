@@ -17,17 +17,12 @@ pub fn array_to_f32(array: RawDatum, check_dims: impl FnOnce(usize)) -> Vec<f32>
     // plain ArrayType whose header fields we read and which Postgres's own
     // functions deconstruct.
     unsafe {
-        let arr = super::varlena::detoast(array.0)
-            .as_ptr()
-            .cast::<pg_sys::ArrayType>();
+        let arr = super::varlena::detoast(array.0).as_ptr().cast::<pg_sys::ArrayType>();
         if (*arr).ndim > 1 {
             raise(Error::new(SqlState::DataException, "array must be 1-D"));
         }
         if (*arr).dataoffset != 0 && pg_sys::array_contains_nulls(arr) {
-            raise(Error::new(
-                SqlState::NullValueNotAllowed,
-                "array must not contain nulls",
-            ));
+            raise(Error::new(SqlState::NullValueNotAllowed, "array must not contain nulls"));
         }
         let elemtype = (*arr).elemtype;
         let (mut typlen, mut typbyval, mut typalign) = (0i16, false, 0 as std::ffi::c_char);
@@ -48,25 +43,13 @@ pub fn array_to_f32(array: RawDatum, check_dims: impl FnOnce(usize)) -> Vec<f32>
         check_dims(datums.len());
         let values = match elemtype {
             pg_sys::INT4OID => datums.iter().map(|d| d.value() as i32 as f32).collect(),
-            pg_sys::FLOAT8OID => datums
-                .iter()
-                .map(|d| f64::from_bits(d.value() as u64) as f32)
-                .collect(),
-            pg_sys::FLOAT4OID => datums
-                .iter()
-                .map(|d| f32::from_bits(d.value() as u32))
-                .collect(),
+            pg_sys::FLOAT8OID => datums.iter().map(|d| f64::from_bits(d.value() as u64) as f32).collect(),
+            pg_sys::FLOAT4OID => datums.iter().map(|d| f32::from_bits(d.value() as u32)).collect(),
             pg_sys::NUMERICOID => datums
                 .iter()
-                .map(|d| {
-                    pgrx::direct_function_call::<f32>(pg_sys::numeric_float4, &[Some(*d)])
-                        .unwrap_or(f32::NAN)
-                })
+                .map(|d| pgrx::direct_function_call::<f32>(pg_sys::numeric_float4, &[Some(*d)]).unwrap_or(f32::NAN))
                 .collect(),
-            _ => raise(Error::new(
-                SqlState::DataException,
-                "unsupported array type",
-            )),
+            _ => raise(Error::new(SqlState::DataException, "unsupported array type")),
         };
         pg_sys::pfree(elems.cast());
         values

@@ -25,9 +25,7 @@ pub fn raise(err: Error) -> ! {
         SqlState::InvalidParameterValue => PgSqlErrorCode::ERRCODE_INVALID_PARAMETER_VALUE,
         SqlState::ProtocolViolation => PgSqlErrorCode::ERRCODE_PROTOCOL_VIOLATION,
         SqlState::NullValueNotAllowed => PgSqlErrorCode::ERRCODE_NULL_VALUE_NOT_ALLOWED,
-        SqlState::InvalidBinaryRepresentation => {
-            PgSqlErrorCode::ERRCODE_INVALID_BINARY_REPRESENTATION
-        }
+        SqlState::InvalidBinaryRepresentation => PgSqlErrorCode::ERRCODE_INVALID_BINARY_REPRESENTATION,
     };
     let mut report = ErrorReport::new(code, err.message, "lodestone");
     if let Some(detail) = err.detail {
@@ -70,21 +68,14 @@ unsafe impl<'fcx> pgrx::callconv::ArgAbi<'fcx> for RawDatum {
 
 // SAFETY: see the ArgAbi impl.
 impl pgrx::datum::FromDatum for RawDatum {
-    unsafe fn from_polymorphic_datum(
-        datum: pgrx::pg_sys::Datum,
-        is_null: bool,
-        _: pgrx::pg_sys::Oid,
-    ) -> Option<Self> {
+    unsafe fn from_polymorphic_datum(datum: pgrx::pg_sys::Datum, is_null: bool, _: pgrx::pg_sys::Oid) -> Option<Self> {
         (!is_null).then_some(RawDatum(datum))
     }
 }
 
 // SAFETY: the datum was built for the declared return type.
 unsafe impl pgrx::callconv::BoxRet for RawDatum {
-    unsafe fn box_into<'fcx>(
-        self,
-        fcinfo: &mut pgrx::callconv::FcInfo<'fcx>,
-    ) -> pgrx::datum::Datum<'fcx> {
+    unsafe fn box_into<'fcx>(self, fcinfo: &mut pgrx::callconv::FcInfo<'fcx>) -> pgrx::datum::Datum<'fcx> {
         // SAFETY: forwarded from the caller.
         unsafe { fcinfo.return_raw_datum(self.0) }
     }
@@ -98,45 +89,31 @@ pub fn typmod_in(array: RawDatum, type_name: &str, max: i64) -> i32 {
     // SAFETY: Postgres passes a cstring[] to a type's typmod_in function;
     // ArrayGetIntegerTypmods validates it and parses each modifier.
     let mods = unsafe {
-        let array = varlena::detoast(array.0)
-            .as_ptr()
-            .cast::<pgrx::pg_sys::ArrayType>();
+        let array = varlena::detoast(array.0).as_ptr().cast::<pgrx::pg_sys::ArrayType>();
         let ptr = pgrx::pg_sys::ArrayGetIntegerTypmods(array, &mut n);
         std::slice::from_raw_parts(ptr, usize::try_from(n).unwrap_or(0))
     };
     let invalid = |msg: String| raise(Error::new(SqlState::InvalidParameterValue, msg));
-    let [typmod] = mods else {
-        invalid("invalid type modifier".into())
-    };
+    let [typmod] = mods else { invalid("invalid type modifier".into()) };
     if *typmod < 1 {
-        invalid(format!(
-            "dimensions for type {type_name} must be at least 1"
-        ));
+        invalid(format!("dimensions for type {type_name} must be at least 1"));
     }
     if i64::from(*typmod) > max {
-        invalid(format!(
-            "dimensions for type {type_name} cannot exceed {max}"
-        ));
+        invalid(format!("dimensions for type {type_name} cannot exceed {max}"));
     }
     *typmod
 }
 
 /// Runs a binary decoder over the unread part of a `receive` function's
 /// `StringInfo` and advances its cursor past what the decoder consumed.
-pub fn recv_with<T>(
-    buf: RawDatum,
-    decode: impl FnOnce(&[u8]) -> crate::format::Result<(T, usize)>,
-) -> T {
+pub fn recv_with<T>(buf: RawDatum, decode: impl FnOnce(&[u8]) -> crate::format::Result<(T, usize)>) -> T {
     // SAFETY: a type's receive function gets a StringInfo as its `internal`
     // argument; `data[cursor..len]` is the unread message.
     unsafe {
         let info = buf.0.cast_mut_ptr::<pgrx::pg_sys::StringInfoData>();
         let cursor = usize::try_from((*info).cursor).unwrap_or(0);
         let len = usize::try_from((*info).len).unwrap_or(0);
-        let bytes = std::slice::from_raw_parts(
-            (*info).data.cast::<u8>().add(cursor),
-            len.saturating_sub(cursor),
-        );
+        let bytes = std::slice::from_raw_parts((*info).data.cast::<u8>().add(cursor), len.saturating_sub(cursor));
         let (value, used) = decode(bytes).or_raise();
         (*info).cursor += used as std::ffi::c_int;
         value

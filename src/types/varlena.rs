@@ -59,10 +59,7 @@ impl<'a, E: Copy> DenseRef<'a, E> {
     pub unsafe fn from_datum(datum: pg_sys::Datum) -> Self {
         // SAFETY: forwarded from the caller.
         let ptr = unsafe { detoast(datum) }.cast::<DenseHeader>();
-        DenseRef {
-            ptr,
-            _life: PhantomData,
-        }
+        DenseRef { ptr, _life: PhantomData }
     }
 
     #[inline]
@@ -106,10 +103,7 @@ impl<E: Copy> DenseOut<E> {
             let ptr = pg_sys::palloc0(size).cast::<DenseHeader>();
             pgrx::varlena::set_varsize_4b(ptr.cast(), size as i32);
             (*ptr).dim = dim as i16;
-            DenseOut {
-                ptr: NonNull::new_unchecked(ptr),
-                _elem: PhantomData,
-            }
+            DenseOut { ptr: NonNull::new_unchecked(ptr), _elem: PhantomData }
         }
     }
 
@@ -156,11 +150,7 @@ impl SqlElement for f32 {
 // SAFETY (for the impls below): a `DenseRef<E>` is only ever built from a datum
 // of the SQL type `E::SQL_NAME`, which is how every function using it is declared.
 impl<'a, E: Copy> FromDatum for DenseRef<'a, E> {
-    unsafe fn from_polymorphic_datum(
-        datum: pg_sys::Datum,
-        is_null: bool,
-        _: pg_sys::Oid,
-    ) -> Option<Self> {
+    unsafe fn from_polymorphic_datum(datum: pg_sys::Datum, is_null: bool, _: pg_sys::Oid) -> Option<Self> {
         // SAFETY: Postgres passes a non-null datum of the declared type.
         (!is_null).then(|| unsafe { Self::from_datum(datum) })
     }
@@ -170,8 +160,7 @@ unsafe impl<'fcx, E: Copy> ArgAbi<'fcx> for DenseRef<'fcx, E> {
     unsafe fn unbox_arg_unchecked(arg: Arg<'_, 'fcx>) -> Self {
         let index = arg.index();
         // SAFETY: forwarded from pgrx's contract for ArgAbi.
-        unsafe { arg.unbox_arg_using_from_datum() }
-            .unwrap_or_else(|| panic!("argument {index} must not be null"))
+        unsafe { arg.unbox_arg_using_from_datum() }.unwrap_or_else(|| panic!("argument {index} must not be null"))
     }
 }
 
@@ -185,17 +174,13 @@ unsafe impl<E: Copy> BoxRet for DenseOut<E> {
 unsafe impl<'a, E: SqlElement> SqlTranslatable for DenseRef<'a, E> {
     const TYPE_IDENT: &'static str = E::TYPE_IDENT;
     const TYPE_ORIGIN: TypeOrigin = TypeOrigin::External;
-    const ARGUMENT_SQL: Result<SqlMappingRef, ArgumentError> =
-        Ok(SqlMappingRef::literal(E::SQL_NAME));
-    const RETURN_SQL: Result<ReturnsRef, ReturnsError> =
-        Ok(ReturnsRef::One(SqlMappingRef::literal(E::SQL_NAME)));
+    const ARGUMENT_SQL: Result<SqlMappingRef, ArgumentError> = Ok(SqlMappingRef::literal(E::SQL_NAME));
+    const RETURN_SQL: Result<ReturnsRef, ReturnsError> = Ok(ReturnsRef::One(SqlMappingRef::literal(E::SQL_NAME)));
 }
 
 unsafe impl<E: SqlElement> SqlTranslatable for DenseOut<E> {
     const TYPE_IDENT: &'static str = E::TYPE_IDENT;
     const TYPE_ORIGIN: TypeOrigin = TypeOrigin::External;
-    const ARGUMENT_SQL: Result<SqlMappingRef, ArgumentError> =
-        Ok(SqlMappingRef::literal(E::SQL_NAME));
-    const RETURN_SQL: Result<ReturnsRef, ReturnsError> =
-        Ok(ReturnsRef::One(SqlMappingRef::literal(E::SQL_NAME)));
+    const ARGUMENT_SQL: Result<SqlMappingRef, ArgumentError> = Ok(SqlMappingRef::literal(E::SQL_NAME));
+    const RETURN_SQL: Result<ReturnsRef, ReturnsError> = Ok(ReturnsRef::One(SqlMappingRef::literal(E::SQL_NAME)));
 }

@@ -124,10 +124,7 @@ fn cosine_distance(a: VectorArg, b: VectorArg) -> f64 {
 #[pg_extern(immutable, strict, parallel_safe, sql = false)]
 fn vector_spherical_distance(a: VectorArg, b: VectorArg) -> f64 {
     check_same_dims(&a, &b);
-    kernel::dot(a.as_slice(), b.as_slice())
-        .clamp(-1.0, 1.0)
-        .acos()
-        / std::f64::consts::PI
+    kernel::dot(a.as_slice(), b.as_slice()).clamp(-1.0, 1.0).acos() / std::f64::consts::PI
 }
 
 #[pg_extern(immutable, strict, parallel_safe, sql = false)]
@@ -182,11 +179,7 @@ pub fn subvector_range(
     if count < 1 {
         return Err(Error::too_few_dims(type_name));
     }
-    let end = if start > dim - count {
-        dim + 1
-    } else {
-        start + count
-    };
+    let end = if start > dim - count { dim + 1 } else { start + count };
     let start = if start < 1 {
         1
     } else if start > dim {
@@ -203,9 +196,7 @@ pub fn subvector_range(
 
 #[pg_extern(immutable, strict, parallel_safe, sql = false)]
 fn binary_quantize(v: VectorArg) -> RawDatum {
-    RawDatum(super::bit::varbit_from_fn(v.dim(), |i| {
-        v.as_slice()[i] > 0.0
-    }))
+    RawDatum(super::bit::varbit_from_fn(v.dim(), |i| v.as_slice()[i] > 0.0))
 }
 
 // ---------------------------------------------------------------- arithmetic

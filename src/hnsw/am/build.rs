@@ -16,7 +16,7 @@ use super::options::Options;
 use super::page::{init_page, nblocks, needs_wal, Buf, PAGE_DATA};
 use super::support::{payload_of, space_of};
 use crate::hnsw::layout::{
-    maxalign, LinksMut, NodeLayout, NodeMut, Ref, LINE_POINTER, PAGE_TUPLE_SPACE,
+    maxalign, LinksMut, NodeLayout, NodeMut, Ref, TidList, TidListMut, LINE_POINTER, OVERFLOW_TIDS, PAGE_TUPLE_SPACE,
 };
 use crate::hnsw::memgraph::{GraphParams, MemGraph};
 use crate::hnsw::space::Space;
@@ -61,11 +61,7 @@ pub fn prepare(index: pg_sys::Relation) -> (Space, Options, NodeLayout) {
         );
     }
     let Some(layout) = NodeLayout::choose(space.payload_len(), opts.m) else {
-        ereport!(
-            ERROR,
-            PgSqlErrorCode::ERRCODE_PROGRAM_LIMIT_EXCEEDED,
-            "index tuple too large"
-        );
+        ereport!(ERROR, PgSqlErrorCode::ERRCODE_PROGRAM_LIMIT_EXCEEDED, "index tuple too large");
     };
     (space, opts, layout)
 }
@@ -129,21 +125,13 @@ pub unsafe extern "C-unwind" fn ambuild(
     }
     if needs_wal(index) {
         // SAFETY: logs full images of every page we wrote without WAL.
-        unsafe {
-            pg_sys::log_newpage_range(
-                index,
-                pg_sys::ForkNumber::MAIN_FORKNUM,
-                0,
-                nblocks(index),
-                true,
-            )
-        };
+        unsafe { pg_sys::log_newpage_range(index, pg_sys::ForkNumber::MAIN_FORKNUM, 0, nblocks(index), true) };
     }
 
     // SAFETY: palloc0 of the result struct Postgres expects back.
     unsafe {
-        let result = pg_sys::palloc0(std::mem::size_of::<pg_sys::IndexBuildResult>())
-            .cast::<pg_sys::IndexBuildResult>();
+        let result =
+            pg_sys::palloc0(std::mem::size_of::<pg_sys::IndexBuildResult>()).cast::<pg_sys::IndexBuildResult>();
         (*result).heap_tuples = state.heap_tuples;
         (*result).index_tuples = state.indexed;
         result
@@ -161,8 +149,7 @@ unsafe extern "C-unwind" fn collect(
 ) {
     // SAFETY: `state` is the BuildState passed to IndexBuildHeapScan; the
     // arrays hold one column.
-    let (state, tid, value, null) =
-        unsafe { (&mut *state.cast::<BuildState>(), &*tid, *values, *isnull) };
+    let (state, tid, value, null) = unsafe { (&mut *state.cast::<BuildState>(), &*tid, *values, *isnull) };
     state.heap_tuples += 1.0;
     if null {
         return;
@@ -175,8 +162,7 @@ unsafe extern "C-unwind" fn collect(
     if state.spilled {
         insert_on_disk(state.index, &payload, heap_tid);
     } else {
-        if (state.tids.len() + 1) * state.node_bytes > state.memory_limit && !state.tids.is_empty()
-        {
+        if (state.tids.len() + 1) * state.node_bytes > state.memory_limit && !state.tids.is_empty() {
             ereport!(
                 NOTICE,
                 PgSqlErrorCode::ERRCODE_SUCCESSFUL_COMPLETION,
@@ -205,23 +191,12 @@ unsafe extern "C-unwind" fn collect(
 fn flush(state: &mut BuildState) {
     let words = std::mem::take(&mut state.words);
     let tids = std::mem::take(&mut state.tids);
-    let params = GraphParams {
-        m: state.opts.m,
-        ef_construction: state.opts.ef_construction,
-        max_tids: state.layout.max_tids,
-        seed: 0x1d_e5_70_9e,
-    };
+    let params = GraphParams { m: state.opts.m, ef_construction: state.opts.ef_construction, seed: 0x1d_e5_70_9e };
     let graph = MemGraph::new(state.space, params, words, &tids);
     drop(tids);
     build_graph(&graph);
     progress(pg_sys::PROGRESS_CREATEIDX_SUBPHASE, PHASE_WRITE);
-    write_graph(
-        state.index,
-        &graph,
-        state.space,
-        state.layout,
-        state.opts.ef_construction,
-    );
+    write_graph(state.index, &graph, state.space, state.layout, state.opts.ef_construction);
     progress(pg_sys::PROGRESS_CREATEIDX_SUBPHASE, PHASE_LOAD);
 }
 
@@ -255,10 +230,7 @@ fn build_graph(graph: &MemGraph) {
         });
         while !worker.is_finished() {
             std::thread::sleep(Duration::from_millis(20));
-            progress(
-                pg_sys::PROGRESS_CREATEIDX_TUPLES_DONE,
-                done.load(Ordering::Relaxed) as i64,
-            );
+            progress(pg_sys::PROGRESS_CREATEIDX_TUPLES_DONE, done.load(Ordering::Relaxed) as i64);
             let interrupted = std::panic::catch_unwind(|| {
                 pgrx::check_for_interrupts!();
             });
@@ -286,56 +258,39 @@ fn build_graph(graph: &MemGraph) {
 
 /// Writes meta page, node pages and links pages of a built graph to an
 /// empty index, without WAL (the caller logs the whole index).
-fn write_graph(
-    index: pg_sys::Relation,
-    graph: &MemGraph,
-    space: Space,
-    layout: NodeLayout,
-    ef_construction: usize,
-) {
+fn write_graph(index: pg_sys::Relation, graph: &MemGraph, space: Space, layout: NodeLayout, ef_construction: usize) {
     let order = breadth_first(graph);
     let per_page = layout.nodes_per_page();
     let node_pages = order.len().div_ceil(per_page) as u32;
-    let node_ref = |position: usize| Ref {
-        block: 1 + (position / per_page) as u32,
-        offset: (position % per_page + 1) as u16,
-    };
+    let node_ref =
+        |position: usize| Ref { block: 1 + (position / per_page) as u32, offset: (position % per_page + 1) as u16 };
     let mut refs = vec![Ref::INVALID; graph.len()];
     for (position, &id) in order.iter().enumerate() {
         refs[id as usize] = node_ref(position);
     }
 
-    // Links tuples, packed after the node pages.
+    // Links tuples and overflow TID tuples, packed after the node pages.
+    let mut extra = ExtraPages::new(1 + node_pages);
     let mut links_refs = vec![Ref::INVALID; graph.len()];
-    let mut links_pages: Vec<Vec<u32>> = Vec::new();
-    let mut used = PAGE_TUPLE_SPACE;
+    let mut overflow_refs = vec![Ref::INVALID; graph.len()];
     for &id in &order {
         let level = graph.level(id);
-        if !layout.needs_links_tuple(level) {
-            continue;
+        if layout.needs_links_tuple(level) {
+            links_refs[id as usize] = extra.place(layout.links_size(level), Extra::Links(id));
         }
-        let need = maxalign(layout.links_size(level)) + LINE_POINTER;
-        if used + need > PAGE_TUPLE_SPACE {
-            links_pages.push(Vec::new());
-            used = 0;
+        let tids = graph.node(id).tids.len();
+        if tids > layout.max_tids {
+            // Chained back to front: each tuple points at the one placed before it.
+            let mut next = Ref::INVALID;
+            for start in (layout.max_tids..tids).step_by(OVERFLOW_TIDS) {
+                next = extra.place(TidList::SIZE, Extra::Tids(id, start, next));
+            }
+            overflow_refs[id as usize] = next;
         }
-        used += need;
-        let page = links_pages.len() - 1;
-        links_pages[page].push(id);
-        links_refs[id as usize] = Ref {
-            block: 1 + node_pages + page as u32,
-            offset: links_pages[page].len() as u16,
-        };
     }
 
     let entry = graph.entry().map(|(id, level)| (refs[id as usize], level));
-    let meta = Meta {
-        space,
-        layout,
-        ef_construction,
-        entry,
-        insert_block: node_pages.max(1),
-    };
+    let meta = Meta { space, layout, ef_construction, entry, insert_block: node_pages.max(1) };
     let meta_buf = Buf::extend(index);
     meta.write_to(meta_buf.page());
     mark_dirty(&meta_buf);
@@ -349,38 +304,87 @@ fn write_graph(
         init_page(buf.page(), PAGE_DATA);
         for &id in chunk {
             let state = graph.node(id);
-            let tids: Vec<Ref> = state.tids.iter().map(|&t| Ref::unpack(t)).collect();
-            let mut node =
-                NodeMut::init(&mut bytes, &layout, graph.level(id), 0, graph.payload(id));
+            let inline = state.tids.len().min(layout.max_tids);
+            let tids: Vec<Ref> = state.tids[..inline].iter().map(|&t| Ref::unpack(t)).collect();
+            let mut node = NodeMut::init(&mut bytes, &layout, graph.level(id), 0, graph.payload(id));
             node.set_tids(&tids);
             if layout.links0_inline {
                 node.set_links0(&map(&state.links[0]));
             }
             node.set_links_tuple(links_refs[id as usize]);
-            if super::page::add_item(buf.page(), &bytes).is_none() {
-                pgrx::error!("failed to add index item to \"{}\"", relation_name(index));
-            }
+            node.set_overflow(overflow_refs[id as usize]);
+            add(index, &buf, &bytes);
         }
         mark_dirty(&buf);
         pgrx::check_for_interrupts!();
     }
-    for ids in &links_pages {
+    for tuples in &extra.pages {
         let buf = Buf::extend(index);
         init_page(buf.page(), PAGE_DATA);
-        for &id in ids {
-            let level = graph.level(id);
-            let state = graph.node(id);
-            let mut tuple = vec![0u8; layout.links_size(level)];
-            let mut links = LinksMut::init(&mut tuple, &layout, level);
-            let first = usize::from(layout.links0_inline);
-            for lc in first..=level {
-                links.set(lc, &map(&state.links[lc]));
-            }
-            if super::page::add_item(buf.page(), &tuple).is_none() {
-                pgrx::error!("failed to add index item to \"{}\"", relation_name(index));
+        for tuple in tuples {
+            match *tuple {
+                Extra::Links(id) => {
+                    let level = graph.level(id);
+                    let state = graph.node(id);
+                    let mut bytes = vec![0u8; layout.links_size(level)];
+                    let mut links = LinksMut::init(&mut bytes, &layout, level);
+                    for (lc, list) in state.links.iter().enumerate().skip(usize::from(layout.links0_inline)) {
+                        links.set(lc, &map(list));
+                    }
+                    add(index, &buf, &bytes);
+                }
+                Extra::Tids(id, start, next) => {
+                    let state = graph.node(id);
+                    let end = (start + OVERFLOW_TIDS).min(state.tids.len());
+                    let tids: Vec<Ref> = state.tids[start..end].iter().map(|&t| Ref::unpack(t)).collect();
+                    let mut bytes = vec![0u8; TidList::SIZE];
+                    TidListMut::init(&mut bytes, next).set(&tids);
+                    add(index, &buf, &bytes);
+                }
             }
         }
         mark_dirty(&buf);
+    }
+}
+
+/// A tuple written after the node pages.
+enum Extra {
+    /// The links tuple of a node.
+    Links(u32),
+    /// An overflow tuple: a node's TIDs from this position, and the next
+    /// tuple of its chain.
+    Tids(u32, usize, Ref),
+}
+
+/// Packs tuples onto pages from `first_block` on, in order.
+struct ExtraPages {
+    first_block: u32,
+    pages: Vec<Vec<Extra>>,
+    used: usize,
+}
+
+impl ExtraPages {
+    fn new(first_block: u32) -> Self {
+        ExtraPages { first_block, pages: Vec::new(), used: PAGE_TUPLE_SPACE }
+    }
+
+    /// Reserves room for a tuple of `size` bytes; its TID.
+    fn place(&mut self, size: usize, tuple: Extra) -> Ref {
+        let need = maxalign(size) + LINE_POINTER;
+        if self.used + need > PAGE_TUPLE_SPACE {
+            self.pages.push(Vec::new());
+            self.used = 0;
+        }
+        self.used += need;
+        let page = self.pages.len() - 1;
+        self.pages[page].push(tuple);
+        Ref { block: self.first_block + page as u32, offset: self.pages[page].len() as u16 }
+    }
+}
+
+fn add(index: pg_sys::Relation, buf: &Buf, bytes: &[u8]) {
+    if super::page::add_item(buf.page(), bytes).is_none() {
+        pgrx::error!("failed to add index item to \"{}\"", relation_name(index));
     }
 }
 
@@ -431,13 +435,7 @@ fn breadth_first(graph: &MemGraph) -> Vec<u32> {
 #[pgrx::pg_guard]
 pub unsafe extern "C-unwind" fn ambuildempty(index: pg_sys::Relation) {
     let (space, opts, layout) = prepare(index);
-    let meta = Meta {
-        space,
-        layout,
-        ef_construction: opts.ef_construction,
-        entry: None,
-        insert_block: 1,
-    };
+    let meta = Meta { space, layout, ef_construction: opts.ef_construction, entry: None, insert_block: 1 };
     // SAFETY: the init fork of a new unlogged index is empty; we write its
     // one page through the buffer manager and WAL-log it.
     unsafe {
@@ -458,9 +456,5 @@ pub unsafe extern "C-unwind" fn ambuildempty(index: pg_sys::Relation) {
 
 pub fn relation_name(rel: pg_sys::Relation) -> String {
     // SAFETY: reads the name of an open relation.
-    unsafe {
-        std::ffi::CStr::from_ptr((*(*rel).rd_rel).relname.data.as_ptr())
-            .to_string_lossy()
-            .into_owned()
-    }
+    unsafe { std::ffi::CStr::from_ptr((*(*rel).rd_rel).relname.data.as_ptr()).to_string_lossy().into_owned() }
 }

@@ -23,6 +23,8 @@ pub struct Seen {
     pub deleted: bool,
     pub level: usize,
     pub tids: Vec<Ref>,
+    /// The node's first overflow tuple of more heap TIDs, if any.
+    pub overflow: Ref,
     links0: Option<(u32, u16)>,
     /// A copy of the payload, when the caller asked for them (inserts need
     /// distances between candidates).
@@ -37,6 +39,7 @@ impl Seen {
             deleted: false,
             level: 0,
             tids: Vec::new(),
+            overflow: Ref::INVALID,
             links0: None,
             payload: Some(payload),
         }
@@ -132,9 +135,7 @@ impl GraphView for DiskGraph {
     fn neighbors(&mut self, id: u64, level: usize, out: &mut Vec<u64>) {
         if level == 0 {
             if let Some((start, len)) = self.seen.get(&id).and_then(|s| s.links0) {
-                out.extend_from_slice(
-                    &self.links_arena[start as usize..start as usize + usize::from(len)],
-                );
+                out.extend_from_slice(&self.links_arena[start as usize..start as usize + usize::from(len)]);
                 return;
             }
         }
@@ -162,9 +163,7 @@ impl GraphView for DiskGraph {
                 if bytes.first() != Some(&KIND_NODE) {
                     continue;
                 }
-                let Some(node) = Node::parse(bytes, &self.layout) else {
-                    corrupt(self.index, "node tuple")
-                };
+                let Some(node) = Node::parse(bytes, &self.layout) else { corrupt(self.index, "node tuple") };
                 self.reads += 1;
                 if node.is_free() {
                     continue;
@@ -185,13 +184,11 @@ impl GraphView for DiskGraph {
                     deleted: node.is_deleted(),
                     level: node.level(),
                     tids: node.tids().collect(),
+                    overflow: node.overflow(),
                     links0,
-                    payload: self
-                        .keep_payloads
-                        .then(|| Payload::from_bytes(node.payload())),
+                    payload: self.keep_payloads.then(|| Payload::from_bytes(node.payload())),
                 };
-                self.memory +=
-                    64 + seen.tids.len() * 8 + links0.map_or(0, |l| usize::from(l.1) * 8);
+                self.memory += 64 + seen.tids.len() * 8 + links0.map_or(0, |l| usize::from(l.1) * 8);
                 self.memory += seen.payload.as_ref().map_or(0, |p| p.len());
                 self.seen.insert(id, seen);
             }

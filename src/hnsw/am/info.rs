@@ -3,7 +3,7 @@
 
 use super::meta::Meta;
 use super::page::{item, max_offset, nblocks, page_type, Buf, PAGE_DATA, PAGE_META};
-use crate::hnsw::layout::{Links, Node, NodeLayout, Ref, KIND_LINKS, KIND_NODE, MAX_TIDS};
+use crate::hnsw::layout::{Links, Node, NodeLayout, Ref, TidList, KIND_LINKS, KIND_NODE, KIND_TIDS, MAX_TIDS};
 use crate::hnsw::level::MAX_LEVEL;
 use pgrx::prelude::*;
 use std::collections::{HashMap, HashSet, VecDeque};
@@ -21,10 +21,7 @@ impl Opened {
             page_type(buf.page()) == PAGE_META && Meta::from_page(buf.page()).is_some()
         };
         if !is_ours {
-            pgrx::error!(
-                "\"{}\" is not a lodestone hnsw index",
-                super::build::relation_name(rel)
-            );
+            pgrx::error!("\"{}\" is not a lodestone hnsw index", super::build::relation_name(rel));
         }
         opened
     }
@@ -43,6 +40,8 @@ impl Drop for Opened {
 struct Census {
     nodes: HashMap<Ref, NodeInfo>,
     links: HashMap<Ref, Vec<Vec<Ref>>>,
+    /// Live overflow tuples: their TID count and next tuple.
+    chains: HashMap<Ref, (usize, Ref)>,
     bad_pages: Vec<(u32, String)>,
     bad_tuples: Vec<(Ref, String)>,
 }
@@ -53,12 +52,14 @@ struct NodeInfo {
     ntids: usize,
     links0: Vec<Ref>,
     links_tuple: Ref,
+    overflow: Ref,
 }
 
 fn census(index: pg_sys::Relation, layout: &NodeLayout) -> Census {
     let mut c = Census {
         nodes: HashMap::new(),
         links: HashMap::new(),
+        chains: HashMap::new(),
         bad_pages: Vec::new(),
         bad_tuples: Vec::new(),
     };
@@ -90,6 +91,7 @@ fn census(index: pg_sys::Relation, layout: &NodeLayout) -> Census {
                                 ntids: n.ntids(),
                                 links0: n.links0().collect(),
                                 links_tuple: n.links_tuple(),
+                                overflow: n.overflow(),
                             },
                         );
                     }
@@ -97,11 +99,17 @@ fn census(index: pg_sys::Relation, layout: &NodeLayout) -> Census {
                 },
                 Some(&KIND_LINKS) => match Links::parse(bytes, layout) {
                     Some(l) if !l.is_free() => {
-                        c.links
-                            .insert(at, (0..=l.level()).map(|lc| l.at(lc).collect()).collect());
+                        c.links.insert(at, (0..=l.level()).map(|lc| l.at(lc).collect()).collect());
                     }
                     Some(_) => {}
                     None => c.bad_tuples.push((at, "malformed links tuple".into())),
+                },
+                Some(&KIND_TIDS) => match TidList::parse(bytes) {
+                    Some(l) if !l.is_free() => {
+                        c.chains.insert(at, (l.count(), l.next()));
+                    }
+                    Some(_) => {}
+                    None => c.bad_tuples.push((at, "malformed overflow tuple".into())),
                 },
                 _ => c.bad_tuples.push((at, "unknown tuple kind".into())),
             }
@@ -112,15 +120,26 @@ fn census(index: pg_sys::Relation, layout: &NodeLayout) -> Census {
 
 impl Census {
     /// A node's links at `level`.
+    /// Heap TIDs in a node's overflow chain, or `None` when the chain is broken.
+    fn chain_tids(&self, first: Ref) -> Option<usize> {
+        let (mut n, mut at, mut hops) = (0, first, 0);
+        while at.is_valid() {
+            let (count, next) = self.chains.get(&at)?;
+            n += count;
+            at = *next;
+            hops += 1;
+            if hops > self.chains.len() {
+                return None; // a cycle
+            }
+        }
+        Some(n)
+    }
+
     fn links_of(&self, layout: &NodeLayout, node: &NodeInfo, level: usize) -> Vec<Ref> {
         if level == 0 && layout.links0_inline {
             return node.links0.clone();
         }
-        self.links
-            .get(&node.links_tuple)
-            .and_then(|levels| levels.get(level))
-            .cloned()
-            .unwrap_or_default()
+        self.links.get(&node.links_tuple).and_then(|levels| levels.get(level)).cloned().unwrap_or_default()
     }
 }
 
@@ -151,22 +170,15 @@ fn lodestone_hnsw_info(
     let (mut nodes, mut tids, mut max_level) = (0i64, 0i64, 0usize);
     for n in live {
         nodes += 1;
-        tids += n.ntids as i64;
+        tids += (n.ntids + c.chain_tids(n.overflow).unwrap_or(0)) as i64;
         max_level = max_level.max(n.level);
     }
     let deleted = c
         .nodes
         .values()
-        .filter(|n| {
-            n.flags & crate::hnsw::layout::FLAG_DELETED != 0
-                && n.flags & crate::hnsw::layout::FLAG_FREE == 0
-        })
+        .filter(|n| n.flags & crate::hnsw::layout::FLAG_DELETED != 0 && n.flags & crate::hnsw::layout::FLAG_FREE == 0)
         .count();
-    let free = c
-        .nodes
-        .values()
-        .filter(|n| n.flags & crate::hnsw::layout::FLAG_FREE != 0)
-        .count();
+    let free = c.nodes.values().filter(|n| n.flags & crate::hnsw::layout::FLAG_FREE != 0).count();
     let pages = i64::from(nblocks(opened.0));
     let metric = format!("{:?}", meta.space.metric).to_lowercase();
     TableIterator::once((
@@ -188,69 +200,42 @@ fn lodestone_hnsw_info(
 #[pg_extern(sql = false)]
 fn lodestone_hnsw_verify(
     index: pg_sys::Oid,
-) -> TableIterator<
-    'static,
-    (
-        name!(problem, String),
-        name!(block, i64),
-        name!(item, i32),
-        name!(detail, String),
-    ),
-> {
+) -> TableIterator<'static, (name!(problem, String), name!(block, i64), name!(item, i32), name!(detail, String))> {
     let opened = Opened::new(index);
     let meta = Meta::read(opened.0);
     let layout = meta.layout;
     let c = census(opened.0, &layout);
     let mut problems: Vec<(String, i64, i32, String)> = Vec::new();
     let mut report = |problem: &str, at: Ref, detail: String| {
-        problems.push((
-            problem.to_string(),
-            i64::from(at.block),
-            i32::from(at.offset),
-            detail,
-        ));
+        problems.push((problem.to_string(), i64::from(at.block), i32::from(at.offset), detail));
     };
     for (block, detail) in &c.bad_pages {
-        report(
-            "bad page",
-            Ref {
-                block: *block,
-                offset: 0,
-            },
-            detail.clone(),
-        );
+        report("bad page", Ref { block: *block, offset: 0 }, detail.clone());
     }
     for (at, detail) in &c.bad_tuples {
         report("bad tuple", *at, detail.clone());
     }
 
-    let is_free = |r: &Ref| {
-        c.nodes
-            .get(r)
-            .is_none_or(|n| n.flags & crate::hnsw::layout::FLAG_FREE != 0)
-    };
+    let is_free = |r: &Ref| c.nodes.get(r).is_none_or(|n| n.flags & crate::hnsw::layout::FLAG_FREE != 0);
     for (at, node) in &c.nodes {
         if node.flags & crate::hnsw::layout::FLAG_FREE != 0 {
             continue;
         }
         if node.level > MAX_LEVEL || node.ntids > MAX_TIDS.min(layout.max_tids) {
-            report(
-                "bad tuple",
-                *at,
-                format!("level {} with {} heap TIDs", node.level, node.ntids),
-            );
+            report("bad tuple", *at, format!("level {} with {} heap TIDs", node.level, node.ntids));
         }
-        if node.flags == 0 && node.ntids == 0 {
-            report("bad tuple", *at, "live node without heap TIDs".into());
+        match c.chain_tids(node.overflow) {
+            None => report("dangling overflow tuple", *at, "its chain of heap TIDs is broken".into()),
+            Some(more) if node.flags == 0 && node.ntids + more == 0 && !node.overflow.is_valid() => {
+                report("bad tuple", *at, "live node without heap TIDs".into())
+            }
+            Some(_) => {}
         }
         if layout.needs_links_tuple(node.level) && !c.links.contains_key(&node.links_tuple) {
             report(
                 "dangling links tuple",
                 *at,
-                format!(
-                    "links tuple ({},{}) is missing",
-                    node.links_tuple.block, node.links_tuple.offset
-                ),
+                format!("links tuple ({},{}) is missing", node.links_tuple.block, node.links_tuple.offset),
             );
         }
         for level in 0..=node.level {
@@ -259,10 +244,7 @@ fn lodestone_hnsw_verify(
                     report(
                         "dangling neighbour",
                         *at,
-                        format!(
-                            "level {level} link to ({},{}), which is no node",
-                            target.block, target.offset
-                        ),
+                        format!("level {level} link to ({},{}), which is no node", target.block, target.offset),
                     );
                 } else if c.nodes[&target].level < level {
                     report(
@@ -283,21 +265,13 @@ fn lodestone_hnsw_verify(
         None => {
             for (at, node) in &c.nodes {
                 if node.flags == 0 {
-                    report(
-                        "unreachable node",
-                        *at,
-                        "the index has no entry point".into(),
-                    );
+                    report("unreachable node", *at, "the index has no entry point".into());
                 }
             }
         }
         Some((entry, level)) => {
             if is_free(&entry) || c.nodes[&entry].level != level {
-                report(
-                    "bad entry point",
-                    entry,
-                    format!("entry point at level {level} is not a node of that level"),
-                );
+                report("bad entry point", entry, format!("entry point at level {level} is not a node of that level"));
             } else {
                 let mut seen: HashSet<Ref> = HashSet::new();
                 let mut queue = VecDeque::from([entry]);

@@ -19,13 +19,11 @@
 use super::disk::{DiskGraph, Seen};
 use super::meta::{corrupt, Meta};
 use super::page::{
-    add_item, fits, init_page, item, item_mut, nblocks, overwrite_item, Buf, PageLock, Wal,
-    PAGE_DATA, UPDATE_LOCK,
+    add_item, fits, init_page, item, item_mut, nblocks, overwrite_item, Buf, PageLock, Wal, PAGE_DATA, UPDATE_LOCK,
 };
 use super::support::payload_of;
 use crate::hnsw::layout::{
-    maxalign, Links, LinksMut, Node, NodeLayout, NodeMut, Ref, FLAG_FREE, KIND_LINKS, KIND_NODE,
-    LINE_POINTER,
+    maxalign, Links, LinksMut, Node, NodeLayout, NodeMut, Ref, FLAG_FREE, KIND_LINKS, KIND_NODE, LINE_POINTER,
 };
 use crate::hnsw::level::{level_for, splitmix64, unit_from_hash, MAX_LEVEL};
 use crate::hnsw::search::{descend, search_layer, HashVisited, Scored, Scratch};
@@ -63,11 +61,7 @@ pub unsafe extern "C-unwind" fn aminsert(
 fn random_level(m: usize, heap_tid: Ref) -> usize {
     // SAFETY: pg_prng_uint64 draws from this backend's global generator.
     let r = unsafe { pg_sys::pg_prng_uint64(&raw mut pg_sys::pg_global_prng_state) };
-    level_for(
-        unit_from_hash(splitmix64(r ^ heap_tid.pack())),
-        m,
-        MAX_LEVEL,
-    )
+    level_for(unit_from_hash(splitmix64(r ^ heap_tid.pack())), m, MAX_LEVEL)
 }
 
 /// Inserts one payload for `heap_tid` (used by `INSERT` and by builds that
@@ -84,57 +78,29 @@ pub fn insert_on_disk(index: pg_sys::Relation, payload: &Payload, heap_tid: Ref)
     let _lock = lock;
 
     let Some((entry, top)) = meta.entry else {
-        let node = place(
-            index,
-            &meta,
-            level,
-            payload,
-            heap_tid,
-            &vec![Vec::new(); level + 1],
-            None,
-        );
+        let node = place(index, &meta, level, payload, heap_tid, &vec![Vec::new(); level + 1], None);
         Meta::update(index, |m| m.entry = Some((node, level)));
         return;
     };
 
     let mut graph = DiskGraph::new(index, meta.space, meta.layout, Some(payload.clone()), true);
     let mut scratch = Scratch::default();
-    let Some(entry_distance) = graph.distance(entry) else {
-        corrupt(index, "entry point")
-    };
-    let best = descend(
-        &mut graph,
-        Scored {
-            id: entry.pack(),
-            distance: entry_distance,
-        },
-        top,
-        level.min(top),
-        &mut scratch,
-    );
+    let Some(entry_distance) = graph.distance(entry) else { corrupt(index, "entry point") };
+    let best =
+        descend(&mut graph, Scored { id: entry.pack(), distance: entry_distance }, top, level.min(top), &mut scratch);
     let mut entries = vec![best];
     let mut chosen: Vec<Vec<Scored<u64>>> = vec![Vec::new(); level + 1];
     for lc in (0..=level.min(top)).rev() {
         let mut visited = HashVisited::with_capacity(meta.ef_construction * 8);
-        let found = search_layer(
-            &mut graph,
-            &entries,
-            meta.ef_construction,
-            lc,
-            &mut visited,
-            &mut scratch,
-            None,
-        );
-        let live: Vec<Scored<u64>> = found
-            .iter()
-            .copied()
-            .filter(|s| graph.seen.get(&s.id).is_some_and(|n| !n.deleted))
-            .collect();
+        let found = search_layer(&mut graph, &entries, meta.ef_construction, lc, &mut visited, &mut scratch, None);
+        let live: Vec<Scored<u64>> =
+            found.iter().copied().filter(|s| graph.seen.get(&s.id).is_some_and(|n| !n.deleted)).collect();
         if lc == 0 && add_to_duplicate(index, &meta.layout, &graph, &live, payload, heap_tid) {
             return;
         }
         let space = meta.space;
-        chosen[lc] = select_neighbors(&live, meta.layout.capacity(lc), false, |a, b| {
+        let same = |c: u64| cached_payload(&graph, c) == payload.as_bytes();
+        chosen[lc] = select_neighbors(&live, meta.layout.capacity(lc), same, |a, b| {
             space.distance(cached_payload(&graph, a), cached_payload(&graph, b))
         });
         entries = found;
@@ -142,29 +108,13 @@ pub fn insert_on_disk(index: pg_sys::Relation, payload: &Payload, heap_tid: Ref)
 
     // The nearest neighbour links back to the new node in the same record.
     let first = chosen[0].first().copied();
-    let node = place(
-        index,
-        &meta,
-        level,
-        payload,
-        heap_tid,
-        &chosen,
-        first.map(|f| (f, &mut graph)),
-    );
+    let node = place(index, &meta, level, payload, heap_tid, &chosen, first.map(|f| (f, &mut graph)));
     for (lc, list) in chosen.iter().enumerate() {
         for (i, neighbor) in list.iter().enumerate() {
             if lc == 0 && i == 0 {
                 continue;
             }
-            link_back(
-                index,
-                &meta.layout,
-                &mut graph,
-                Ref::unpack(neighbor.id),
-                node,
-                neighbor.distance,
-                lc,
-            );
+            link_back(index, &meta.layout, &mut graph, Ref::unpack(neighbor.id), node, neighbor.distance, lc);
         }
     }
     if level > top {
@@ -173,15 +123,11 @@ pub fn insert_on_disk(index: pg_sys::Relation, payload: &Payload, heap_tid: Ref)
 }
 
 fn cached_payload<'g>(graph: &'g DiskGraph, id: u64) -> &'g [u8] {
-    graph
-        .seen
-        .get(&id)
-        .and_then(|s| s.payload.as_ref())
-        .map_or(&[], |p| p.as_bytes())
+    graph.seen.get(&id).and_then(|s| s.payload.as_ref()).map_or(&[], |p| p.as_bytes())
 }
 
-/// Adds `heap_tid` to a node holding exactly this vector, if one with a free
-/// TID slot was found. `live` is sorted, closest first.
+/// Adds `heap_tid` to a live node holding exactly this vector, if the
+/// search found one. `live` is sorted, closest first.
 fn add_to_duplicate(
     index: pg_sys::Relation,
     layout: &NodeLayout,
@@ -190,33 +136,10 @@ fn add_to_duplicate(
     payload: &Payload,
     heap_tid: Ref,
 ) -> bool {
-    for candidate in live.iter().take_while(|s| s.distance <= 0.0) {
-        if cached_payload(graph, candidate.id) != payload.as_bytes() {
-            continue;
-        }
-        let at = Ref::unpack(candidate.id);
-        let buf = Buf::exclusive(index, at.block);
-        let Some(node) = item(buf.page(), at.offset).and_then(|b| Node::parse(b, layout)) else {
-            continue;
-        };
-        if node.flags() != 0 || node.ntids() >= layout.max_tids || node.ntids() == 0 {
-            continue;
-        }
-        let mut tids: Vec<Ref> = node.tids().collect();
-        tids.push(heap_tid);
-        let mut wal = Wal::start(index);
-        let page = wal.register(&buf);
-        let Some(bytes) = item_mut(page, at.offset) else {
-            corrupt(index, "node tuple")
-        };
-        let Some(mut node) = NodeMut::open(bytes, layout) else {
-            corrupt(index, "node tuple")
-        };
-        node.set_tids(&tids);
-        wal.finish();
-        return true;
-    }
-    false
+    live.iter()
+        .take_while(|s| s.distance <= graph.space.self_distance(payload.as_bytes()))
+        .filter(|s| cached_payload(graph, s.id) == payload.as_bytes())
+        .any(|s| super::tids::add_duplicate(index, layout, Ref::unpack(s.id), heap_tid))
 }
 
 /// Where a list of links lives: inline in a node tuple (layer 0) or in a
@@ -228,25 +151,14 @@ struct ListAt {
 }
 
 /// Finds `node`'s list at `level`, and reads it, under a share lock.
-fn read_list(
-    index: pg_sys::Relation,
-    layout: &NodeLayout,
-    node: Ref,
-    level: usize,
-) -> Option<(ListAt, Vec<Ref>)> {
+fn read_list(index: pg_sys::Relation, layout: &NodeLayout, node: Ref, level: usize) -> Option<(ListAt, Vec<Ref>)> {
     let buf = Buf::share(index, node.block);
     let n = Node::parse(item(buf.page(), node.offset)?, layout)?;
     if n.flags() & FLAG_FREE != 0 {
         return None;
     }
     if level == 0 && layout.links0_inline {
-        return Some((
-            ListAt {
-                tuple: node,
-                inline: true,
-            },
-            n.links0().collect(),
-        ));
+        return Some((ListAt { tuple: node, inline: true }, n.links0().collect()));
     }
     let at = n.links_tuple();
     drop(buf);
@@ -255,13 +167,7 @@ fn read_list(
     }
     let buf = Buf::share(index, at.block);
     let links = Links::parse(item(buf.page(), at.offset)?, layout)?;
-    Some((
-        ListAt {
-            tuple: at,
-            inline: false,
-        },
-        links.at(level).collect(),
-    ))
+    Some((ListAt { tuple: at, inline: false }, links.at(level).collect()))
 }
 
 /// Writes `list` at `level` into the tuple at `at` on an already registered
@@ -281,9 +187,7 @@ fn write_list(
         let Some(mut node) = NodeMut::open(bytes, layout) else {
             return false;
         };
-        if node.view().flags() & FLAG_FREE != 0
-            || !node.view().links0().eq(expected.iter().copied())
-        {
+        if node.view().flags() & FLAG_FREE != 0 || !node.view().links0().eq(expected.iter().copied()) {
             return false;
         }
         node.set_links0(list);
@@ -333,32 +237,27 @@ fn next_list(
     for &r in current {
         if let Some((p, deleted)) = payload_and_flag(index, layout, graph, r) {
             if !deleted {
-                candidates.push(Scored {
-                    id: r.pack(),
-                    distance: space.distance(node_payload.as_bytes(), p.as_bytes()),
-                });
+                candidates
+                    .push(Scored { id: r.pack(), distance: space.distance(node_payload.as_bytes(), p.as_bytes()) });
                 payloads.push((r.pack(), p));
             }
         }
     }
     let new_payload = Payload::from_bytes(cached_payload(graph, new.pack()));
-    candidates.push(Scored {
-        id: new.pack(),
-        distance,
-    });
+    candidates.push(Scored { id: new.pack(), distance });
     candidates.sort();
     let lookup = |id: u64| -> &[u8] {
         if id == new.pack() {
             return new_payload.as_bytes();
         }
-        payloads
-            .iter()
-            .find(|(i, _)| *i == id)
-            .map_or(&[], |(_, p)| p.as_bytes())
+        payloads.iter().find(|(i, _)| *i == id).map_or(&[], |(_, p)| p.as_bytes())
     };
-    let kept = select_neighbors(&candidates, capacity, false, |a, b| {
-        space.distance(lookup(a), lookup(b))
-    });
+    let kept = select_neighbors(
+        &candidates,
+        capacity,
+        |c| lookup(c) == node_payload.as_bytes(),
+        |a, b| space.distance(lookup(a), lookup(b)),
+    );
     let mut list: Vec<Ref> = kept.iter().map(|s| Ref::unpack(s.id)).collect();
     if !list.contains(&new) {
         if !force {
@@ -372,12 +271,7 @@ fn next_list(
     Some(list)
 }
 
-fn payload_at(
-    index: pg_sys::Relation,
-    layout: &NodeLayout,
-    graph: &mut DiskGraph,
-    node: Ref,
-) -> Option<Payload> {
+fn payload_at(index: pg_sys::Relation, layout: &NodeLayout, graph: &mut DiskGraph, node: Ref) -> Option<Payload> {
     payload_and_flag(index, layout, graph, node).map(|(p, _)| p)
 }
 
@@ -414,9 +308,7 @@ fn link_back(
         let Some((at, current)) = read_list(index, layout, node, level) else {
             return;
         };
-        let Some(list) = next_list(
-            index, layout, graph, node, &current, new, distance, level, false,
-        ) else {
+        let Some(list) = next_list(index, layout, graph, node, &current, new, distance, level, false) else {
             return;
         };
         let buf = Buf::exclusive(index, at.tuple.block);
@@ -443,27 +335,20 @@ fn place(
     mut first: Option<(Scored<u64>, &mut DiskGraph)>,
 ) -> Ref {
     let layout = &meta.layout;
-    let links_size = layout
-        .needs_links_tuple(level)
-        .then(|| layout.links_size(level));
+    let links_size = layout.needs_links_tuple(level).then(|| layout.links_size(level));
     // Stands for the new node in the neighbour's list until its TID is known.
-    let placeholder = Ref {
-        block: u32::MAX - 1,
-        offset: u16::MAX,
-    };
+    let placeholder = Ref { block: u32::MAX - 1, offset: u16::MAX };
     if let Some((_, graph)) = first.as_mut() {
-        graph
-            .seen
-            .insert(placeholder.pack(), Seen::with_payload(payload.clone()));
+        graph.seen.insert(placeholder.pack(), Seen::with_payload(payload.clone()));
     }
     let mut start = meta.insert_block.max(1);
     for _attempt in 0..64 {
-        let node_block = find_block(index, layout, start, layout.node_size(), true);
+        let node_block = find_block(index, layout, start, layout.node_size(), true, None);
         let links_block = links_size.map(|size| {
             if room_for(index, layout, node_block, size) {
                 node_block
             } else {
-                find_block(index, layout, start, size, false)
+                find_block(index, layout, start, size, false, Some(node_block))
             }
         });
         // The first back-link, computed before taking any exclusive lock.
@@ -471,17 +356,7 @@ fn place(
         if let Some((nearest, graph)) = first.as_mut() {
             let target = Ref::unpack(nearest.id);
             if let Some((at, current)) = read_list(index, layout, target, 0) {
-                let list = next_list(
-                    index,
-                    layout,
-                    graph,
-                    target,
-                    &current,
-                    placeholder,
-                    nearest.distance,
-                    0,
-                    true,
-                );
+                let list = next_list(index, layout, graph, target, &current, placeholder, nearest.distance, 0, true);
                 backlink = list.map(|list| (at, current, list));
             }
         }
@@ -502,11 +377,7 @@ fn place(
         if let (Some(size), Some(block)) = (links_size, links_block) {
             let mut tuple = vec![0u8; size];
             let mut links = LinksMut::init(&mut tuple, layout, level);
-            for (lc, list) in chosen
-                .iter()
-                .enumerate()
-                .skip(usize::from(layout.links0_inline))
-            {
+            for (lc, list) in chosen.iter().enumerate().skip(usize::from(layout.links0_inline)) {
                 links.set(lc, &refs(list));
             }
             match put_links(page_of(block), layout, &tuple) {
@@ -535,15 +406,9 @@ fn place(
             start = node_block + 1;
             continue;
         };
-        let me = Ref {
-            block: node_block,
-            offset,
-        };
+        let me = Ref { block: node_block, offset };
         if let Some((at, current, list)) = &backlink {
-            let list: Vec<Ref> = list
-                .iter()
-                .map(|&r| if r == placeholder { me } else { r })
-                .collect();
+            let list: Vec<Ref> = list.iter().map(|&r| if r == placeholder { me } else { r }).collect();
             if !write_list(page_of(at.tuple.block), layout, *at, 0, current, &list) {
                 wal.abort();
                 continue;
@@ -567,27 +432,35 @@ fn refs(list: &[Scored<u64>]) -> Vec<Ref> {
 fn room_for(index: pg_sys::Relation, layout: &NodeLayout, block: u32, size: usize) -> bool {
     let buf = Buf::share(index, block);
     let page = buf.page();
-    let node_space = if free_node_slot(page, layout).1.is_some() {
-        0
-    } else {
-        maxalign(layout.node_size()) + LINE_POINTER
-    };
+    let node_space =
+        if free_node_slot(page, layout).1.is_some() { 0 } else { maxalign(layout.node_size()) + LINE_POINTER };
     fits(page, size + node_space)
 }
 
-/// The first data page from `start` with room for `size` bytes (or, when
-/// `node`, a free node slot); a new page when none has.
-fn find_block(
+/// The first data page from `start` (other than `exclude`) with room for
+/// `size` bytes (or, when `node`, a free node slot); a new page when none has.
+pub(super) fn find_block(
     index: pg_sys::Relation,
     layout: &NodeLayout,
     start: u32,
     size: usize,
     node: bool,
+    exclude: Option<u32>,
 ) -> u32 {
     let end = nblocks(index);
     for block in start.max(1)..end {
+        if Some(block) == exclude {
+            continue;
+        }
         let buf = Buf::share(index, block);
         let page = buf.page();
+        // SAFETY: reads the header of a locked page.
+        if unsafe { pg_sys::PageIsNew(page) } {
+            // Extended but never initialised (a crash after extending).
+            drop(buf);
+            init_data_page(index, block);
+            return block;
+        }
         if super::page::page_type(page) != PAGE_DATA {
             continue;
         }
@@ -601,6 +474,18 @@ fn find_block(
     init_page(page, PAGE_DATA);
     wal.finish();
     buf.block()
+}
+
+/// Initialises a page that is still all zeros, unless someone did already.
+fn init_data_page(index: pg_sys::Relation, block: u32) {
+    let buf = Buf::exclusive(index, block);
+    // SAFETY: reads the header of a locked page.
+    if unsafe { pg_sys::PageIsNew(buf.page()) } {
+        let mut wal = Wal::start(index);
+        let page = wal.register_new(&buf);
+        init_page(page, PAGE_DATA);
+        wal.finish();
+    }
 }
 
 /// A freed node slot on the page (its version, bumped) or a fresh version.
@@ -630,9 +515,7 @@ fn put_links(page: pg_sys::Page, layout: &NodeLayout, tuple: &[u8]) -> Option<u1
         if bytes.first() != Some(&KIND_LINKS) || bytes.len() < tuple.len() {
             continue;
         }
-        if Links::parse(bytes, layout).is_some_and(|l| l.is_free())
-            && overwrite_item(page, offset, tuple)
-        {
+        if Links::parse(bytes, layout).is_some_and(|l| l.is_free()) && overwrite_item(page, offset, tuple) {
             return Some(offset);
         }
     }

@@ -102,28 +102,19 @@ impl Meta {
         if raw.magic != MAGIC || raw.version != VERSION {
             return None;
         }
-        let space = Space::new(
-            element_from(raw.element)?,
-            metric_from(raw.metric)?,
-            raw.dims as usize,
-        );
+        let space = Space::new(element_from(raw.element)?, metric_from(raw.metric)?, raw.dims as usize);
         let layout = NodeLayout {
             m: usize::from(raw.m),
             payload_len: raw.payload_len as usize,
             max_tids: usize::from(raw.max_tids),
             links0_inline: raw.links0_inline != 0,
         };
-        let entry = Ref {
-            block: raw.entry_block,
-            offset: raw.entry_offset,
-        };
+        let entry = Ref { block: raw.entry_block, offset: raw.entry_offset };
         Some(Meta {
             space,
             layout,
             ef_construction: usize::from(raw.ef_construction),
-            entry: entry
-                .is_valid()
-                .then_some((entry, usize::from(raw.entry_level))),
+            entry: entry.is_valid().then_some((entry, usize::from(raw.entry_level))),
             insert_block: raw.insert_block,
         })
     }
@@ -141,11 +132,7 @@ impl Meta {
         }
         // SAFETY: the contents of a meta page start with a RawMeta written by
         // `write_to`; read_unaligned copies it out whatever the alignment.
-        let raw = unsafe {
-            pg_sys::PageGetContents(page)
-                .cast::<RawMeta>()
-                .read_unaligned()
-        };
+        let raw = unsafe { pg_sys::PageGetContents(page).cast::<RawMeta>().read_unaligned() };
         Meta::from_raw(&raw)
     }
 
@@ -158,8 +145,7 @@ impl Meta {
             let contents = pg_sys::PageGetContents(page);
             contents.cast::<RawMeta>().write_unaligned(self.to_raw());
             let header = page.cast::<pg_sys::PageHeaderData>();
-            (*header).pd_lower =
-                (contents.add(std::mem::size_of::<RawMeta>()) as usize - page as usize) as u16;
+            (*header).pd_lower = (contents.add(std::mem::size_of::<RawMeta>()) as usize - page as usize) as u16;
         }
     }
 
@@ -199,20 +185,11 @@ mod tests {
             space: Space::new(Element::F32, Metric::Cosine, 3),
             layout,
             ef_construction: 64,
-            entry: Some((
-                Ref {
-                    block: 3,
-                    offset: 2,
-                },
-                1,
-            )),
+            entry: Some((Ref { block: 3, offset: 2 }, 1)),
             insert_block: 5,
         };
         assert_eq!(Meta::from_raw(&meta.to_raw()), Some(meta));
-        let empty = Meta {
-            entry: None,
-            ..meta
-        };
+        let empty = Meta { entry: None, ..meta };
         assert_eq!(Meta::from_raw(&empty.to_raw()), Some(empty));
         assert_eq!(Meta::from_raw(&RawMeta::default()), None);
     }

@@ -21,6 +21,7 @@ pub mod options;
 pub mod page;
 pub mod scan;
 pub mod support;
+pub mod tids;
 pub mod vacuum;
 
 use crate::types::RawDatum;
@@ -32,8 +33,7 @@ fn hnswhandler(_fcinfo: pg_sys::FunctionCallInfo) -> RawDatum {
     // SAFETY: makeNode of the routine struct, filled as pgvector fills it
     // for Postgres 15; Postgres copies it into the relcache.
     unsafe {
-        let am = pg_sys::palloc0(std::mem::size_of::<pg_sys::IndexAmRoutine>())
-            .cast::<pg_sys::IndexAmRoutine>();
+        let am = pg_sys::palloc0(std::mem::size_of::<pg_sys::IndexAmRoutine>()).cast::<pg_sys::IndexAmRoutine>();
         let r = &mut *am;
         r.type_ = pg_sys::NodeTag::T_IndexAmRoutine;
         r.amstrategies = 0;
@@ -136,11 +136,7 @@ unsafe extern "C-unwind" fn amcostestimate(
             1.0
         };
         let (mut random_page_cost, mut seq_page_cost) = (0.0, 0.0);
-        pg_sys::get_tablespace_page_costs(
-            (*info).reltablespace,
-            &mut random_page_cost,
-            &mut seq_page_cost,
-        );
+        pg_sys::get_tablespace_page_costs((*info).reltablespace, &mut random_page_cost, &mut seq_page_cost);
 
         costs.indexStartupCost = costs.indexTotalCost * ratio;
         // The heap's TOAST pages are not in a sequential scan's cost either:

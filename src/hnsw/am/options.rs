@@ -24,8 +24,7 @@ pub enum IterativeScan {
 }
 
 pub static EF_SEARCH: GucSetting<i32> = GucSetting::<i32>::new(40);
-pub static ITERATIVE_SCAN: GucSetting<IterativeScan> =
-    GucSetting::<IterativeScan>::new(IterativeScan::Off);
+pub static ITERATIVE_SCAN: GucSetting<IterativeScan> = GucSetting::<IterativeScan>::new(IterativeScan::Off);
 pub static MAX_SCAN_TUPLES: GucSetting<i32> = GucSetting::<i32>::new(20000);
 pub static SCAN_MEM_MULTIPLIER: GucSetting<f64> = GucSetting::<f64>::new(1.0);
 
@@ -111,16 +110,10 @@ pub fn init() {
 
 /// `amoptions`: parses and validates `WITH (...)`.
 #[pgrx::pg_guard]
-pub unsafe extern "C-unwind" fn amoptions(
-    reloptions: pg_sys::Datum,
-    validate: bool,
-) -> *mut pg_sys::bytea {
+pub unsafe extern "C-unwind" fn amoptions(reloptions: pg_sys::Datum, validate: bool) -> *mut pg_sys::bytea {
     let table = [
         parse_elt(c"m", std::mem::offset_of!(RawOptions, m)),
-        parse_elt(
-            c"ef_construction",
-            std::mem::offset_of!(RawOptions, ef_construction),
-        ),
+        parse_elt(c"ef_construction", std::mem::offset_of!(RawOptions, ef_construction)),
     ];
     // SAFETY: build_reloptions fills a RawOptions-sized struct at the offsets
     // of the table, which match RawOptions's fields.
@@ -158,15 +151,9 @@ impl Options {
         unsafe {
             let raw = (*index).rd_options.cast::<RawOptions>();
             if raw.is_null() {
-                return Options {
-                    m: DEFAULT_M as usize,
-                    ef_construction: DEFAULT_EF_CONSTRUCTION as usize,
-                };
+                return Options { m: DEFAULT_M as usize, ef_construction: DEFAULT_EF_CONSTRUCTION as usize };
             }
-            Options {
-                m: (*raw).m as usize,
-                ef_construction: (*raw).ef_construction as usize,
-            }
+            Options { m: (*raw).m as usize, ef_construction: (*raw).ef_construction as usize }
         }
     }
 }

@@ -66,10 +66,7 @@ impl Buf {
         unsafe {
             let buffer = pg_sys::ReadBuffer(index, block);
             pg_sys::LockBuffer(buffer, mode);
-            Buf {
-                buffer,
-                locked: true,
-            }
+            Buf { buffer, locked: true }
         }
     }
 
@@ -90,10 +87,7 @@ impl Buf {
             );
             pg_sys::LockBuffer(buffer, BUFFER_LOCK_EXCLUSIVE);
             pg_sys::UnlockRelationForExtension(index, pg_sys::ExclusiveLock as pg_sys::LOCKMODE);
-            Buf {
-                buffer,
-                locked: true,
-            }
+            Buf { buffer, locked: true }
         }
     }
 
@@ -141,9 +135,7 @@ pub struct Wal {
 impl Wal {
     pub fn start(index: pg_sys::Relation) -> Wal {
         // SAFETY: `index` is open and locked by the caller's transaction.
-        Wal {
-            state: unsafe { pg_sys::GenericXLogStart(index) },
-        }
+        Wal { state: unsafe { pg_sys::GenericXLogStart(index) } }
     }
 
     /// Registers an exclusively locked buffer and returns the page to modify.
@@ -157,13 +149,7 @@ impl Wal {
     /// carries a full image instead of a delta.
     pub fn register_new(&mut self, buf: &Buf) -> pg_sys::Page {
         // SAFETY: as in `register`.
-        unsafe {
-            pg_sys::GenericXLogRegisterBuffer(
-                self.state,
-                buf.buffer,
-                pg_sys::GENERIC_XLOG_FULL_IMAGE as c_int,
-            )
-        }
+        unsafe { pg_sys::GenericXLogRegisterBuffer(self.state, buf.buffer, pg_sys::GENERIC_XLOG_FULL_IMAGE as c_int) }
     }
 
     /// Applies the changes to the buffers and writes the WAL record.
@@ -184,17 +170,9 @@ pub fn init_page(page: pg_sys::Page, page_type: u16) {
     // SAFETY: `page` is a full BLCKSZ page we may write (a locked buffer or
     // a GenericXLog copy); PageInit lays out the header and special space.
     unsafe {
-        pg_sys::PageInit(
-            page,
-            pg_sys::BLCKSZ as usize,
-            std::mem::size_of::<PageOpaque>(),
-        );
+        pg_sys::PageInit(page, pg_sys::BLCKSZ as usize, std::mem::size_of::<PageOpaque>());
         let opaque = pg_sys::PageGetSpecialPointer(page).cast::<PageOpaque>();
-        opaque.write(PageOpaque {
-            page_type,
-            flags: 0,
-            reserved: 0,
-        });
+        opaque.write(PageOpaque { page_type, flags: 0, reserved: 0 });
     }
 }
 
@@ -203,8 +181,7 @@ pub fn page_type(page: pg_sys::Page) -> u16 {
     // SAFETY: we only read the special space after checking the page was
     // initialised with ours (its special size matches).
     unsafe {
-        if pg_sys::PageIsNew(page)
-            || usize::from(pg_sys::PageGetSpecialSize(page)) != std::mem::size_of::<PageOpaque>()
+        if pg_sys::PageIsNew(page) || usize::from(pg_sys::PageGetSpecialSize(page)) != std::mem::size_of::<PageOpaque>()
         {
             return 0;
         }
@@ -251,13 +228,7 @@ pub fn item_mut<'a>(page: pg_sys::Page, offset: u16) -> Option<&'a mut [u8]> {
 pub fn add_item(page: pg_sys::Page, bytes: &[u8]) -> Option<u16> {
     // SAFETY: PageAddItemExtended copies `bytes` and checks for space.
     let offset = unsafe {
-        pg_sys::PageAddItemExtended(
-            page,
-            bytes.as_ptr().cast_mut().cast(),
-            bytes.len(),
-            pg_sys::InvalidOffsetNumber,
-            0,
-        )
+        pg_sys::PageAddItemExtended(page, bytes.as_ptr().cast_mut().cast(), bytes.len(), pg_sys::InvalidOffsetNumber, 0)
     };
     (offset != pg_sys::InvalidOffsetNumber).then_some(offset)
 }
@@ -265,9 +236,7 @@ pub fn add_item(page: pg_sys::Page, bytes: &[u8]) -> Option<u16> {
 /// Replaces item `offset` with `bytes` (which may be shorter or longer).
 pub fn overwrite_item(page: pg_sys::Page, offset: u16, bytes: &[u8]) -> bool {
     // SAFETY: PageIndexTupleOverwrite checks offset and space.
-    unsafe {
-        pg_sys::PageIndexTupleOverwrite(page, offset, bytes.as_ptr().cast_mut().cast(), bytes.len())
-    }
+    unsafe { pg_sys::PageIndexTupleOverwrite(page, offset, bytes.as_ptr().cast_mut().cast(), bytes.len()) }
 }
 
 /// Whether a new item of `len` bytes fits on the page.
@@ -288,8 +257,7 @@ pub fn needs_wal(index: pg_sys::Relation) -> bool {
     // SAFETY: reads fields of an open relation.
     unsafe {
         let rel = &*index;
-        let permanent =
-            (*rel.rd_rel).relpersistence == pg_sys::RELPERSISTENCE_PERMANENT as std::ffi::c_char;
+        let permanent = (*rel.rd_rel).relpersistence == pg_sys::RELPERSISTENCE_PERMANENT as std::ffi::c_char;
         permanent
             && (pg_sys::wal_level >= pg_sys::WalLevel::WAL_LEVEL_REPLICA as c_int
                 || (rel.rd_createSubid == 0 && rel.rd_firstRelfilenodeSubid == 0))
@@ -333,18 +301,12 @@ impl Drop for PageLock {
 /// Converts between index refs and Postgres item pointers.
 pub fn ref_from_tid(tid: &pg_sys::ItemPointerData) -> Ref {
     let block = (u32::from(tid.ip_blkid.bi_hi) << 16) | u32::from(tid.ip_blkid.bi_lo);
-    Ref {
-        block,
-        offset: tid.ip_posid,
-    }
+    Ref { block, offset: tid.ip_posid }
 }
 
 pub fn tid_from_ref(r: Ref) -> pg_sys::ItemPointerData {
     pg_sys::ItemPointerData {
-        ip_blkid: pg_sys::BlockIdData {
-            bi_hi: (r.block >> 16) as u16,
-            bi_lo: r.block as u16,
-        },
+        ip_blkid: pg_sys::BlockIdData { bi_hi: (r.block >> 16) as u16, bi_lo: r.block as u16 },
         ip_posid: r.offset,
     }
 }

@@ -127,10 +127,7 @@ fn query_payload(scan: pg_sys::IndexScanDesc, space: &Space) -> Option<Payload> 
             // A zero query under cosine has no direction: every distance is
             // NaN for the operator, so any order is as good; use the raw one.
             Some(space.payload_from_f32(v.as_slice()).unwrap_or_else(|| {
-                Payload::from_words(
-                    v.as_slice().iter().map(|x| x.to_bits()).collect(),
-                    space.payload_len(),
-                )
+                Payload::from_words(v.as_slice().iter().map(|x| x.to_bits()).collect(), space.payload_len())
             }))
         }
     }
@@ -195,27 +192,12 @@ fn start(scan: pg_sys::IndexScanDesc, state: &mut ScanState) {
         return;
     };
     let _lock = PageLock::share(state.index, SCAN_LOCK);
-    let mut graph = DiskGraph::new(
-        state.index,
-        meta.space,
-        meta.layout,
-        state.query.clone(),
-        false,
-    );
+    let mut graph = DiskGraph::new(state.index, meta.space, meta.layout, state.query.clone(), false);
     let Some(d) = graph.distance(entry) else {
         state.exhausted = true;
         return;
     };
-    let best = descend(
-        &mut graph,
-        Scored {
-            id: entry.pack(),
-            distance: d,
-        },
-        top,
-        0,
-        &mut state.scratch,
-    );
+    let best = descend(&mut graph, Scored { id: entry.pack(), distance: d }, top, 0, &mut state.scratch);
     state.visited = HashVisited::with_capacity(state.ef_search * 16);
     let mut discarded = Vec::new();
     let iterative = state.mode != IterativeScan::Off;
@@ -238,9 +220,11 @@ fn queue_results(state: &mut ScanState, graph: &DiskGraph, found: &[Scored<u64>]
     for s in found {
         if let Some(node) = graph.seen.get(&s.id) {
             if !node.deleted {
-                state
-                    .ready
-                    .extend(node.tids.iter().map(|&t| (s.distance, t)));
+                state.ready.extend(node.tids.iter().map(|&t| (s.distance, t)));
+                if node.overflow.is_valid() {
+                    let more = super::tids::read_chain(state.index, node.overflow);
+                    state.ready.extend(more.into_iter().map(|t| (s.distance, t)));
+                }
             }
         }
     }
@@ -252,8 +236,7 @@ fn resume(state: &mut ScanState) -> bool {
         return false;
     };
     let over_budget = graph.reads >= options::max_scan_tuples()
-        || graph.memory + state.discarded.len() * 16 + state.visited.len() * 16
-            > options::scan_memory_limit();
+        || graph.memory + state.discarded.len() * 16 + state.visited.len() * 16 > options::scan_memory_limit();
     if over_budget {
         // Return what was scored, one by one, without walking further.
         let Some(Reverse(next)) = state.discarded.pop() else {

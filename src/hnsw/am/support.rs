@@ -42,12 +42,7 @@ fn element_of(typid: pg_sys::Oid) -> Option<Element> {
 fn metric_of(index: pg_sys::Relation) -> Option<Metric> {
     // SAFETY: index_getprocid reads the opclass's support functions of an
     // open index (InvalidOid when absent).
-    let (distance, norm) = unsafe {
-        (
-            pg_sys::index_getprocid(index, 1, 1),
-            pg_sys::index_getprocid(index, 1, 2),
-        )
-    };
+    let (distance, norm) = unsafe { (pg_sys::index_getprocid(index, 1, 1), pg_sys::index_getprocid(index, 1, 2)) };
     let name = func_name(distance)?;
     let metric = match name.as_str() {
         "vector_l2_squared_distance" => Metric::L2,
@@ -68,16 +63,10 @@ pub fn space_of(index: pg_sys::Relation) -> Space {
     };
     let unsupported = || Error::new(SqlState::DataException, "type not supported for hnsw index");
     let Some(element) = element_of(typid) else {
-        raise_code(
-            pgrx::PgSqlErrorCode::ERRCODE_FEATURE_NOT_SUPPORTED,
-            unsupported().message,
-        )
+        raise_code(pgrx::PgSqlErrorCode::ERRCODE_FEATURE_NOT_SUPPORTED, unsupported().message)
     };
     if typmod < 0 {
-        raise(Error::new(
-            SqlState::InvalidParameterValue,
-            "column does not have dimensions",
-        ));
+        raise(Error::new(SqlState::InvalidParameterValue, "column does not have dimensions"));
     }
     let max = match element {
         Element::F32 => VECTOR_MAX_DIMS,

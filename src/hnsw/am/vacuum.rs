@@ -19,11 +19,11 @@
 use super::disk::DiskGraph;
 use super::meta::Meta;
 use super::page::{
-    item, item_mut, max_offset, nblocks, page_type, Buf, PageLock, Wal, PAGE_DATA, SCAN_LOCK,
-    UPDATE_LOCK,
+    item, item_mut, max_offset, nblocks, page_type, Buf, PageLock, Wal, PAGE_DATA, SCAN_LOCK, UPDATE_LOCK,
 };
 use crate::hnsw::layout::{
-    Links, LinksMut, Node, NodeLayout, NodeMut, Ref, FLAG_DELETED, FLAG_FREE, KIND_LINKS, KIND_NODE,
+    Links, LinksMut, Node, NodeLayout, NodeMut, Ref, TidList, TidListMut, FLAG_DELETED, FLAG_FREE, KIND_LINKS,
+    KIND_NODE,
 };
 use crate::hnsw::search::{descend, search_layer, GraphView, HashVisited, Scored, Scratch};
 use crate::hnsw::select::select_neighbors;
@@ -64,10 +64,7 @@ pub unsafe extern "C-unwind" fn ambulkdelete(
 
     drop(PageLock::exclusive(index, UPDATE_LOCK));
     let repaired = repair(index, &meta, &deleted);
-    if meta
-        .entry
-        .is_some_and(|(entry, _)| deleted.contains(&entry))
-    {
+    if meta.entry.is_some_and(|(entry, _)| deleted.contains(&entry)) {
         // Unless an insert has meanwhile put a new node on top.
         Meta::update(index, |m| {
             if m.entry.is_some_and(|(entry, _)| deleted.contains(&entry)) {
@@ -93,9 +90,10 @@ fn delay() {
     unsafe { pg_sys::vacuum_delay_point() };
 }
 
-/// Pass 1: drops dead heap TIDs, marks emptied nodes deleted. Returns the
-/// deleted nodes (new and old), the number of TIDs removed and kept, and
-/// the highest live node (a fallback entry point).
+/// Pass 1: drops dead heap TIDs (inline and in overflow chains), marks
+/// emptied nodes deleted. Returns the deleted nodes (new and old), the
+/// number of TIDs removed and kept, and the highest live node (a fallback
+/// entry point).
 fn prune_tids(
     index: pg_sys::Relation,
     layout: &NodeLayout,
@@ -104,9 +102,10 @@ fn prune_tids(
     let mut deleted = HashSet::new();
     let (mut removed, mut remaining) = (0usize, 0usize);
     let mut top: Option<(Ref, usize)> = None;
+    let mut chained: Vec<Ref> = Vec::new();
     for block in 1..nblocks(index) {
         delay();
-        let mut changes: Vec<(u16, Vec<Ref>)> = Vec::new();
+        let mut changes: Vec<u16> = Vec::new();
         {
             let buf = Buf::share(index, block);
             let page = buf.page();
@@ -114,10 +113,18 @@ fn prune_tids(
                 continue;
             }
             for offset in 1..=max_offset(page) {
-                let Some(node) = item(page, offset).and_then(|b| node_of(b, layout)) else {
-                    continue;
-                };
+                let Some(bytes) = item(page, offset) else { continue };
                 let at = Ref { block, offset };
+                if let Some(list) = TidList::parse(bytes) {
+                    let dead = list.tids().filter(|&t| is_dead(t)).count();
+                    removed += dead;
+                    remaining += list.count() - dead;
+                    if dead > 0 {
+                        changes.push(offset);
+                    }
+                    continue;
+                }
+                let Some(node) = node_of(bytes, layout) else { continue };
                 if node.is_free() {
                     continue;
                 }
@@ -125,16 +132,19 @@ fn prune_tids(
                     deleted.insert(at);
                     continue;
                 }
-                let tids: Vec<Ref> = node.tids().collect();
-                let live: Vec<Ref> = tids.iter().copied().filter(|&t| !is_dead(t)).collect();
-                remaining += live.len();
-                if live.len() != tids.len() {
-                    removed += tids.len() - live.len();
-                    changes.push((offset, live.clone()));
+                let dead = node.tids().filter(|&t| is_dead(t)).count();
+                removed += dead;
+                remaining += node.ntids() - dead;
+                if dead > 0 {
+                    changes.push(offset);
                 }
-                if live.is_empty() {
+                if node.overflow().is_valid() {
+                    chained.push(at);
+                } else if node.ntids() == dead {
                     deleted.insert(at);
-                } else if top.is_none_or(|(_, l)| node.level() > l) {
+                    continue;
+                }
+                if top.is_none_or(|(_, l)| node.level() > l) {
                     top = Some((at, node.level()));
                 }
             }
@@ -142,34 +152,51 @@ fn prune_tids(
         if changes.is_empty() {
             continue;
         }
+        // Apply under an exclusive lock, re-reading: an insert may have added
+        // a duplicate's TID since we looked.
         let buf = Buf::exclusive(index, block);
         let mut wal = Wal::start(index);
         let page = wal.register(&buf);
-        for (offset, live) in changes {
-            let Some(mut node) = item_mut(page, offset).and_then(|b| NodeMut::open(b, layout))
-            else {
+        for offset in changes {
+            let Some(bytes) = item_mut(page, offset) else { continue };
+            if let Some(mut list) = TidListMut::open(bytes) {
+                let keep: Vec<Ref> = list.view().tids().filter(|&t| !is_dead(t)).collect();
+                list.set(&keep);
                 continue;
-            };
-            // An insert may have added a duplicate TID since we looked: keep it.
-            let current: Vec<Ref> = node.view().tids().collect();
-            let keep: Vec<Ref> = current
-                .into_iter()
-                .filter(|&t| live.contains(&t) || !is_dead(t))
-                .collect();
-            if keep.is_empty() {
+            }
+            let Some(mut node) = NodeMut::open(bytes, layout) else { continue };
+            let keep: Vec<Ref> = node.view().tids().filter(|&t| !is_dead(t)).collect();
+            if keep.is_empty() && !node.view().overflow().is_valid() {
                 node.set_flags(node.view().flags() | FLAG_DELETED);
             }
             node.set_tids(&keep);
         }
         wal.finish();
     }
+    // A node with an overflow chain is deleted once the chain is empty too;
+    // holding its page keeps duplicates from being added meanwhile.
+    for at in chained {
+        let buf = Buf::exclusive(index, at.block);
+        let Some(node) = item(buf.page(), at.offset).and_then(|b| node_of(b, layout)) else { continue };
+        if node.flags() != 0 || node.ntids() > 0 || !super::tids::chain_is_empty(index, node.overflow()) {
+            continue;
+        }
+        let mut wal = Wal::start(index);
+        let page = wal.register(&buf);
+        if let Some(mut n) = item_mut(page, at.offset).and_then(|b| NodeMut::open(b, layout)) {
+            n.set_flags(FLAG_DELETED);
+        }
+        wal.finish();
+        deleted.insert(at);
+        if top.is_some_and(|(t, _)| t == at) {
+            top = None;
+        }
+    }
     (deleted, removed, remaining, top)
 }
 
 fn node_of<'a>(bytes: &'a [u8], layout: &'a NodeLayout) -> Option<Node<'a>> {
-    (bytes.first() == Some(&KIND_NODE))
-        .then(|| Node::parse(bytes, layout))
-        .flatten()
+    (bytes.first() == Some(&KIND_NODE)).then(|| Node::parse(bytes, layout)).flatten()
 }
 
 /// A node's list at `level`, with where it lives.
@@ -198,14 +225,7 @@ fn lists_to_repair(
         if layout.links0_inline {
             let links: Vec<Ref> = n.links0().collect();
             if links.iter().any(|l| deleted.contains(l)) {
-                out.push((
-                    0,
-                    List {
-                        at: node,
-                        inline: true,
-                        links,
-                    },
-                ));
+                out.push((0, List { at: node, inline: true, links }));
             }
         }
         (n.level(), n.links_tuple())
@@ -217,14 +237,7 @@ fn lists_to_repair(
             for lc in from..=level {
                 let links: Vec<Ref> = l.at(lc).collect();
                 if links.iter().any(|r| deleted.contains(r)) {
-                    out.push((
-                        lc,
-                        List {
-                            at: links_ref,
-                            inline: false,
-                            links,
-                        },
-                    ));
+                    out.push((lc, List { at: links_ref, inline: false, links }));
                 }
             }
         }
@@ -246,11 +259,7 @@ fn repair(index: pg_sys::Relation, meta: &Meta, deleted: &HashSet<Ref>) -> bool 
                 continue;
             }
             (1..=max_offset(page))
-                .filter(|&o| {
-                    item(page, o)
-                        .and_then(|b| node_of(b, layout))
-                        .is_some_and(|n| n.flags() == 0)
-                })
+                .filter(|&o| item(page, o).and_then(|b| node_of(b, layout)).is_some_and(|n| n.flags() == 0))
                 .map(|offset| Ref { block, offset })
                 .collect()
         };
@@ -298,18 +307,13 @@ fn repair_list(
             scored.dedup_by_key(|s| s.id);
         }
         let space = meta.space;
-        let payload_of = |g: &DiskGraph, id: u64| {
-            g.seen
-                .get(&id)
-                .and_then(|s| s.payload.clone())
-                .unwrap_or_default()
-        };
-        let kept = select_neighbors(&scored, layout.capacity(level), false, |a, b| {
-            space.distance(
-                payload_of(&graph, a).as_bytes(),
-                payload_of(&graph, b).as_bytes(),
-            )
-        });
+        let payload_of = |g: &DiskGraph, id: u64| g.seen.get(&id).and_then(|s| s.payload.clone()).unwrap_or_default();
+        let kept = select_neighbors(
+            &scored,
+            layout.capacity(level),
+            |c| payload_of(&graph, c) == payload,
+            |a, b| space.distance(payload_of(&graph, a).as_bytes(), payload_of(&graph, b).as_bytes()),
+        );
         let new_links: Vec<Ref> = kept.iter().map(|s| Ref::unpack(s.id)).collect();
 
         let buf = Buf::exclusive(index, list.at.block);
@@ -321,18 +325,15 @@ fn repair_list(
         };
         let written = if list.inline {
             match NodeMut::open(bytes, layout) {
-                Some(mut n)
-                    if n.view().flags() == 0
-                        && n.view().links0().eq(list.links.iter().copied()) =>
-                {
+                Some(mut n) if n.view().flags() == 0 && n.view().links0().eq(list.links.iter().copied()) => {
                     n.set_links0(&new_links);
                     true
                 }
                 _ => false,
             }
         } else {
-            let same = Links::parse(bytes, layout)
-                .is_some_and(|l| !l.is_free() && l.at(level).eq(list.links.iter().copied()));
+            let same =
+                Links::parse(bytes, layout).is_some_and(|l| !l.is_free() && l.at(level).eq(list.links.iter().copied()));
             match LinksMut::open(bytes, layout) {
                 Some(mut l) if same => {
                     l.set(level, &new_links);
@@ -348,10 +349,7 @@ fn repair_list(
         wal.abort();
         drop(buf);
         // The list changed under us: read it again and retry.
-        match lists_to_repair(index, layout, node, deleted)
-            .into_iter()
-            .find(|(l, _)| *l == level)
-        {
+        match lists_to_repair(index, layout, node, deleted).into_iter().find(|(l, _)| *l == level) {
             Some((_, fresh)) => list = fresh,
             None => return true,
         }
@@ -390,26 +388,9 @@ fn search_candidates(
         return Vec::new();
     };
     let mut scratch = Scratch::default();
-    let best = descend(
-        graph,
-        Scored {
-            id: entry.pack(),
-            distance: d,
-        },
-        top,
-        level,
-        &mut scratch,
-    );
+    let best = descend(graph, Scored { id: entry.pack(), distance: d }, top, level, &mut scratch);
     let mut visited = HashVisited::with_capacity(meta.ef_construction * 8);
-    let found = search_layer(
-        graph,
-        &[best],
-        meta.ef_construction,
-        level,
-        &mut visited,
-        &mut scratch,
-        None,
-    );
+    let found = search_layer(graph, &[best], meta.ef_construction, level, &mut visited, &mut scratch, None);
     found
         .into_iter()
         .filter(|s| s.id != node.pack() && !deleted.contains(&Ref::unpack(s.id)))
@@ -429,6 +410,7 @@ fn free_slots(index: pg_sys::Relation, layout: &NodeLayout, deleted: &HashSet<Re
     let mut by_block: Vec<Ref> = deleted.iter().copied().collect();
     by_block.sort();
     let mut links_tuples: Vec<Ref> = Vec::new();
+    let mut chains: Vec<Ref> = Vec::new();
     let mut first_block = u32::MAX;
     for chunk in by_block.chunk_by(|a, b| a.block == b.block) {
         delay();
@@ -437,8 +419,7 @@ fn free_slots(index: pg_sys::Relation, layout: &NodeLayout, deleted: &HashSet<Re
         let mut wal = Wal::start(index);
         let page = wal.register(&buf);
         for r in chunk {
-            let Some(mut node) = item_mut(page, r.offset).and_then(|b| NodeMut::open(b, layout))
-            else {
+            let Some(mut node) = item_mut(page, r.offset).and_then(|b| NodeMut::open(b, layout)) else {
                 continue;
             };
             if node.view().flags() & FLAG_DELETED == 0 {
@@ -447,6 +428,10 @@ fn free_slots(index: pg_sys::Relation, layout: &NodeLayout, deleted: &HashSet<Re
             if node.view().links_tuple().is_valid() {
                 links_tuples.push(node.view().links_tuple());
             }
+            if node.view().overflow().is_valid() {
+                chains.push(node.view().overflow());
+            }
+            node.set_overflow(Ref::INVALID);
             node.set_tids(&[]);
             node.set_links_tuple(Ref::INVALID);
             node.set_flags(FLAG_DELETED | FLAG_FREE);
@@ -469,6 +454,9 @@ fn free_slots(index: pg_sys::Relation, layout: &NodeLayout, deleted: &HashSet<Re
             }
         }
         wal.finish();
+    }
+    for chain in chains {
+        super::tids::free_chain(index, chain);
     }
     if first_block != u32::MAX {
         Meta::update(index, |m| m.insert_block = m.insert_block.min(first_block));
@@ -507,7 +495,10 @@ fn count_tids(index: pg_sys::Relation, layout: &NodeLayout) -> usize {
         let buf = Buf::share(index, block);
         let page = buf.page();
         for offset in 1..=max_offset(page) {
-            if let Some(node) = item(page, offset).and_then(|b| node_of(b, layout)) {
+            let Some(bytes) = item(page, offset) else { continue };
+            if let Some(list) = TidList::parse(bytes) {
+                n += list.count();
+            } else if let Some(node) = node_of(bytes, layout) {
                 if node.flags() == 0 {
                     n += node.ntids();
                 }

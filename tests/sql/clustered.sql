@@ -1,0 +1,41 @@
+-- Test data: `lodestone_test.clustered(n, dims, clusters, spread, seed)`
+-- returns n vectors around `clusters` random centres in [-1, 1]^dims, each
+-- coordinate moved by up to ±spread. Deterministic for a seed.
+CREATE SCHEMA IF NOT EXISTS lodestone_test;
+
+CREATE OR REPLACE FUNCTION lodestone_test.clustered(n int, dims int, clusters int, spread float8, seed float8)
+RETURNS TABLE (id int, v vector)
+LANGUAGE plpgsql AS $$
+BEGIN
+  PERFORM setseed(seed);
+  RETURN QUERY
+  WITH centres AS MATERIALIZED (
+    SELECT c, ARRAY(SELECT random() * 2 - 1 FROM generate_series(1, dims) WHERE c >= 0) AS centre
+    FROM generate_series(0, clusters - 1) c
+  )
+  SELECT i, ARRAY(SELECT x + (random() * 2 - 1) * spread FROM unnest(centre) x WHERE i > 0)::vector
+  FROM generate_series(1, n) i JOIN centres ON c = i % clusters
+  ORDER BY i;
+END
+$$;
+
+-- recall@k of the index for the queries in `queries(id, v)` against exact
+-- results, for one distance operator: the mean share of the exact top k
+-- that an index scan returns.
+CREATE OR REPLACE FUNCTION lodestone_test.recall(items regclass, op text, k int)
+RETURNS float8
+LANGUAGE plpgsql AS $$
+DECLARE
+  result float8;
+BEGIN
+  SET LOCAL enable_indexscan = off;
+  SET LOCAL enable_bitmapscan = off;
+  EXECUTE format('CREATE TEMP TABLE truth AS SELECT q.id AS qid, ARRAY(SELECT i.id FROM %s i ORDER BY i.v %s q.v LIMIT %s) AS ids FROM queries q', items, op, k);
+  SET LOCAL enable_indexscan = on;
+  SET LOCAL enable_seqscan = off;
+  EXECUTE format('SELECT avg((SELECT count(*) FROM unnest(t.ids) x WHERE x = ANY (ARRAY(SELECT i.id FROM %s i ORDER BY i.v %s q.v LIMIT %s)))::float8 / %s) FROM queries q JOIN truth t ON t.qid = q.id', items, op, k, k)
+    INTO result;
+  DROP TABLE truth;
+  RETURN result;
+END
+$$;
