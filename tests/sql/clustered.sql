@@ -19,10 +19,10 @@ BEGIN
 END
 $$;
 
--- recall@k of the index for the queries in `queries(id, v)` against exact
--- results, for one distance operator: the mean share of the exact top k
--- that an index scan returns.
-CREATE OR REPLACE FUNCTION lodestone_test.recall(items regclass, op text, k int)
+-- recall@k of the index for the queries in table `queries(id, v)` against
+-- exact results, for one distance operator: the mean share of the exact top
+-- k that an index scan returns.
+CREATE OR REPLACE FUNCTION lodestone_test.recall(items regclass, queries regclass, op text, k int)
 RETURNS float8
 LANGUAGE plpgsql AS $$
 DECLARE
@@ -30,10 +30,10 @@ DECLARE
 BEGIN
   SET LOCAL enable_indexscan = off;
   SET LOCAL enable_bitmapscan = off;
-  EXECUTE format('CREATE TEMP TABLE truth AS SELECT q.id AS qid, ARRAY(SELECT i.id FROM %s i ORDER BY i.v %s q.v LIMIT %s) AS ids FROM queries q', items, op, k);
+  EXECUTE format('CREATE TEMP TABLE truth AS SELECT q.id AS qid, ARRAY(SELECT i.id FROM %s i ORDER BY i.v %s q.v LIMIT %s) AS ids FROM %s q', items, op, k, queries);
   SET LOCAL enable_indexscan = on;
   SET LOCAL enable_seqscan = off;
-  EXECUTE format('SELECT avg((SELECT count(*) FROM unnest(t.ids) x WHERE x = ANY (ARRAY(SELECT i.id FROM %s i ORDER BY i.v %s q.v LIMIT %s)))::float8 / %s) FROM queries q JOIN truth t ON t.qid = q.id', items, op, k, k)
+  EXECUTE format('SELECT avg((SELECT count(*) FROM unnest(t.ids) x WHERE x = ANY (ARRAY(SELECT i.id FROM %s i ORDER BY i.v %s q.v LIMIT %s)))::float8 / %s) FROM %s q JOIN truth t ON t.qid = q.id', items, op, k, k, queries)
     INTO result;
   DROP TABLE truth;
   RETURN result;

@@ -21,7 +21,8 @@ use crate::hnsw::layout::{
 use crate::hnsw::memgraph::{GraphParams, MemGraph};
 use crate::hnsw::space::Space;
 use pgrx::pg_sys;
-use pgrx::{ereport, PgSqlErrorCode};
+use pgrx::pg_sys::panic::ErrorReport;
+use pgrx::{ereport, PgLogLevel, PgSqlErrorCode};
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
@@ -163,12 +164,14 @@ unsafe extern "C-unwind" fn collect(
         insert_on_disk(state.index, &payload, heap_tid);
     } else {
         if (state.tids.len() + 1) * state.node_bytes > state.memory_limit && !state.tids.is_empty() {
-            ereport!(
-                NOTICE,
+            ErrorReport::new(
                 PgSqlErrorCode::ERRCODE_SUCCESSFUL_COMPLETION,
                 format!("hnsw graph no longer fits into maintenance_work_mem after {} tuples", state.tids.len()),
-                "Building will take significantly more time.\nIncrease maintenance_work_mem to speed up builds."
-            );
+                "lodestone",
+            )
+            .set_detail("Building will take significantly more time.")
+            .set_hint("Increase maintenance_work_mem to speed up builds.")
+            .report(PgLogLevel::NOTICE);
             flush(state);
             state.spilled = true;
             insert_on_disk(state.index, &payload, heap_tid);

@@ -78,7 +78,7 @@ pub fn insert_on_disk(index: pg_sys::Relation, payload: &Payload, heap_tid: Ref)
     let _lock = lock;
 
     let Some((entry, top)) = meta.entry else {
-        let node = place(index, &meta, level, payload, heap_tid, &vec![Vec::new(); level + 1], None);
+        let (node, _) = place(index, &meta, level, payload, heap_tid, &vec![Vec::new(); level + 1], None);
         Meta::update(index, |m| m.entry = Some((node, level)));
         return;
     };
@@ -108,13 +108,21 @@ pub fn insert_on_disk(index: pg_sys::Relation, payload: &Payload, heap_tid: Ref)
 
     // The nearest neighbour links back to the new node in the same record.
     let first = chosen[0].first().copied();
-    let node = place(index, &meta, level, payload, heap_tid, &chosen, first.map(|f| (f, &mut graph)));
+    let (node, dropped) = place(index, &meta, level, payload, heap_tid, &chosen, first.map(|f| (f, &mut graph)));
+    graph.seen.insert(node.pack(), Seen::with_payload(payload.clone()));
+    // What the nearest neighbour dropped for us is offered a link from us.
+    for x in dropped {
+        if let Some((p, false)) = payload_and_flag(index, &meta.layout, &mut graph, x) {
+            let d = meta.space.distance(payload.as_bytes(), p.as_bytes());
+            offer(index, &meta.layout, &mut graph, node, x, d, 0, true, 1);
+        }
+    }
     for (lc, list) in chosen.iter().enumerate() {
         for (i, neighbor) in list.iter().enumerate() {
             if lc == 0 && i == 0 {
                 continue;
             }
-            link_back(index, &meta.layout, &mut graph, Ref::unpack(neighbor.id), node, neighbor.distance, lc);
+            link_back(index, &meta.layout, &mut graph, Ref::unpack(neighbor.id), node, neighbor.distance, lc, false);
         }
     }
     if level > top {
@@ -290,12 +298,29 @@ fn payload_and_flag(
     }
     let buf = Buf::share(index, node.block);
     let n = Node::parse(item(buf.page(), node.offset)?, layout)?;
-    (!n.is_free()).then(|| (Payload::from_bytes(n.payload()), n.is_deleted()))
+    if n.is_free() {
+        return None;
+    }
+    let (payload, deleted) = (Payload::from_bytes(n.payload()), n.is_deleted());
+    drop(buf);
+    let mut seen = Seen::with_payload(payload.clone());
+    seen.deleted = deleted;
+    graph.seen.insert(node.pack(), seen);
+    Some((payload, deleted))
 }
 
-/// Adds the link `node → new` at `level`, retrying when a concurrent change
-/// to the list gets there first.
-fn link_back(
+/// Adds the link `node → new` at `level` if the pruning heuristic keeps it
+/// (always, with `force`), retrying when a concurrent change to the list
+/// gets there first.
+///
+/// When the list was full, making room dropped a link `node → x`; the
+/// heuristic drops `x` because `new` is closer to it than `node` is, so `x`
+/// gets a link from `new` in turn (which may drop one of `new`'s, passed on
+/// the same way a few times). Without that, pruning would now and then take
+/// a node's last incoming link and leave it unreachable until the next
+/// VACUUM reconnects it.
+#[allow(clippy::too_many_arguments)]
+pub(super) fn link_back(
     index: pg_sys::Relation,
     layout: &NodeLayout,
     graph: &mut DiskGraph,
@@ -303,28 +328,79 @@ fn link_back(
     new: Ref,
     distance: f32,
     level: usize,
+    force: bool,
 ) {
+    offer(index, layout, graph, node, new, distance, level, force, 0);
+}
+
+/// How many times a dropped link is passed on (each time forced, so the
+/// dropped node keeps an incoming link, the last time not).
+const RELINK_DEPTH: usize = 3;
+
+#[allow(clippy::too_many_arguments)]
+fn offer(
+    index: pg_sys::Relation,
+    layout: &NodeLayout,
+    graph: &mut DiskGraph,
+    node: Ref,
+    new: Ref,
+    distance: f32,
+    level: usize,
+    force: bool,
+    depth: usize,
+) {
+    let dropped = add_link(index, layout, graph, node, new, distance, level, force);
+    if depth >= RELINK_DEPTH {
+        return;
+    }
+    let space = graph.space;
+    for x in dropped {
+        let (Some(a), Some(b)) = (graph.seen.get(&new.pack()), graph.seen.get(&x.pack())) else { continue };
+        let (Some(pa), Some(pb)) = (&a.payload, &b.payload) else { continue };
+        if b.deleted {
+            continue;
+        }
+        let d = space.distance(pa.as_bytes(), pb.as_bytes());
+        offer(index, layout, graph, new, x, d, level, depth + 1 < RELINK_DEPTH, depth + 1);
+    }
+}
+
+/// One attempt-until-written of `node → new`; returns the links the change
+/// dropped from `node`'s list.
+#[allow(clippy::too_many_arguments)]
+fn add_link(
+    index: pg_sys::Relation,
+    layout: &NodeLayout,
+    graph: &mut DiskGraph,
+    node: Ref,
+    new: Ref,
+    distance: f32,
+    level: usize,
+    force: bool,
+) -> Vec<Ref> {
     for _attempt in 0..16 {
         let Some((at, current)) = read_list(index, layout, node, level) else {
-            return;
+            return Vec::new();
         };
-        let Some(list) = next_list(index, layout, graph, node, &current, new, distance, level, false) else {
-            return;
+        let Some(list) = next_list(index, layout, graph, node, &current, new, distance, level, force) else {
+            return Vec::new();
         };
         let buf = Buf::exclusive(index, at.tuple.block);
         let mut wal = Wal::start(index);
         let page = wal.register(&buf);
         if write_list(page, layout, at, level, &current, &list) {
             wal.finish();
-            return;
+            return current.into_iter().filter(|r| !list.contains(r)).collect();
         }
         wal.abort();
     }
+    Vec::new()
 }
 
 /// Writes a new node (and its links tuple) and, in the same WAL record, the
 /// link to it from `first`, its nearest neighbour at layer 0 (kept even if
-/// the pruning heuristic would drop it). Returns the node's TID.
+/// the pruning heuristic would drop it). Returns the node's TID and the links
+/// the neighbour dropped to make room.
 fn place(
     index: pg_sys::Relation,
     meta: &Meta,
@@ -333,7 +409,7 @@ fn place(
     heap_tid: Ref,
     chosen: &[Vec<Scored<u64>>],
     mut first: Option<(Scored<u64>, &mut DiskGraph)>,
-) -> Ref {
+) -> (Ref, Vec<Ref>) {
     let layout = &meta.layout;
     let links_size = layout.needs_links_tuple(level).then(|| layout.links_size(level));
     // Stands for the new node in the neighbour's list until its TID is known.
@@ -419,7 +495,9 @@ fn place(
         if node_block > meta.insert_block {
             Meta::update(index, |m| m.insert_block = m.insert_block.max(node_block));
         }
-        return me;
+        let dropped = backlink
+            .map_or(Vec::new(), |(_, current, list)| current.into_iter().filter(|r| !list.contains(r)).collect());
+        return (me, dropped);
     }
     pgrx::error!("could not place a new hnsw node after repeated concurrent changes")
 }

@@ -19,6 +19,7 @@ pub mod insert;
 pub mod meta;
 pub mod options;
 pub mod page;
+pub mod reconnect;
 pub mod scan;
 pub mod support;
 pub mod tids;

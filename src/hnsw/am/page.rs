@@ -71,8 +71,13 @@ impl Buf {
     }
 
     /// Adds a new block at the end of the index, exclusively locked and
-    /// initialised as an empty data page (not yet WAL-logged: the caller
-    /// registers it with [`Wal::register_new`] or logs the build).
+    /// all zeros (not yet WAL-logged: the caller initialises it and registers
+    /// it with [`Wal::register_new`], or logs the whole build).
+    ///
+    /// `RBM_ZERO_AND_LOCK` takes the lock before the new buffer becomes
+    /// visible: with a plain read-then-lock, another backend scanning the
+    /// index could find the zero page first, initialise and fill it, and
+    /// have its work wiped when we initialise it in turn.
     pub fn extend(index: pg_sys::Relation) -> Buf {
         // SAFETY: extending under the relation extension lock is how every
         // index AM allocates a page (P_NEW = InvalidBlockNumber).
@@ -82,10 +87,9 @@ impl Buf {
                 index,
                 pg_sys::ForkNumber::MAIN_FORKNUM,
                 pg_sys::InvalidBlockNumber,
-                pg_sys::ReadBufferMode::RBM_NORMAL,
+                pg_sys::ReadBufferMode::RBM_ZERO_AND_LOCK,
                 std::ptr::null_mut(),
             );
-            pg_sys::LockBuffer(buffer, BUFFER_LOCK_EXCLUSIVE);
             pg_sys::UnlockRelationForExtension(index, pg_sys::ExclusiveLock as pg_sys::LOCKMODE);
             Buf { buffer, locked: true }
         }

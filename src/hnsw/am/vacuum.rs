@@ -13,6 +13,8 @@
 //! 4. **Free.** After waiting out in-flight scans (`SCAN_LOCK`), deleted
 //!    nodes and their links tuples become `FREE` slots for new insertions,
 //!    unless some list could not be repaired (then the next vacuum retries).
+//! 5. **Reconnect** (in `amvacuumcleanup`, so on every VACUUM): live nodes no
+//!    search can reach are linked back in (see `reconnect.rs`).
 //!
 //! Inserts and scans keep running throughout; only the two barriers wait.
 
@@ -344,6 +346,16 @@ fn repair_list(
         };
         if written {
             wal.finish();
+            drop(buf);
+            // Links go both ways, as an insertion makes them: each new
+            // neighbour is offered a link back to this node.
+            graph.seen.insert(node.pack(), super::disk::Seen::with_payload(payload.clone()));
+            for s in &kept {
+                let target = Ref::unpack(s.id);
+                if !list.links.contains(&target) {
+                    super::insert::link_back(index, layout, &mut graph, target, node, s.distance, level, false);
+                }
+            }
             return true;
         }
         wal.abort();
@@ -483,6 +495,7 @@ pub unsafe extern "C-unwind" fn amvacuumcleanup(
         } else {
             stats
         };
+        super::reconnect::reconnect(index);
         (*stats).num_pages = nblocks(index);
         stats
     }

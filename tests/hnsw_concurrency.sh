@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# Concurrency: eight clients insert, update, delete and search one
+# hnsw-indexed table while VACUUM runs in a loop. No client may fail, no
+# backend may crash, and afterwards the index verifies and holds exactly
+# the table's rows.
+source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
+SECONDS_TO_RUN="${HNSW_SOAK_SECONDS:-15}"
+
+new_cluster main "max_connections = 40" "log_min_messages = error"
+load_lodestone main
+sql main <<'SQL'
+CREATE TABLE items (id bigserial PRIMARY KEY, v vector(16));
+INSERT INTO items (v) SELECT v::vector(16) FROM lodestone_test.clustered(3000, 16, 30, 0.3, 0.1);
+CREATE INDEX items_v ON items USING hnsw (v vector_l2_ops) WITH (m = 8, ef_construction = 32);
+SQL
+random_vector="ARRAY(SELECT random() * 2 - 1 FROM generate_series(1, 16))::vector(16)"
+write_script() { echo "$2" >"$TEST_ROOT/$1.sql"; chmod 644 "$TEST_ROOT/$1.sql"; }
+write_script insert "INSERT INTO items (v) SELECT $random_vector;"
+write_script update "\\set k random(0, 49)
+UPDATE items SET v = $random_vector WHERE id = (SELECT max(id) FROM items) - :k;"
+write_script delete "\\set k random(0, 49)
+DELETE FROM items WHERE id = (SELECT min(id) FROM items) + :k;"
+write_script search "SELECT id FROM items ORDER BY v <-> (SELECT $random_vector) LIMIT 10;"
+
+(
+  end=$((SECONDS + SECONDS_TO_RUN))
+  while ((SECONDS < end)); do sql main -c "VACUUM items" 2>>"$TEST_ROOT/vacuum.err" || echo "vacuum failed" >>"$TEST_ROOT/vacuum.err"; sleep 1; done
+) &
+vacuums=$!
+status=0
+as_pg "$(pg_bindir)/pgbench" -h "$DIR_main/sock" -p "$PORT_main" -U postgres -n -c 8 -j 2 -T "$SECONDS_TO_RUN" \
+  -f "$TEST_ROOT/insert.sql@40" -f "$TEST_ROOT/update.sql@15" -f "$TEST_ROOT/delete.sql@10" \
+  -f "$TEST_ROOT/search.sql@35" postgres >"$TEST_ROOT/pgbench.log" 2>&1 || status=$?
+wait "$vacuums"
+grep -E "number of transactions actually processed|number of failed" "$TEST_ROOT/pgbench.log" | sed 's/^/  /'
+same "pgbench finished without client errors" "0" "$status"
+same "VACUUM never failed" "" "$(cat "$TEST_ROOT/vacuum.err")"
+same "no backend crashed" "" "$(grep -E 'terminated by signal|PANIC' "$DIR_main/server.log" || true)"
+sql main -c "VACUUM items"
+same "the index verifies" "" "$(sql main -c "SELECT * FROM lodestone_hnsw_verify('items_v')")"
+same "the index holds exactly the table's rows" "$(sql main -c "SELECT count(*) FROM items")" \
+  "$(sql main -c "SELECT heap_tids FROM lodestone_hnsw_info('items_v')")"
+
+echo "$passes passed, 0 failed"

@@ -1,0 +1,72 @@
+#!/usr/bin/env bash
+# Recall of the hnsw index against exact search on 10,000 clustered 16-dim vectors,
+# for every operator class; after deleting half the rows and VACUUM; with
+# inserts after the build; with a build that does not fit
+# maintenance_work_mem; and iterative scans under a 1%-selective filter.
+source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
+
+new_cluster main "max_parallel_maintenance_workers = 2"
+load_lodestone main
+
+sql main <<'SQL'
+CREATE TABLE items AS SELECT id, v::vector(16) AS v FROM lodestone_test.clustered(10000, 16, 100, 0.3, 0.1);
+CREATE TABLE queries AS SELECT id, v::vector(16) AS v FROM lodestone_test.clustered(100, 16, 100, 0.3, 0.2);
+-- unit vectors for the inner product, which orders them like cosine
+CREATE TABLE units AS SELECT id, l2_normalize(v)::vector(16) AS v FROM items;
+CREATE TABLE unit_queries AS SELECT id, l2_normalize(v)::vector(16) AS v FROM queries;
+SET maintenance_work_mem = '256MB';
+CREATE INDEX ON items USING hnsw (v vector_l2_ops);
+CREATE INDEX ON items USING hnsw (v vector_cosine_ops);
+CREATE INDEX ON items USING hnsw (v vector_l1_ops);
+CREATE INDEX ON units USING hnsw (v vector_ip_ops);
+SQL
+
+recall() { # table op [queries]
+  sql main -c "SET hnsw.ef_search = 100" \
+    -c "SELECT round(lodestone_test.recall('$1', '${3:-queries}', '$2', 10)::numeric, 3)" | tail -1
+}
+check "recall@10, L2 (<->), ef_search 100" '$1 >= 0.95' "$(recall items '<->')"
+check "recall@10, cosine (<=>), ef_search 100" '$1 >= 0.95' "$(recall items '<=>')"
+check "recall@10, L1 (<+>), ef_search 100" '$1 >= 0.95' "$(recall items '<+>')"
+check "recall@10, inner product (<#>) on unit vectors, ef_search 100" '$1 >= 0.95' "$(recall units '<#>' unit_queries)"
+
+# Inserts after the build: a second batch goes in row by row.
+sql main -c "INSERT INTO items SELECT id + 100000, v FROM lodestone_test.clustered(3000, 16, 100, 0.3, 0.3)"
+check "recall@10, L2, after 3,000 inserts" '$1 >= 0.95' "$(recall items '<->')"
+
+# Half the rows deleted, then VACUUM repairs the graph.
+sql main -c "DELETE FROM items WHERE id % 2 = 0" -c "VACUUM items"
+check "recall@10, L2, after deleting half and VACUUM" '$1 >= 0.9' "$(recall items '<->')"
+check "recall@10, cosine, after deleting half and VACUUM" '$1 >= 0.9' "$(recall items '<=>')"
+for idx in items_v_idx items_v_idx1 items_v_idx2; do
+  same "$idx verifies after VACUUM" "" "$(sql main -c "SELECT * FROM lodestone_hnsw_verify('$idx')")"
+  same "$idx holds every remaining row" "$(sql main -c "SELECT count(*) FROM items")" \
+    "$(sql main -c "SELECT heap_tids FROM lodestone_hnsw_info('$idx')")"
+done
+
+# A build larger than maintenance_work_mem: graph in memory up to the limit,
+# the rest inserted on disk, with a NOTICE.
+notice="$(sql main -c "SET maintenance_work_mem = '1MB'" -c "CREATE INDEX small_mem ON units USING hnsw (v vector_l2_ops)" 2>&1)"
+check "a build over maintenance_work_mem says so" '/no longer fits into maintenance_work_mem/' "$notice"
+same "the spilled build verifies" "" "$(sql main -c "SELECT * FROM lodestone_hnsw_verify('small_mem')")"
+check "recall@10, L2, spilled build" '$1 >= 0.95' "$(recall units '<->' unit_queries)"
+
+# Iterative scans: a filter that keeps 1% of the rows still yields k rows.
+sql main -c "ALTER TABLE items ADD COLUMN category int" -c "UPDATE items SET category = id % 100" -c "VACUUM ANALYZE items"
+filtered() { # mode
+  sql main -c "SET hnsw.iterative_scan = $1" -c "SET enable_seqscan = off" -c "SET enable_bitmapscan = off" \
+    -c "SELECT count(*) FROM (SELECT id FROM items WHERE category = 7 ORDER BY v <-> (SELECT v FROM queries WHERE id = 3) LIMIT 10) t" | tail -1
+}
+check "1%-selective filter without iterative scan finds fewer than 10" '$1 < 10' "$(filtered off)"
+check "1%-selective filter, iterative_scan = relaxed_order, finds 10" '$1 == 10' "$(filtered relaxed_order)"
+check "1%-selective filter, iterative_scan = strict_order, finds 10" '$1 == 10' "$(filtered strict_order)"
+order_ok="$(sql main -c "SET hnsw.iterative_scan = strict_order" -c "SET enable_seqscan = off" -c "
+  SELECT bool_and(d >= prev) FROM (
+    SELECT d, lag(d, 1, 0::float8) OVER () AS prev FROM (
+      SELECT v <-> (SELECT v FROM queries WHERE id = 3) AS d FROM items WHERE category = 7
+      ORDER BY v <-> (SELECT v FROM queries WHERE id = 3) LIMIT 20) s) t" | tail -1)"
+same "strict_order returns distances in order" "t" "$order_ok"
+plan="$(sql main -c "SET enable_seqscan = off" -c "EXPLAIN (COSTS OFF) SELECT id FROM items ORDER BY v <-> (SELECT v FROM queries WHERE id = 3) LIMIT 10")"
+check "the planner uses the index" '/Index Scan using items_v_idx/' "$plan"
+
+echo "$passes passed, 0 failed"

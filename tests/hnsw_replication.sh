@@ -1,0 +1,64 @@
+#!/usr/bin/env bash
+# A streaming standby (pg_basebackup over 127.0.0.1) replays the hnsw index
+# from WAL alone: after a build, inserts, deletes and VACUUM on the primary,
+# the standby returns the same top-10 as the primary for every query, and
+# its copy of the graph verifies.
+source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
+
+new_cluster primary "wal_level = replica" "max_wal_senders = 4" "hot_standby = on"
+load_lodestone primary
+
+standby="$TEST_ROOT/standby"
+pg_owned_dir "$standby"
+pg_owned_dir "$standby/sock"
+as_pg "$(pg_bindir)/pg_basebackup" -h 127.0.0.1 -p "$PORT_primary" -U postgres -D "$standby/data" -R -X stream -c fast
+PORT_standby="$(free_port $((PORT_primary + 1)))"
+DIR_standby="$standby"
+printf "port = %s\nunix_socket_directories = '%s'\n" "$PORT_standby" "$standby/sock" | as_pg tee -a "$standby/data/postgresql.conf" >/dev/null
+CLUSTERS+=("$standby")
+cluster_start "$standby"
+same "the standby is in recovery" "t" "$(sql standby -c "SELECT pg_is_in_recovery()")"
+
+# Everything below happens after the base backup: the standby learns it from WAL.
+sql primary <<'SQL'
+CREATE TABLE items AS SELECT id, v::vector(16) AS v FROM lodestone_test.clustered(5000, 16, 50, 0.3, 0.1);
+CREATE TABLE queries AS SELECT id, v::vector(16) AS v FROM lodestone_test.clustered(100, 16, 50, 0.3, 0.2);
+SET maintenance_work_mem = '128MB';
+CREATE INDEX items_l2 ON items USING hnsw (v vector_l2_ops);
+CREATE INDEX items_cos ON items USING hnsw (v vector_cosine_ops) WITH (m = 8, ef_construction = 32);
+INSERT INTO items SELECT id + 10000, v FROM lodestone_test.clustered(2000, 16, 50, 0.3, 0.3);
+DELETE FROM items WHERE id % 3 = 0;
+VACUUM items;
+INSERT INTO items SELECT id + 20000, v FROM lodestone_test.clustered(1000, 16, 50, 0.3, 0.4);
+SQL
+
+wait_for_replay() {
+  local lsn
+  lsn="$(sql primary -c "SELECT pg_current_wal_lsn()")"
+  for _ in $(seq 300); do
+    if [[ "$(sql standby -c "SELECT pg_last_wal_replay_lsn() >= '$lsn'::pg_lsn")" == t ]]; then return 0; fi
+    sleep 0.1
+  done
+  echo "standby did not catch up to $lsn" >&2
+  return 1
+}
+wait_for_replay
+
+topk() { # cluster op
+  sql "$1" -c "SET enable_seqscan = off" -c "SET hnsw.ef_search = 60" -c "
+    SELECT q.id, ARRAY(SELECT i.id FROM items i ORDER BY i.v $2 q.v LIMIT 10) FROM queries q ORDER BY q.id"
+}
+for op in '<->' '<=>'; do
+  primary_results="$(topk primary "$op")"
+  same "standby's top-10 by $op equals the primary's for 100 queries" "$primary_results" "$(topk standby "$op")"
+  check "the primary returned 10 ids per query ($op)" '$1 == 100' "$(grep -c ',.*,.*,.*,.*,.*,.*,.*,.*,' <<<"$primary_results")"
+done
+plan="$(sql standby -c "SET enable_seqscan = off" -c "EXPLAIN (COSTS OFF) SELECT id FROM items ORDER BY v <-> '[0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0]' LIMIT 5")"
+check "the standby plans an index scan" '/Index Scan using items_l2/' "$plan"
+for idx in items_l2 items_cos; do
+  same "$idx verifies on the standby" "" "$(sql standby -c "SELECT * FROM lodestone_hnsw_verify('$idx')")"
+  same "$idx: the standby's info equals the primary's" "$(sql primary -c "SELECT * FROM lodestone_hnsw_info('$idx')")" \
+    "$(sql standby -c "SELECT * FROM lodestone_hnsw_info('$idx')")"
+done
+
+echo "$passes passed, 0 failed"
