@@ -111,7 +111,7 @@ DROP TABLE hnsw_unlogged;
 CREATE INDEX hnsw_expr ON hnsw_items USING hnsw ((v * '[1,1,2]') vector_l2_ops);
 SELECT id FROM hnsw_items ORDER BY (v * '[1,1,2]') <-> '[1,1,1]' LIMIT 2;
 CREATE INDEX hnsw_partial ON hnsw_items USING hnsw (v vector_l2_ops) WHERE id > 5;
-SELECT id FROM hnsw_items WHERE id > 5 ORDER BY v <-> '[1,1,1]' LIMIT 2;
+SELECT * FROM (SELECT id, v <-> '[1,1,1]' AS distance FROM hnsw_items WHERE id > 5 ORDER BY v <-> '[1,1,1]' LIMIT 2) t ORDER BY distance, id;
 
 DROP TABLE hnsw_items;
 RESET ALL;

@@ -13,4 +13,4 @@ pub mod search;
 pub mod select;
 pub mod space;
 
-pub mod am;
+pub(crate) mod am;

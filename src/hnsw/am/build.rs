@@ -19,6 +19,7 @@ use crate::hnsw::layout::{
     maxalign, LinksMut, NodeLayout, NodeMut, Ref, TidList, TidListMut, LINE_POINTER, OVERFLOW_TIDS, PAGE_TUPLE_SPACE,
 };
 use crate::hnsw::memgraph::{GraphParams, MemGraph};
+use crate::hnsw::select::Link;
 use crate::hnsw::space::Space;
 use pgrx::pg_sys;
 use pgrx::pg_sys::panic::ErrorReport;
@@ -185,7 +186,7 @@ unsafe extern "C-unwind" fn collect(
         }
     }
     state.indexed += 1.0;
-    if (state.indexed as u64) % 1024 == 0 {
+    if (state.indexed as u64).is_multiple_of(1024) {
         progress(pg_sys::PROGRESS_CREATEIDX_TUPLES_DONE, state.indexed as i64);
     }
 }
@@ -194,7 +195,12 @@ unsafe extern "C-unwind" fn collect(
 fn flush(state: &mut BuildState) {
     let words = std::mem::take(&mut state.words);
     let tids = std::mem::take(&mut state.tids);
-    let params = GraphParams { m: state.opts.m, ef_construction: state.opts.ef_construction, seed: 0x1d_e5_70_9e };
+    let params = GraphParams {
+        m: state.opts.m,
+        ef_construction: state.opts.ef_construction,
+        seed: 0x1d_e5_70_9e,
+        keep_pruned: true,
+    };
     let graph = MemGraph::new(state.space, params, words, &tids);
     drop(tids);
     build_graph(&graph);
@@ -272,14 +278,26 @@ fn write_graph(index: pg_sys::Relation, graph: &MemGraph, space: Space, layout: 
         refs[id as usize] = node_ref(position);
     }
 
-    // Links tuples and overflow TID tuples, packed after the node pages.
+    // Links tuples go on their node's page when the page has room left
+    // (they then cost no extra page read), else with the overflow TID tuples
+    // on pages after the node pages.
+    let node_space = maxalign(layout.node_size()) + LINE_POINTER;
+    let mut tails: Vec<Tail> = order
+        .chunks(per_page)
+        .map(|chunk| Tail { used: chunk.len() * node_space, next_offset: chunk.len() as u16 + 1, tuples: Vec::new() })
+        .collect();
     let mut extra = ExtraPages::new(1 + node_pages);
     let mut links_refs = vec![Ref::INVALID; graph.len()];
     let mut overflow_refs = vec![Ref::INVALID; graph.len()];
-    for &id in &order {
+    for (position, &id) in order.iter().enumerate() {
         let level = graph.level(id);
         if layout.needs_links_tuple(level) {
-            links_refs[id as usize] = extra.place(layout.links_size(level), Extra::Links(id));
+            let size = layout.links_size(level);
+            let page = position / per_page;
+            links_refs[id as usize] = match tails[page].place(size, Extra::Links(id)) {
+                Some(offset) => Ref { block: 1 + page as u32, offset },
+                None => extra.place(size, Extra::Links(id)),
+            };
         }
         let tids = graph.node(id).tids.len();
         if tids > layout.max_tids {
@@ -299,7 +317,7 @@ fn write_graph(index: pg_sys::Relation, graph: &MemGraph, space: Space, layout: 
     mark_dirty(&meta_buf);
     drop(meta_buf);
 
-    let map = |ids: &[u32]| -> Vec<Ref> { ids.iter().map(|&n| refs[n as usize]).collect() };
+    let map = |links: &[Link<u32>]| -> Vec<Ref> { links.iter().map(|l| refs[l.id as usize]).collect() };
     let mut bytes = vec![0u8; layout.node_size()];
     for (page_no, chunk) in order.chunks(per_page).enumerate() {
         let buf = Buf::extend(index);
@@ -318,35 +336,70 @@ fn write_graph(index: pg_sys::Relation, graph: &MemGraph, space: Space, layout: 
             node.set_overflow(overflow_refs[id as usize]);
             add(index, &buf, &bytes);
         }
+        write_extra(index, &buf, &tails[page_no].tuples, graph, &layout, &map);
         mark_dirty(&buf);
         pgrx::check_for_interrupts!();
     }
     for tuples in &extra.pages {
         let buf = Buf::extend(index);
         init_page(buf.page(), PAGE_DATA);
-        for tuple in tuples {
-            match *tuple {
-                Extra::Links(id) => {
-                    let level = graph.level(id);
-                    let state = graph.node(id);
-                    let mut bytes = vec![0u8; layout.links_size(level)];
-                    let mut links = LinksMut::init(&mut bytes, &layout, level);
-                    for (lc, list) in state.links.iter().enumerate().skip(usize::from(layout.links0_inline)) {
-                        links.set(lc, &map(list));
-                    }
-                    add(index, &buf, &bytes);
+        write_extra(index, &buf, tuples, graph, &layout, &map);
+        mark_dirty(&buf);
+    }
+}
+
+/// Adds links and overflow tuples to a page being written.
+fn write_extra(
+    index: pg_sys::Relation,
+    buf: &Buf,
+    tuples: &[Extra],
+    graph: &MemGraph,
+    layout: &NodeLayout,
+    map: &impl Fn(&[Link<u32>]) -> Vec<Ref>,
+) {
+    for tuple in tuples {
+        match *tuple {
+            Extra::Links(id) => {
+                let level = graph.level(id);
+                let state = graph.node(id);
+                let mut bytes = vec![0u8; layout.links_size(level)];
+                let mut links = LinksMut::init(&mut bytes, layout, level);
+                for (lc, list) in state.links.iter().enumerate().skip(usize::from(layout.links0_inline)) {
+                    links.set(lc, &map(list));
                 }
-                Extra::Tids(id, start, next) => {
-                    let state = graph.node(id);
-                    let end = (start + OVERFLOW_TIDS).min(state.tids.len());
-                    let tids: Vec<Ref> = state.tids[start..end].iter().map(|&t| Ref::unpack(t)).collect();
-                    let mut bytes = vec![0u8; TidList::SIZE];
-                    TidListMut::init(&mut bytes, next).set(&tids);
-                    add(index, &buf, &bytes);
-                }
+                add(index, buf, &bytes);
+            }
+            Extra::Tids(id, start, next) => {
+                let state = graph.node(id);
+                let end = (start + OVERFLOW_TIDS).min(state.tids.len());
+                let tids: Vec<Ref> = state.tids[start..end].iter().map(|&t| Ref::unpack(t)).collect();
+                let mut bytes = vec![0u8; TidList::SIZE];
+                TidListMut::init(&mut bytes, next).set(&tids);
+                add(index, buf, &bytes);
             }
         }
-        mark_dirty(&buf);
+    }
+}
+
+/// What is left of a node page for links tuples.
+struct Tail {
+    used: usize,
+    next_offset: u16,
+    tuples: Vec<Extra>,
+}
+
+impl Tail {
+    /// Reserves room for a tuple of `size` bytes if the page has it; its
+    /// offset.
+    fn place(&mut self, size: usize, tuple: Extra) -> Option<u16> {
+        let need = maxalign(size) + LINE_POINTER;
+        if self.used + need > PAGE_TUPLE_SPACE {
+            return None;
+        }
+        self.used += need;
+        self.tuples.push(tuple);
+        self.next_offset += 1;
+        Some(self.next_offset - 1)
     }
 }
 
@@ -415,7 +468,7 @@ fn breadth_first(graph: &MemGraph) -> Vec<u32> {
                 continue;
             }
             order.push(id);
-            for &l in &state.links[0] {
+            for l in state.links[0].iter().map(|l| l.id) {
                 if !seen[l as usize] {
                     seen[l as usize] = true;
                     queue.push_back(l);

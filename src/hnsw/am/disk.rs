@@ -8,7 +8,7 @@
 //! block so each page is read once per batch.
 
 use super::meta::corrupt;
-use super::page::{item, Buf};
+use super::page::{item, prefetch, prefetch_block, Buf};
 use crate::hnsw::layout::{Links, Node, NodeLayout, Ref, KIND_LINKS, KIND_NODE};
 use crate::hnsw::search::{GraphView, IdHasher};
 use crate::hnsw::space::{Payload, Space};
@@ -19,10 +19,9 @@ use std::hash::BuildHasherDefault;
 /// What a search keeps of a node it scored.
 #[derive(Clone, Debug)]
 pub struct Seen {
-    pub version: u8,
     pub deleted: bool,
-    pub level: usize,
-    pub tids: Vec<Ref>,
+    /// The node's inline heap TIDs, in [`DiskGraph::tids`].
+    tids: (u32, u8),
     /// The node's first overflow tuple of more heap TIDs, if any.
     pub overflow: Ref,
     links0: Option<(u32, u16)>,
@@ -34,15 +33,7 @@ pub struct Seen {
 impl Seen {
     /// A node known only by its payload (an insertion's own new node).
     pub fn with_payload(payload: Payload) -> Seen {
-        Seen {
-            version: 0,
-            deleted: false,
-            level: 0,
-            tids: Vec::new(),
-            overflow: Ref::INVALID,
-            links0: None,
-            payload: Some(payload),
-        }
+        Seen { deleted: false, tids: (0, 0), overflow: Ref::INVALID, links0: None, payload: Some(payload) }
     }
 }
 
@@ -59,6 +50,8 @@ pub struct DiskGraph {
     keep_payloads: bool,
     pub seen: SeenMap,
     links_arena: Vec<u64>,
+    tids_arena: Vec<Ref>,
+    pinned: Vec<(u32, Buf)>,
     order: Vec<usize>,
     /// Bytes held in `seen` and the arena, for the scan memory limit.
     pub memory: usize,
@@ -67,6 +60,11 @@ pub struct DiskGraph {
 }
 
 impl DiskGraph {
+    /// The index this graph reads.
+    pub fn index(&self) -> pg_sys::Relation {
+        self.index
+    }
+
     pub fn new(
         index: pg_sys::Relation,
         space: Space,
@@ -82,10 +80,17 @@ impl DiskGraph {
             keep_payloads,
             seen: SeenMap::default(),
             links_arena: Vec::new(),
+            tids_arena: Vec::new(),
+            pinned: Vec::new(),
             order: Vec::new(),
             memory: 0,
             reads: 0,
         }
+    }
+
+    /// The inline heap TIDs of a node the search scored.
+    pub fn tids(&self, seen: &Seen) -> &[Ref] {
+        &self.tids_arena[seen.tids.0 as usize..seen.tids.0 as usize + usize::from(seen.tids.1)]
     }
 
     /// Scores one node.
@@ -148,18 +153,48 @@ impl GraphView for DiskGraph {
         self.order.clear();
         self.order.extend(0..ids.len());
         self.order.sort_unstable_by_key(|&i| ids[i]);
+        // The cache misses of a batch are what a search waits on, so they
+        // are made to overlap: first the descriptors and headers of every
+        // block, then every node tuple, then the distances.
+        let mut last = u32::MAX;
+        for &slot in &self.order {
+            let block = Ref::unpack(ids[slot]).block;
+            if block != last {
+                prefetch_block(self.index, block);
+                last = block;
+            }
+        }
+        self.pinned.clear();
         let mut i = 0;
         while i < self.order.len() {
             let block = Ref::unpack(ids[self.order[i]]).block;
-            let buf = Buf::share(self.index, block);
+            let mut buf = Buf::pinned(self.index, block);
+            buf.lock_share();
             let page = buf.page();
             while i < self.order.len() && Ref::unpack(ids[self.order[i]]).block == block {
-                let slot = self.order[i];
-                let id = ids[slot];
+                if let Some(bytes) = item(page, Ref::unpack(ids[self.order[i]]).offset) {
+                    prefetch(bytes.as_ptr(), bytes.len());
+                }
                 i += 1;
-                let Some(bytes) = item(page, Ref::unpack(id).offset) else {
-                    continue;
-                };
+            }
+            buf.unlock();
+            self.pinned.push((block, buf));
+        }
+        let mut pinned = std::mem::take(&mut self.pinned);
+        let mut i = 0;
+        for (block, buf) in pinned.iter_mut() {
+            buf.lock_share();
+            let page = buf.page();
+            let start = i;
+            while i < self.order.len() && Ref::unpack(ids[self.order[i]]).block == *block {
+                if let Some(bytes) = item(page, Ref::unpack(ids[self.order[i]]).offset) {
+                    prefetch(bytes.as_ptr(), bytes.len());
+                }
+                i += 1;
+            }
+            for &slot in &self.order[start..i] {
+                let id = ids[slot];
+                let Some(bytes) = item(page, Ref::unpack(id).offset) else { continue };
                 if bytes.first() != Some(&KIND_NODE) {
                     continue;
                 }
@@ -179,19 +214,22 @@ impl GraphView for DiskGraph {
                 } else {
                     None
                 };
+                let tids_start = self.tids_arena.len() as u32;
+                self.tids_arena.extend(node.tids());
                 let seen = Seen {
-                    version: node.version(),
                     deleted: node.is_deleted(),
-                    level: node.level(),
-                    tids: node.tids().collect(),
+                    tids: (tids_start, node.ntids() as u8),
                     overflow: node.overflow(),
                     links0,
                     payload: self.keep_payloads.then(|| Payload::from_bytes(node.payload())),
                 };
-                self.memory += 64 + seen.tids.len() * 8 + links0.map_or(0, |l| usize::from(l.1) * 8);
+                self.memory += 48 + node.ntids() * 6 + links0.map_or(0, |l| usize::from(l.1) * 8);
                 self.memory += seen.payload.as_ref().map_or(0, |p| p.len());
                 self.seen.insert(id, seen);
             }
+            buf.unlock();
         }
+        pinned.clear();
+        self.pinned = pinned;
     }
 }

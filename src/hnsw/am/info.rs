@@ -143,6 +143,8 @@ impl Census {
     }
 }
 
+// pgrx derives the result columns from this signature, so it stays spelled out.
+#[allow(clippy::type_complexity)]
 #[pg_extern(sql = false)]
 fn lodestone_hnsw_info(
     index: pg_sys::Oid,

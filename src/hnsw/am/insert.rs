@@ -27,7 +27,7 @@ use crate::hnsw::layout::{
 };
 use crate::hnsw::level::{level_for, splitmix64, unit_from_hash, MAX_LEVEL};
 use crate::hnsw::search::{descend, search_layer, HashVisited, Scored, Scratch};
-use crate::hnsw::select::select_neighbors;
+use crate::hnsw::select::{offer, select_links, select_neighbors, Link, Offered};
 use crate::hnsw::space::Payload;
 use pgrx::pg_sys;
 
@@ -100,7 +100,7 @@ pub fn insert_on_disk(index: pg_sys::Relation, payload: &Payload, heap_tid: Ref)
         }
         let space = meta.space;
         let same = |c: u64| cached_payload(&graph, c) == payload.as_bytes();
-        chosen[lc] = select_neighbors(&live, meta.layout.capacity(lc), same, |a, b| {
+        chosen[lc] = select_neighbors(&live, meta.layout.capacity(lc), true, same, |a, b| {
             space.distance(cached_payload(&graph, a), cached_payload(&graph, b))
         });
         entries = found;
@@ -114,7 +114,7 @@ pub fn insert_on_disk(index: pg_sys::Relation, payload: &Payload, heap_tid: Ref)
     for x in dropped {
         if let Some((p, false)) = payload_and_flag(index, &meta.layout, &mut graph, x) {
             let d = meta.space.distance(payload.as_bytes(), p.as_bytes());
-            offer(index, &meta.layout, &mut graph, node, x, d, 0, true, 1);
+            pass_on(index, &meta.layout, &mut graph, node, x, d, 0, true, 1);
         }
     }
     for (lc, list) in chosen.iter().enumerate() {
@@ -130,7 +130,7 @@ pub fn insert_on_disk(index: pg_sys::Relation, payload: &Payload, heap_tid: Ref)
     }
 }
 
-fn cached_payload<'g>(graph: &'g DiskGraph, id: u64) -> &'g [u8] {
+fn cached_payload(graph: &DiskGraph, id: u64) -> &[u8] {
     graph.seen.get(&id).and_then(|s| s.payload.as_ref()).map_or(&[], |p| p.as_bytes())
 }
 
@@ -219,8 +219,6 @@ fn write_list(
 /// chooses, dropping deleted nodes. `None` when `new` is not kept, unless
 /// `force`, which then replaces the farthest link.
 fn next_list(
-    index: pg_sys::Relation,
-    layout: &NodeLayout,
     graph: &mut DiskGraph,
     node: Ref,
     current: &[Ref],
@@ -232,6 +230,7 @@ fn next_list(
     if current.contains(&new) {
         return None;
     }
+    let (index, layout) = (graph.index(), &graph.layout.clone());
     let capacity = layout.capacity(level);
     if current.len() < capacity {
         let mut list = current.to_vec();
@@ -252,7 +251,6 @@ fn next_list(
         }
     }
     let new_payload = Payload::from_bytes(cached_payload(graph, new.pack()));
-    candidates.push(Scored { id: new.pack(), distance });
     candidates.sort();
     let lookup = |id: u64| -> &[u8] {
         if id == new.pack() {
@@ -260,23 +258,30 @@ fn next_list(
         }
         payloads.iter().find(|(i, _)| *i == id).map_or(&[], |(_, p)| p.as_bytes())
     };
-    let kept = select_neighbors(
-        &candidates,
-        capacity,
-        |c| lookup(c) == node_payload.as_bytes(),
-        |a, b| space.distance(lookup(a), lookup(b)),
-    );
-    let mut list: Vec<Ref> = kept.iter().map(|s| Ref::unpack(s.id)).collect();
-    if !list.contains(&new) {
-        if !force {
-            return None;
+    let same = |c: u64| lookup(c) == node_payload.as_bytes();
+    // The statuses the heuristic gives the current links, then the new one
+    // offered as the build offers it (one link replaced at most).
+    let mut links = select_links(&candidates, capacity, same, |a, b| space.distance(lookup(a), lookup(b)));
+    let same_new = new_payload.as_bytes() == node_payload.as_bytes();
+    let outcome = offer(&mut links, Scored { id: new.pack(), distance }, capacity, same_new, |a, b| {
+        space.distance(lookup(a), lookup(b))
+    });
+    match outcome {
+        Offered::Added | Offered::Replaced(_) => {}
+        Offered::Present => return None,
+        Offered::Rejected if !force => return None,
+        Offered::Rejected => {
+            // Forced in: it takes the place of the farthest link the
+            // heuristic does not need. The diverse links are the ones that
+            // lead out of the neighbourhood (to other clusters), so one is
+            // given up only when all are.
+            let victim = links.iter().rposition(|l| !l.diverse).unwrap_or(links.len() - 1);
+            links.remove(victim);
+            let pos = links.partition_point(|l| l.distance <= distance);
+            links.insert(pos, Link { id: new.pack(), distance, diverse: true });
         }
-        if list.len() >= capacity {
-            list.pop();
-        }
-        list.push(new);
     }
-    Some(list)
+    Some(links.iter().map(|l| Ref::unpack(l.id)).collect())
 }
 
 fn payload_at(index: pg_sys::Relation, layout: &NodeLayout, graph: &mut DiskGraph, node: Ref) -> Option<Payload> {
@@ -330,7 +335,7 @@ pub(super) fn link_back(
     level: usize,
     force: bool,
 ) {
-    offer(index, layout, graph, node, new, distance, level, force, 0);
+    pass_on(index, layout, graph, node, new, distance, level, force, 0);
 }
 
 /// How many times a dropped link is passed on (each time forced, so the
@@ -338,7 +343,7 @@ pub(super) fn link_back(
 const RELINK_DEPTH: usize = 3;
 
 #[allow(clippy::too_many_arguments)]
-fn offer(
+fn pass_on(
     index: pg_sys::Relation,
     layout: &NodeLayout,
     graph: &mut DiskGraph,
@@ -361,7 +366,7 @@ fn offer(
             continue;
         }
         let d = space.distance(pa.as_bytes(), pb.as_bytes());
-        offer(index, layout, graph, new, x, d, level, depth + 1 < RELINK_DEPTH, depth + 1);
+        pass_on(index, layout, graph, new, x, d, level, depth + 1 < RELINK_DEPTH, depth + 1);
     }
 }
 
@@ -382,7 +387,7 @@ fn add_link(
         let Some((at, current)) = read_list(index, layout, node, level) else {
             return Vec::new();
         };
-        let Some(list) = next_list(index, layout, graph, node, &current, new, distance, level, force) else {
+        let Some(list) = next_list(graph, node, &current, new, distance, level, force) else {
             return Vec::new();
         };
         let buf = Buf::exclusive(index, at.tuple.block);
@@ -432,7 +437,7 @@ fn place(
         if let Some((nearest, graph)) = first.as_mut() {
             let target = Ref::unpack(nearest.id);
             if let Some((at, current)) = read_list(index, layout, target, 0) {
-                let list = next_list(index, layout, graph, target, &current, placeholder, nearest.distance, 0, true);
+                let list = next_list(graph, target, &current, placeholder, nearest.distance, 0, true);
                 backlink = list.map(|list| (at, current, list));
             }
         }

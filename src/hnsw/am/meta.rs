@@ -76,7 +76,7 @@ fn metric_from(code: u8) -> Option<Metric> {
 }
 
 impl Meta {
-    fn to_raw(&self) -> RawMeta {
+    fn to_raw(self) -> RawMeta {
         let (entry, level) = self.entry.unwrap_or((Ref::INVALID, 0));
         RawMeta {
             magic: MAGIC,

@@ -50,6 +50,20 @@ pub struct Buf {
 }
 
 impl Buf {
+    /// Pins `block` without locking it, through [`pin_recent`].
+    pub fn pinned(index: pg_sys::Relation, block: u32) -> Buf {
+        Buf { buffer: pin_recent(index, block), locked: false }
+    }
+
+    /// Locks a pinned buffer shared.
+    pub fn lock_share(&mut self) {
+        if !self.locked {
+            // SAFETY: the buffer is pinned by us and not locked by us.
+            unsafe { pg_sys::LockBuffer(self.buffer, BUFFER_LOCK_SHARE) };
+            self.locked = true;
+        }
+    }
+
     /// Reads `block` and locks it shared.
     pub fn share(index: pg_sys::Relation, block: u32) -> Buf {
         Buf::read(index, block, BUFFER_LOCK_SHARE)
@@ -248,6 +262,91 @@ pub fn fits(page: pg_sys::Page, len: usize) -> bool {
     // SAFETY: reads the header of a locked page.
     let free = unsafe { pg_sys::PageGetExactFreeSpace(page) };
     free >= maxalign(len) + LINE_POINTER
+}
+
+/// Which shared buffer last held each block of the index this backend read
+/// last (one index at a time: a scan or an insert works on one).
+struct Recent {
+    relation: (u32, u32, u32),
+    buffers: Vec<pg_sys::Buffer>,
+}
+
+thread_local! {
+    static RECENT: std::cell::RefCell<Recent> =
+        const { std::cell::RefCell::new(Recent { relation: (0, 0, 0), buffers: Vec::new() }) };
+}
+
+fn relation_key(index: pg_sys::Relation) -> (pg_sys::RelFileNode, (u32, u32, u32)) {
+    // SAFETY: reads the relfilenode of an open relation.
+    let node = unsafe { (*index).rd_node };
+    (node, (node.spcNode.into(), node.dbNode.into(), node.relNode.into()))
+}
+
+/// The buffer that held `block` of `index` when this backend last read it.
+fn recent_buffer(index: pg_sys::Relation, block: u32) -> Option<pg_sys::Buffer> {
+    let (_, key) = relation_key(index);
+    RECENT.with(|r| {
+        let r = r.borrow();
+        (r.relation == key).then(|| r.buffers.get(block as usize).copied()).flatten().filter(|&b| b != 0)
+    })
+}
+
+/// Pins `block` of `index`, trying first the buffer that held it last time
+/// (`ReadRecentBuffer` checks the buffer's tag and pins it): a hit skips the
+/// shared buffer mapping table, which is most of a buffer read's cost when
+/// it is in memory.
+pub fn pin_recent(index: pg_sys::Relation, block: u32) -> pg_sys::Buffer {
+    let (node, key) = relation_key(index);
+    if let Some(buffer) = recent_buffer(index, block) {
+        // SAFETY: ReadRecentBuffer validates that `buffer` still holds this
+        // block before pinning it, and returns false otherwise.
+        if unsafe { pg_sys::ReadRecentBuffer(node, pg_sys::ForkNumber::MAIN_FORKNUM, block, buffer) } {
+            return buffer;
+        }
+    }
+    // SAFETY: `index` is open; ReadBuffer pins the block's buffer.
+    let buffer = unsafe { pg_sys::ReadBuffer(index, block) };
+    RECENT.with(|r| {
+        let mut r = r.borrow_mut();
+        if r.relation != key {
+            r.relation = key;
+            r.buffers.clear();
+        }
+        if r.buffers.len() <= block as usize {
+            r.buffers.resize(block as usize + 1, 0);
+        }
+        r.buffers[block as usize] = buffer;
+    });
+    buffer
+}
+
+/// Starts loading, ahead of pinning it, the descriptor and the page header
+/// of the buffer that last held `block`, so that the cache misses of many
+/// blocks overlap instead of adding up.
+pub fn prefetch_block(index: pg_sys::Relation, block: u32) {
+    if let Some(buffer) = recent_buffer(index, block).filter(|&b| b > 0) {
+        let id = (buffer - 1) as usize;
+        // SAFETY: only addresses are computed (shared buffer arrays sized at
+        // startup; `id` came from a buffer this backend held) and prefetched,
+        // which never faults and reads nothing.
+        unsafe {
+            let descriptor = pg_sys::BufferDescriptors.add(id).cast::<u8>();
+            let page = pg_sys::BufferBlocks.cast::<u8>().wrapping_add(id * pg_sys::BLCKSZ as usize);
+            prefetch(descriptor, 64);
+            prefetch(page, 256);
+        }
+    }
+}
+
+/// Asks the CPU to start loading `len` bytes at `ptr` into cache.
+#[inline]
+pub fn prefetch(ptr: *const u8, len: usize) {
+    #[cfg(target_arch = "x86_64")]
+    for line in (0..len).step_by(64) {
+        // SAFETY: prefetching is a hint that never faults, whatever the
+        // address; callers pass addresses inside a pinned buffer.
+        unsafe { std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(ptr.wrapping_add(line).cast()) };
+    }
 }
 
 /// Number of blocks in the index's main fork.

@@ -220,7 +220,7 @@ fn queue_results(state: &mut ScanState, graph: &DiskGraph, found: &[Scored<u64>]
     for s in found {
         if let Some(node) = graph.seen.get(&s.id) {
             if !node.deleted {
-                state.ready.extend(node.tids.iter().map(|&t| (s.distance, t)));
+                state.ready.extend(graph.tids(node).iter().map(|&t| (s.distance, t)));
                 if node.overflow.is_valid() {
                     let more = super::tids::read_chain(state.index, node.overflow);
                     state.ready.extend(more.into_iter().map(|t| (s.distance, t)));

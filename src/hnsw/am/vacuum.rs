@@ -310,9 +310,13 @@ fn repair_list(
         }
         let space = meta.space;
         let payload_of = |g: &DiskGraph, id: u64| g.seen.get(&id).and_then(|s| s.payload.clone()).unwrap_or_default();
+        // Filled up to capacity like the lists an insertion writes: a list
+        // cut down to its diverse links alone loses the short links that
+        // searches walk through.
         let kept = select_neighbors(
             &scored,
             layout.capacity(level),
+            true,
             |c| payload_of(&graph, c) == payload,
             |a, b| space.distance(payload_of(&graph, a).as_bytes(), payload_of(&graph, b).as_bytes()),
         );
