@@ -111,8 +111,9 @@ fn has_f16c_fma() -> bool {
 #[inline]
 pub fn norm(a: &[f16]) -> f64 {
     a.iter()
-        .map(|&x| f64::from(x.to_f32()) * f64::from(x.to_f32()))
-        .sum::<f64>()
+        .fold(0.0, |acc, &x| {
+            acc + f64::from(x.to_f32()) * f64::from(x.to_f32())
+        })
         .sqrt()
 }
 

@@ -105,12 +105,12 @@ pub fn cosine_distance(a: SparseRef, b: SparseRef) -> f64 {
     super::dense::cosine_from_parts(ab, aa, bb)
 }
 
-/// `|a|`, accumulated in `f64` as pgvector's `l2_norm(sparsevec)` does.
+/// `|a|`, accumulated in `f64` as pgvector's `l2_norm(sparsevec)` does;
+/// `+0` without elements (an empty `Iterator::sum` of floats is `-0`).
 pub fn norm(values: &[f32]) -> f64 {
     values
         .iter()
-        .map(|&x| f64::from(x) * f64::from(x))
-        .sum::<f64>()
+        .fold(0.0, |acc, &x| acc + f64::from(x) * f64::from(x))
         .sqrt()
 }
 
@@ -230,6 +230,7 @@ mod tests {
         assert_eq!(l1(a, b), 1.0 + 3.0 + 2.0 + 5.0);
         assert_eq!(dot(a, b), 8.0);
         let empty = v(&[], &[]);
+        assert!(norm(&[]).is_sign_positive());
         assert_eq!(l2_squared(empty, b), 50.0);
         assert_eq!(dot(empty, b), 0.0);
         assert!(cosine_distance(empty, b).is_nan());
