@@ -233,10 +233,15 @@ fn vector_mul(a: VectorArg, b: VectorArg) -> Vector {
     check_same_dims(&a, &b);
     let (x, y) = (a.as_slice(), b.as_slice());
     let mut out = Vector::from_fn(x.len(), |i| x[i] * y[i]);
-    let r = out.as_mut_slice();
-    check_overflow(r);
-    if (0..r.len()).any(|i| r[i] == 0.0 && !(x[i] == 0.0 || y[i] == 0.0)) {
-        raise(Error::float_underflow());
+    // One pass, element by element, as pgvector: whichever of overflow and
+    // underflow comes first is reported.
+    for (i, &r) in out.as_mut_slice().iter().enumerate() {
+        if r.is_infinite() {
+            raise(Error::float_overflow());
+        }
+        if r == 0.0 && !(x[i] == 0.0 || y[i] == 0.0) {
+            raise(Error::float_underflow());
+        }
     }
     out
 }
