@@ -108,7 +108,10 @@ fn strtol_prefix(input: &CStr) -> Option<(i64, usize)> {
     let value = unsafe { libc::strtol(start, &mut end, 10) };
     // SAFETY: both pointers are into the same allocation, `end >= start`.
     let len = unsafe { end.offset_from(start) } as usize;
-    (len > 0).then_some((i64::from(value), len))
+    // `long` is 64 bits here but 32 on some targets.
+    #[allow(clippy::useless_conversion)]
+    let value = i64::from(value);
+    (len > 0).then_some((value, len))
 }
 
 fn skip_space(bytes: &[u8], mut pos: usize) -> usize {

@@ -74,6 +74,10 @@ impl StateDim {
 }
 
 /// The transition function: count one more value and add it to the sums.
+///
+/// `fcinfo` is the transition function's own call info, which Postgres
+/// guarantees valid for the call; it is only handed back to Postgres.
+#[allow(clippy::not_unsafe_ptr_arg_deref)]
 pub fn accum<E: Copy>(
     fcinfo: pg_sys::FunctionCallInfo,
     state: RawDatum,
