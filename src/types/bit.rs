@@ -49,7 +49,14 @@ impl<'a> BitArg<'a> {
     /// `VARBITLEN`: the length in bits.
     fn len(&self) -> u32 {
         // SAFETY: a detoasted VarBit has a 4-byte header then its bit length.
-        unsafe { self.ptr.as_ptr().cast::<u8>().add(4).cast::<u32>().read() }
+        unsafe {
+            self.ptr
+                .as_ptr()
+                .cast::<u8>()
+                .add(4)
+                .cast::<u32>()
+                .read_unaligned()
+        }
     }
 
     /// `VARBITS` for `VARBITBYTES` bytes: every data byte, padding bits zero.

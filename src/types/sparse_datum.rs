@@ -164,6 +164,7 @@ impl FromDatum for SparseArg<'_> {
     }
 }
 
+// SAFETY: unboxes through FromDatum above, for arguments declared sparsevec.
 unsafe impl<'fcx> ArgAbi<'fcx> for SparseArg<'fcx> {
     unsafe fn unbox_arg_unchecked(arg: Arg<'_, 'fcx>) -> Self {
         let index = arg.index();
@@ -173,6 +174,7 @@ unsafe impl<'fcx> ArgAbi<'fcx> for SparseArg<'fcx> {
     }
 }
 
+// SAFETY: returns a palloced sparsevec from functions declared to return one.
 unsafe impl BoxRet for SparseOut {
     unsafe fn box_into<'fcx>(self, fcinfo: &mut FcInfo<'fcx>) -> Datum<'fcx> {
         // SAFETY: the datum is a palloced value of the returned type.
@@ -182,6 +184,7 @@ unsafe impl BoxRet for SparseOut {
 
 const SQL_NAME: &str = "sparsevec";
 
+// SAFETY: both map to the SQL type `sparsevec`, which they hold.
 unsafe impl SqlTranslatable for SparseArg<'_> {
     const TYPE_IDENT: &'static str = "lodestone::sparsevec";
     const TYPE_ORIGIN: TypeOrigin = TypeOrigin::External;
