@@ -2,14 +2,14 @@
 //!
 //!   cargo bench --bench kernels
 //!
-//! Each kernel is measured on one pair of values that stays in L1 cache, so
-//! the figures are the kernels' own cost per call:
+//! Each dense and bit kernel is measured on one pair of values that stays in
+//! L1 cache, so the figures are the kernels' own cost per call:
 //!
 //! * `f32/*` and `f16/*`: dense vectors of 128 to 1536 dimensions;
 //! * `bit/*`: bit strings of 128 to 1536 bits (binary-quantized vectors);
 //! * `sparse/*`: sparse vectors with 128 to 1536 non-zeros each, their
 //!   indices drawn from 8 times as many dimensions (so about an eighth of
-//!   them are shared).
+//!   them are shared); one query against 1 MiB of other values in turn.
 
 use criterion::{black_box, criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use half::f16;
@@ -118,14 +118,21 @@ fn sparse_kernels(c: &mut Criterion) {
     for (name, kernel) in kernels {
         let mut group = c.benchmark_group(format!("sparse/{name}"));
         for nnz in DIMS {
-            let (ia, va) = random_sparse(&mut rng, 8 * nnz, nnz);
-            let (ib, vb) = random_sparse(&mut rng, 8 * nnz, nnz);
+            // One query against a rotating set of 1 MiB of other values, so
+            // that branch prediction cannot learn a single pair's merge.
+            let (iq, vq) = random_sparse(&mut rng, 8 * nnz, nnz);
+            let others: Vec<_> = (0..(1 << 20) / (8 * nnz))
+                .map(|_| random_sparse(&mut rng, 8 * nnz, nnz))
+                .collect();
+            let mut k = 0;
             group.throughput(Throughput::Elements(nnz as u64));
             group.bench_with_input(BenchmarkId::from_parameter(nnz), &nnz, |bench, _| {
                 bench.iter(|| {
+                    k = (k + 1) % others.len();
+                    let (io, vo) = &others[k];
                     kernel(
-                        black_box(SparseRef::new(&ia, &va)),
-                        black_box(SparseRef::new(&ib, &vb)),
+                        black_box(SparseRef::new(&iq, &vq)),
+                        black_box(SparseRef::new(io, vo)),
                     )
                 })
             });
