@@ -26,6 +26,8 @@ FROM (VALUES
 -- infinite partial sum stays infinite
 SELECT l2_distance('{1:3e38}/2'::sparsevec, '{1:-3e38}/2'), l1_distance('{1:3e38}/2'::sparsevec, '{2:-3e38}/2');
 SELECT inner_product('{1:3e38,2:3e38}/2'::sparsevec, '{1:3e38,2:-3e38}/2'), inner_product('{1:1e-30}/1'::sparsevec, '{1:1e-30}/1');
+-- a product that underflows leaves a negative zero sum
+SELECT inner_product('{1:1e-30,2:1}/3'::sparsevec, '{1:-1e-30,3:1}/3'), '{1:1e-30,2:1}/3'::sparsevec <#> '{1:-1e-30,3:1}/3';
 SELECT cosine_distance('{1:3e38}/1'::sparsevec, '{1:3e38}/1'), cosine_distance('{1:1e-30}/1'::sparsevec, '{1:1e-30}/1');
 SELECT cosine_distance('{1:1,2:1}/2'::sparsevec, '{1:1.1,2:1.1}/2'), cosine_distance('{1:1,2:1}/2'::sparsevec, '{1:-1.1,2:-1.1}/2');
 
