@@ -3,11 +3,12 @@
 //!
 //! The crate has a pure core and a thin Postgres shell:
 //!
-//! | module        | what                                                  | Postgres? |
-//! |---------------|-------------------------------------------------------|-----------|
-//! | [`distance`]  | distance kernels (SimSIMD and vectorised loops)       | no        |
-//! | [`format`]    | text and binary formats, pgvector's error messages    | no        |
-//! | [`types`]     | datums and SQL functions of `vector`, `halfvec`, `sparsevec`, `bit` | yes |
+//! | module        | what                                                   | Postgres? |
+//! |---------------|--------------------------------------------------------|-----------|
+//! | [`distance`]  | distance kernels (SimSIMD and vectorised loops)        | no        |
+//! | [`format`]    | text and binary formats, pgvector's error messages     | no        |
+//! | [`types`]     | datums and SQL functions of `vector`, `halfvec`,       | yes       |
+//! |               | `sparsevec` and distances on `bit`                     |           |
 //!
 //! The SQL that declares every type, function, operator and operator class
 //! is written by hand in `sql/`, so that its names and signatures are
