@@ -3,13 +3,14 @@
 //!
 //! The crate has a pure core and a thin Postgres shell:
 //!
-//! | module        | what                                                  | Postgres? |
-//! |---------------|-------------------------------------------------------|-----------|
-//! | [`distance`]  | distance kernels (SimSIMD and vectorised loops)       | no        |
-//! | [`format`]    | text and binary formats, pgvector's error messages    | no        |
-//! | [`types`]     | datums and SQL functions of `vector`, ...             | yes       |
-//! | [`hnsw`]      | HNSW graph algorithms, on-page layout                 | no        |
-//! | [`hnsw::am`]  | the `hnsw` index access method                        | yes       |
+//! | module        | what                                                   | Postgres? |
+//! |---------------|--------------------------------------------------------|-----------|
+//! | [`distance`]  | distance kernels (SimSIMD and vectorised loops)        | no        |
+//! | [`format`]    | text and binary formats, pgvector's error messages     | no        |
+//! | [`types`]     | datums and SQL functions of `vector`, `halfvec`,       | yes       |
+//! |               | `sparsevec` and distances on `bit`                     |           |
+//! | [`hnsw`]      | HNSW graph algorithms, on-page layout                  | no        |
+//! | `hnsw::am`    | the `hnsw` index access method                         | yes       |
 //!
 //! The SQL that declares every type, function, operator and operator class
 //! is written by hand in `sql/`, so that its names and signatures are
@@ -23,7 +24,10 @@ pub mod types;
 pgrx::pg_module_magic!();
 
 pgrx::extension_sql_file!("../sql/vector.sql", name = "vector", bootstrap);
-pgrx::extension_sql_file!("../sql/hnsw.sql", name = "hnsw", requires = ["vector"]);
+pgrx::extension_sql_file!("../sql/halfvec.sql", name = "halfvec", requires = ["vector"]);
+pgrx::extension_sql_file!("../sql/bit.sql", name = "bit", requires = ["halfvec"]);
+pgrx::extension_sql_file!("../sql/sparsevec.sql", name = "sparsevec", requires = ["bit"]);
+pgrx::extension_sql_file!("../sql/hnsw.sql", name = "hnsw", requires = ["sparsevec"]);
 
 /// Called when Postgres loads the library: registers index options and the
 /// `hnsw.*` settings.

@@ -51,6 +51,8 @@ SELECT '[3e38]'::vector + '[3e38]';
 SELECT '[-3e38]'::vector - '[3e38]';
 SELECT '[1e38]'::vector * '[1e38]';
 SELECT '[1e-37]'::vector * '[1e-37]';
+SELECT '[1e-37,1e38]'::vector * '[1e-37,1e38]';
+SELECT '[1e38,1e-37]'::vector * '[1e38,1e-37]';
 SELECT '[1,2]'::vector || '[3]', '[1]'::vector || '[2]';
 SELECT vector_dims(array_fill(1, ARRAY[8000])::vector || array_fill(1, ARRAY[8000])::vector);
 SELECT array_fill(1, ARRAY[8000])::vector || array_fill(1, ARRAY[8001])::vector;

@@ -41,15 +41,8 @@ pub fn cosine_distance(a: &[f32], b: &[f32]) -> f64 {
 #[inline]
 pub fn cosine_from_parts(ab: f64, aa: f64, bb: f64) -> f64 {
     let similarity = ab / (aa * bb).sqrt();
-    // NaN stays NaN: both comparisons are false.
-    let similarity = if similarity > 1.0 {
-        1.0
-    } else if similarity < -1.0 {
-        -1.0
-    } else {
-        similarity
-    };
-    1.0 - similarity
+    // NaN stays NaN (`clamp` passes it through).
+    1.0 - similarity.clamp(-1.0, 1.0)
 }
 
 /// `[a·b, a·a, b·b]` in one pass over both vectors.

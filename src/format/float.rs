@@ -14,6 +14,16 @@ extern "C" {
     fn strtof(nptr: *const c_char, endptr: *mut *mut c_char) -> f32;
 }
 
+/// The calling thread's `errno`.
+fn errno_ptr() -> *mut std::ffi::c_int {
+    #[cfg(any(target_os = "macos", target_os = "ios", target_os = "freebsd"))]
+    // SAFETY: always returns the thread's errno location.
+    return unsafe { libc::__error() };
+    #[cfg(not(any(target_os = "macos", target_os = "ios", target_os = "freebsd")))]
+    // SAFETY: always returns the thread's errno location.
+    return unsafe { libc::__errno_location() };
+}
+
 /// One number read by [`parse_prefix`].
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Parsed {
@@ -23,6 +33,9 @@ pub struct Parsed {
     /// `strtof` overflowed (it returned ±HUGE_VALF with `ERANGE`): the text
     /// was a finite number too large for a float, not a spelling of infinity.
     pub overflow: bool,
+    /// `strtof` underflowed to zero (it returned 0 with `ERANGE`): the text
+    /// was a non-zero number too small for a float. `sparsevec` refuses it.
+    pub underflow: bool,
 }
 
 /// Reads the longest prefix of `input` that `strtof` accepts. `None` when it
@@ -30,9 +43,15 @@ pub struct Parsed {
 pub fn parse_prefix(input: &CStr) -> Option<Parsed> {
     let start = input.as_ptr();
     let mut end: *mut c_char = std::ptr::null_mut();
-    // SAFETY: `input` is NUL-terminated, so strtof reads within it, and it
-    // sets `end` to a position inside it (or to `start` when nothing parsed).
-    let value = unsafe { strtof(start, &mut end) };
+    let errno = errno_ptr();
+    // SAFETY: `errno` is this thread's errno; `input` is NUL-terminated, so
+    // strtof reads within it, and it sets `end` to a position inside it (or
+    // to `start` when nothing parsed).
+    let (value, range_error) = unsafe {
+        *errno = 0;
+        let value = strtof(start, &mut end);
+        (value, *errno == libc::ERANGE)
+    };
     // SAFETY: both pointers are into the same allocation, `end >= start`.
     let len = unsafe { end.offset_from(start) } as usize;
     if len == 0 {
@@ -40,7 +59,7 @@ pub fn parse_prefix(input: &CStr) -> Option<Parsed> {
     }
     let text = &input.to_bytes()[..len];
     let overflow = value.is_infinite() && !spells_infinity(text);
-    Some(Parsed { value, len, overflow })
+    Some(Parsed { value, len, overflow, underflow: range_error && value == 0.0 })
 }
 
 /// Whether a token `strtof` accepted is a spelling of infinity (`inf`,
@@ -183,7 +202,7 @@ mod tests {
             (-0.0, "-0"),
             (1e5, "100000"),
             (1e6, "1e+06"),
-            (3.14159, "3.14159"),
+            (1.23456, "1.23456"),
             (-0.5, "-0.5"),
         ];
         for &(v, want) in cases {
@@ -228,7 +247,11 @@ mod tests {
         assert!(big.value.is_infinite() && big.overflow);
         let tiny = parse("1e-50").unwrap();
         assert_eq!(tiny.value, 0.0);
-        assert!(!tiny.overflow);
+        assert!(!tiny.overflow && tiny.underflow);
+        assert!(!parse("0e-50").unwrap().underflow);
+        assert!(!parse("-0").unwrap().underflow);
+        assert!(!parse("1e-40").unwrap().underflow);
+        assert!(parse("-1e-46").unwrap().underflow);
         assert!(parse("nan").unwrap().value.is_nan());
     }
 }

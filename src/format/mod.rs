@@ -8,5 +8,7 @@
 pub mod dense;
 pub mod error;
 pub mod float;
+pub mod half;
+pub mod sparse;
 
 pub use error::{Error, Result, SqlState};

@@ -50,30 +50,68 @@ fn add_checked(sum: f64, x: f64) -> f64 {
     v
 }
 
+/// How a transition or final function reads the state's dimension count.
+/// pgvector keeps it in an `int` for `vector`, but in an `int16` in
+/// `halfvec_accum` and a `uint16` in `halfvec_avg`, so a state of more than
+/// 32767 sums wraps there; lodestone wraps the same way.
+#[derive(Clone, Copy)]
+pub enum StateDim {
+    Int,
+    Int16,
+    Uint16,
+}
+
+impl StateDim {
+    fn of(self, len: usize) -> i64 {
+        match self {
+            StateDim::Int => len as i64,
+            StateDim::Int16 => i64::from(len as i16),
+            StateDim::Uint16 => i64::from(len as u16),
+        }
+    }
+}
+
 /// The transition function: count one more value and add it to the sums.
-pub fn accum(fcinfo: pg_sys::FunctionCallInfo, state: RawDatum, x: &[f32], caller: &str) -> RawDatum {
+///
+/// `fcinfo` is the transition function's own call info, which Postgres
+/// guarantees valid for the call; it is only handed back to Postgres.
+#[allow(clippy::not_unsafe_ptr_arg_deref)]
+pub fn accum<E: Copy>(
+    fcinfo: pg_sys::FunctionCallInfo,
+    state: RawDatum,
+    x: &[E],
+    widen: impl Fn(E) -> f64,
+    caller: &str,
+    state_dim: StateDim,
+) -> RawDatum {
     let mut array = state_array(state, caller);
     let sums = values_mut(&mut array);
-    let dim = sums.len() - 1;
+    let dim = state_dim.of(sums.len() - 1);
     if dim == 0 {
         let mut fresh = Vec::with_capacity(x.len() + 1);
         fresh.push(sums[0] + 1.0);
-        fresh.extend(x.iter().map(|&v| f64::from(v)));
+        fresh.extend(x.iter().map(|&v| widen(v)));
         return new_state(&fresh);
     }
+    // A wrapped dimension count of -1 passes this check, as in pgvector
+    // (where it is the "any dimensions" typmod), and yields an empty state.
     check_expected_dim(dim as i32, x.len()).unwrap_or_else(|e| raise(e));
+    let dim = usize::try_from(dim).unwrap_or(0);
+    if dim == 0 {
+        return new_state(&[]);
+    }
     // SAFETY: AggCheckCallContext only inspects fcinfo->context.
     let in_aggregate = unsafe { pg_sys::AggCheckCallContext(fcinfo, std::ptr::null_mut()) } != 0;
-    if in_aggregate {
+    if in_aggregate && dim == sums.len() - 1 {
         sums[0] += 1.0;
         for (s, &v) in sums[1..].iter_mut().zip(x) {
-            *s = add_checked(*s, f64::from(v));
+            *s = add_checked(*s, widen(v));
         }
         return RawDatum(pg_sys::Datum::from(array.into_ptr().as_ptr()));
     }
-    let mut fresh = Vec::with_capacity(sums.len());
+    let mut fresh = Vec::with_capacity(dim + 1);
     fresh.push(sums[0] + 1.0);
-    fresh.extend(sums[1..].iter().zip(x).map(|(&s, &v)| add_checked(s, f64::from(v))));
+    fresh.extend(sums[1..=dim].iter().zip(x).map(|(&s, &v)| add_checked(s, widen(v))));
     new_state(&fresh)
 }
 
@@ -99,14 +137,22 @@ pub fn combine(a: RawDatum, b: RawDatum, type_name: &str, max_dim: usize) -> Raw
     new_state(&out)
 }
 
-/// The final function: the mean, or `None` (SQL NULL) for no rows.
-pub fn average(state: RawDatum, type_name: &str, max_dim: usize, caller: &str) -> Option<Vec<f32>> {
+/// The final function: the means, or `None` (SQL NULL) for no rows.
+pub fn average(
+    state: RawDatum,
+    type_name: &str,
+    max_dim: usize,
+    caller: &str,
+    state_dim: StateDim,
+) -> Option<Vec<f64>> {
     let mut array = state_array(state, caller);
     let sums = values_mut(&mut array);
     let n = sums[0];
     if n == 0.0 {
         return None;
     }
-    check_dim(sums.len() - 1, type_name, max_dim).unwrap_or_else(|e| raise(e));
-    Some(sums[1..].iter().map(|&s| (s / n) as f32).collect())
+    let dim = state_dim.of(sums.len() - 1);
+    let dim = usize::try_from(dim).unwrap_or(0);
+    check_dim(dim, type_name, max_dim).unwrap_or_else(|e| raise(e));
+    Some(sums[1..=dim].iter().map(|&s| s / n).collect())
 }

@@ -1,6 +1,11 @@
-//! Postgres's own `bit` type, as lodestone produces it (`binary_quantize`).
+//! Postgres's own `bit` type: the values `binary_quantize` produces, and
+//! pgvector's Hamming and Jaccard distances between them.
 
-use pgrx::pg_sys;
+use super::{raise, RawDatum};
+use crate::distance::bit as kernel;
+use crate::format::{Error, SqlState};
+use pgrx::prelude::*;
+use std::ptr::NonNull;
 
 /// Builds a `bit(len)` datum whose bit `i` is `bit(i)`, most significant bit
 /// of each byte first, as Postgres stores bit strings.
@@ -21,4 +26,66 @@ pub fn varbit_from_fn(len: usize, bit: impl Fn(usize) -> bool) -> pg_sys::Datum 
         }
         pg_sys::Datum::from(ptr)
     }
+}
+
+/// A `bit` or `bit varying` argument, detoasted, valid for the call:
+/// `int32 varlena header | int32 bit length | bytes` (Postgres's `VarBit`).
+struct BitArg<'a> {
+    ptr: NonNull<pg_sys::varlena>,
+    _life: std::marker::PhantomData<&'a [u8]>,
+}
+
+impl<'a> BitArg<'a> {
+    /// # Safety
+    /// `datum` must be a non-null `bit` or `varbit` datum.
+    unsafe fn new(datum: RawDatum) -> Self {
+        BitArg {
+            // SAFETY: forwarded from the caller.
+            ptr: unsafe { super::varlena::detoast(datum.0) },
+            _life: std::marker::PhantomData,
+        }
+    }
+
+    /// `VARBITLEN`: the length in bits.
+    fn len(&self) -> u32 {
+        // SAFETY: a detoasted VarBit has a 4-byte header then its bit length.
+        unsafe { self.ptr.as_ptr().cast::<u8>().add(4).cast::<u32>().read_unaligned() }
+    }
+
+    /// `VARBITS` for `VARBITBYTES` bytes: every data byte, padding bits zero.
+    fn bytes(&self) -> &'a [u8] {
+        // SAFETY: the datum is `VARSIZE` bytes long: 8 bytes of headers, then
+        // the data bytes.
+        unsafe {
+            let size = pgrx::varlena::varsize_any(self.ptr.as_ptr());
+            let data = self.ptr.as_ptr().cast::<u8>().add(8);
+            std::slice::from_raw_parts(data, size.saturating_sub(8))
+        }
+    }
+}
+
+/// Both strings, after pgvector's length check.
+fn same_length<'a>(a: &BitArg<'a>, b: &BitArg<'a>) -> (&'a [u8], &'a [u8]) {
+    if a.len() != b.len() {
+        raise(Error::new(SqlState::DataException, format!("different bit lengths {} and {}", a.len(), b.len())));
+    }
+    let (x, y) = (a.bytes(), b.bytes());
+    let n = x.len().min(y.len());
+    (&x[..n], &y[..n])
+}
+
+#[pg_extern(immutable, strict, parallel_safe, sql = false)]
+fn hamming_distance(a: RawDatum, b: RawDatum) -> f64 {
+    // SAFETY: declared in sql/bit.sql as hamming_distance(bit, bit).
+    let (a, b) = unsafe { (BitArg::new(a), BitArg::new(b)) };
+    let (x, y) = same_length(&a, &b);
+    kernel::hamming(x, y)
+}
+
+#[pg_extern(immutable, strict, parallel_safe, sql = false)]
+fn jaccard_distance(a: RawDatum, b: RawDatum) -> f64 {
+    // SAFETY: declared in sql/bit.sql as jaccard_distance(bit, bit).
+    let (a, b) = unsafe { (BitArg::new(a), BitArg::new(b)) };
+    let (x, y) = same_length(&a, &b);
+    kernel::jaccard(x, y)
 }

@@ -8,6 +8,9 @@
 pub mod aggregate;
 pub mod array;
 pub mod bit;
+pub mod halfvec;
+pub mod sparse_datum;
+pub mod sparsevec;
 pub mod varlena;
 pub mod vector;
 

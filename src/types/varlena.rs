@@ -147,6 +147,11 @@ impl SqlElement for f32 {
     const TYPE_IDENT: &'static str = "lodestone::vector";
 }
 
+impl SqlElement for half::f16 {
+    const SQL_NAME: &'static str = "halfvec";
+    const TYPE_IDENT: &'static str = "lodestone::halfvec";
+}
+
 // SAFETY (for the impls below): a `DenseRef<E>` is only ever built from a datum
 // of the SQL type `E::SQL_NAME`, which is how every function using it is declared.
 impl<'a, E: Copy> FromDatum for DenseRef<'a, E> {

@@ -224,10 +224,15 @@ fn vector_mul(a: VectorArg, b: VectorArg) -> Vector {
     check_same_dims(&a, &b);
     let (x, y) = (a.as_slice(), b.as_slice());
     let mut out = Vector::from_fn(x.len(), |i| x[i] * y[i]);
-    let r = out.as_mut_slice();
-    check_overflow(r);
-    if (0..r.len()).any(|i| r[i] == 0.0 && !(x[i] == 0.0 || y[i] == 0.0)) {
-        raise(Error::float_underflow());
+    // One pass, element by element, as pgvector: whichever of overflow and
+    // underflow comes first is reported.
+    for (i, &r) in out.as_mut_slice().iter().enumerate() {
+        if r.is_infinite() {
+            raise(Error::float_overflow());
+        }
+        if r == 0.0 && !(x[i] == 0.0 || y[i] == 0.0) {
+            raise(Error::float_underflow());
+        }
     }
     out
 }
@@ -297,7 +302,7 @@ fn vector_gt(a: VectorArg, b: VectorArg) -> bool {
 
 #[pg_extern(immutable, strict, parallel_safe, sql = false)]
 fn vector_accum(state: RawDatum, v: VectorArg, fcinfo: pg_sys::FunctionCallInfo) -> RawDatum {
-    super::aggregate::accum(fcinfo, state, v.as_slice(), "vector_accum")
+    super::aggregate::accum(fcinfo, state, v.as_slice(), f64::from, "vector_accum", super::aggregate::StateDim::Int)
 }
 
 #[pg_extern(immutable, strict, parallel_safe, sql = false)]
@@ -307,7 +312,8 @@ fn vector_combine(a: RawDatum, b: RawDatum) -> RawDatum {
 
 #[pg_extern(immutable, strict, parallel_safe, sql = false)]
 fn vector_avg(state: RawDatum) -> Option<Vector> {
-    let values = super::aggregate::average(state, NAME, MAX_DIM, "vector_avg")?;
+    let means = super::aggregate::average(state, NAME, MAX_DIM, "vector_avg", super::aggregate::StateDim::Int)?;
+    let values: Vec<f32> = means.iter().map(|&m| m as f32).collect();
     for &v in &values {
         fmt::check_finite(v, NAME).or_raise();
     }
