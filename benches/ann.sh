@@ -14,6 +14,8 @@
 #
 #   SYSTEMS="lodestone" benches/ann.sh ...      only these extensions
 #   PYTHON=python3.11 ...                       the interpreter for the venv
+#   BENCH_ANN_CLUSTER=DIR ...                   where the throwaway cluster lives
+#                                               (default target/bench-ann/cluster)
 #
 # Python dependencies live in a venv in target/bench-venv, (re)installed from
 # benches/ann/requirements.txt whenever that file changes.
@@ -63,7 +65,7 @@ fi
 read -r -a systems <<<"$SYSTEMS"
 ((${#systems[@]} > 0)) || die "neither pgvector (vector) nor lodestone is installed in $sharedir"
 
-dir="$LODESTONE_ROOT/target/bench-ann/cluster"
+dir="${BENCH_ANN_CLUSTER:-$LODESTONE_ROOT/target/bench-ann/cluster}"
 port="$(free_port 56432)"
 cluster_stop "$dir" immediate
 rm -rf "$dir"
