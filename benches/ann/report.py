@@ -68,6 +68,9 @@ def markdown(run: dict) -> str:
     row("table size", lambda s: _mb(s.get("sizes", {}).get("table_bytes")))
     for key, title in (("1", "INSERT, 1 client"), (str(n_clients), f"INSERT, {n_clients} clients")):
         row(title, lambda s, key=key: _rate(s.get("inserts", {}).get(key, {}).get("rows_per_second"), "rows/s"))
+    if any("error" in s for s in systems):
+        row("error", lambda s: s.get("error", ""))
+    row("harness wall time per phase", lambda s: ", ".join(f"{k} {v:,.0f} s" for k, v in s.get("phases", {}).items()))
     out += ["", f"| system | ef_search | recall@{k} | QPS, 1 client | p50 ms | p99 ms "
             f"| QPS, {n_clients} clients | p50 ms | p99 ms |",
             "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
@@ -80,10 +83,10 @@ def markdown(run: dict) -> str:
         if not s.get("sweep"):
             out.append(f"| {_label(s)} | – | – | – | – | – | – | – | – |")
     m = run["machine"]
-    settings = systems[0]["settings"] if systems else {}
+    server = next((s for s in systems if "settings" in s), {})
     out += ["", f"Machine: {m['cores']} cores, {m['memory_gib']:.0f} GiB, {m['cpu']}; {m['os']}; "
-            f"PostgreSQL {systems[0]['server_version'] if systems else '?'}. Settings: "
-            + ", ".join(f"{k} = {v}" for k, v in settings.items()) + "."]
+            f"PostgreSQL {server.get('server_version', '?')}. Settings: "
+            + ", ".join(f"{k} = {v}" for k, v in server.get("settings", {}).items()) + "."]
     return "\n".join(out) + "\n"
 
 

@@ -34,6 +34,10 @@ def _log(msg: str) -> None:
     print(f"\033[1;34m==>\033[0m {msg}", file=sys.stderr, flush=True)
 
 
+def _first_line(e: BaseException) -> str:
+    return (str(e).strip().splitlines() or [type(e).__name__])[0]
+
+
 def _int_list(text: str) -> list[int]:
     return [int(x) for x in text.split(",") if x.strip()]
 
@@ -125,13 +129,15 @@ def _build(dsn: str, args: argparse.Namespace) -> db.BuildResult:
         return db.build_index(dsn, args.metric, args.m, args.ef_construction, show)
 
 
-def run_system(name: str, dsn: str, dataset: datasets.Dataset, args: argparse.Namespace) -> dict:
-    """Every measurement for one system; returns its part of the JSON report."""
+def run_system(result: dict, dsn: str, dataset: datasets.Dataset, args: argparse.Namespace) -> None:
+    """Every measurement for one system, recorded into ``result`` (its part of
+    the JSON report) as it goes, so that a failure keeps what was measured."""
+    name = result["name"]
     _log(f"{name}: connecting")
     conn = db.connect(dsn)
     info = db.server_info(conn)
-    result: dict = {"name": name, "extension": info.extension, "extension_version": info.extension_version,
-                    "server_version": info.server_version, "settings": info.settings, "phases": {}}
+    result.update({"extension": info.extension, "extension_version": info.extension_version,
+                   "server_version": info.server_version, "settings": info.settings, "phases": {}})
     phases = result["phases"]
     try:
         _log(f"{name}: loading {dataset.n:,} rows by binary COPY")
@@ -150,14 +156,14 @@ def run_system(name: str, dsn: str, dataset: datasets.Dataset, args: argparse.Na
             _log(f"{name}: no hnsw access method in this database: index build and searches skipped")
             result["index"] = {"status": "unsupported", "reason": "no hnsw access method"}
             result["sizes"] = db.relation_sizes(conn)
-            return result
+            return
         _log(f"{name}: building the hnsw index (m={args.m}, ef_construction={args.ef_construction})")
         try:
             build = _build(dsn, args)
         except psycopg.Error as e:
             _log(f"{name}: index build failed: {e}")
-            result["index"] = {"status": "failed", "reason": str(e).strip().splitlines()[0]}
-            return result
+            result["index"] = {"status": "failed", "reason": _first_line(e)}
+            return
         result["index"] = {"status": "ok", "build_seconds": round(build.seconds, 3), "phases": build.phases}
         phases["build"] = round(build.seconds, 2)
         result["sizes"] = db.relation_sizes(conn)
@@ -198,7 +204,6 @@ def run_system(name: str, dsn: str, dataset: datasets.Dataset, args: argparse.Na
                 result["inserts"][str(c)] = {"rows_per_second": r.rate, "p50_ms": r.percentile_ms(50),
                                              "p99_ms": r.percentile_ms(99), "rows": r.count}
             phases["inserts"] = round(time.perf_counter() - t0, 2)
-        return result
     finally:
         conn.close()
 
@@ -217,7 +222,15 @@ def main(argv: list[str] | None = None) -> int:
     out = args.out or (datasets.ROOT / "target" / "bench-ann" / "results" / dataset.name)
     out.mkdir(parents=True, exist_ok=True)
 
-    systems = [run_system(name, dsn, dataset, args) for name, dsn in args.dsn]
+    systems = []
+    for name, dsn in args.dsn:
+        result = {"name": name}
+        systems.append(result)
+        try:
+            run_system(result, dsn, dataset, args)
+        except (psycopg.Error, RuntimeError) as e:
+            _log(f"{name}: failed: {e}")
+            result["error"] = _first_line(e)
     run = {
         "started": started.isoformat(timespec="seconds"),
         "dataset": dataset.summary(),

@@ -11,6 +11,7 @@ first client's start to the last client's end.
 from __future__ import annotations
 
 import multiprocessing as mp
+import sys
 import time
 import traceback
 from dataclasses import dataclass
@@ -142,7 +143,8 @@ class ClientPool:
         replies = [pipe.recv() for pipe in self._pipes]
         errors = [detail for status, detail in replies if status == "error"]
         if errors:
-            raise RuntimeError("a benchmark client failed:\n" + errors[0])
+            print(errors[0], file=sys.stderr)
+            raise RuntimeError("a benchmark client failed: " + errors[0].strip().splitlines()[-1])
         return Run.merge([run for _, run in replies])
 
     def search(self, metric: str, k: int, ef: int, queries: np.ndarray, duration: float) -> Run:
