@@ -17,7 +17,9 @@ def write_json(run: dict, path: Path) -> None:
 
 
 def _mb(n: int | None) -> str:
-    return "–" if n is None else f"{n / 2**20:,.0f} MB"
+    if n is None:
+        return "–"
+    return f"{n / 2**20:,.1f} MB" if n < 10 * 2**20 else f"{n / 2**20:,.0f} MB"
 
 
 def _seconds(s: float | None) -> str:

@@ -1,12 +1,12 @@
-"""The ANN benchmark's command line and the sequence it runs for each system.
+"""The ANN benchmark's command line and the sequence it runs.
 
 For each ``--dsn NAME=DSN`` in turn: create the table, load the vectors by
-binary COPY, build the hnsw index (timed, its phase on screen), record its
-size, sweep ``hnsw.ef_search`` measuring recall@k, QPS and p50/p99 latency
-with 1 and N clients, then time single-row INSERTs into the indexed table.
-A system without the ``hnsw`` access method is loaded and reported as
-unsupported for the rest. Writes results.json, results.md and
-recall_qps.png to ``--out`` and prints the markdown.
+binary COPY, build the hnsw index (timed, its phase on screen) and record its
+size. Then, for all systems interleaved: sweep ``hnsw.ef_search`` measuring
+recall@k, QPS and p50/p99 latency with 1 and N clients, and time single-row
+INSERTs into the indexed table. A system without the ``hnsw`` access method
+is loaded and reported as unsupported for the rest. Writes results.json,
+results.md and recall_qps.png to ``--out`` and prints the markdown.
 """
 
 from __future__ import annotations
@@ -129,83 +129,145 @@ def _build(dsn: str, args: argparse.Namespace) -> db.BuildResult:
         return db.build_index(dsn, args.metric, args.m, args.ef_construction, show)
 
 
-def run_system(result: dict, dsn: str, dataset: datasets.Dataset, args: argparse.Namespace) -> None:
-    """Every measurement for one system, recorded into ``result`` (its part of
-    the JSON report) as it goes, so that a failure keeps what was measured."""
-    name = result["name"]
-    _log(f"{name}: connecting")
-    conn = db.connect(dsn)
-    info = db.server_info(conn)
-    result.update({"extension": info.extension, "extension_version": info.extension_version,
-                   "server_version": info.server_version, "settings": info.settings, "phases": {}})
-    phases = result["phases"]
-    try:
-        _log(f"{name}: loading {dataset.n:,} rows by binary COPY")
+class System:
+    """One system under test: its connection, its client pool and its part of
+    the JSON report, which is filled in as measurements are made (so that a
+    failure keeps what was measured before it)."""
+
+    def __init__(self, name: str, dsn: str, dataset: datasets.Dataset, args: argparse.Namespace):
+        self.name, self.dsn, self.dataset, self.args = name, dsn, dataset, args
+        self.result: dict = {"name": name, "phases": {}}
+        self.conn: psycopg.Connection | None = None
+        self.pool: workload.ClientPool | None = None
+        self.searchable = False
+
+    def _phase(self, name: str, t0: float) -> None:
+        self.result["phases"][name] = round(self.result["phases"].get(name, 0.0) + time.perf_counter() - t0, 2)
+
+    def prepare(self) -> None:
+        """Connects, loads the table by binary COPY and builds the hnsw index."""
+        ds, args, name = self.dataset, self.args, self.name
+        _log(f"{name}: connecting")
+        self.conn = conn = db.connect(self.dsn)
+        info = db.server_info(conn)
+        self.result.update({"extension": info.extension, "extension_version": info.extension_version,
+                            "server_version": info.server_version, "settings": info.settings})
+        _log(f"{name}: loading {ds.n:,} rows by binary COPY")
         t0 = time.perf_counter()
-        db.create_table(conn, dataset.dim)
-        with tqdm(total=dataset.n, desc="copy", unit=" rows", unit_scale=True, dynamic_ncols=True) as bar:
-            db.copy_vectors(conn, dataset.base, bar.update)
+        db.create_table(conn, ds.dim)
+        with tqdm(total=ds.n, desc="copy", unit=" rows", unit_scale=True, dynamic_ncols=True) as bar:
+            db.copy_vectors(conn, ds.base, bar.update)
         load_s = time.perf_counter() - t0
-        result["load"] = {"seconds": round(load_s, 3), "rows_per_second": dataset.n / load_s}
-        phases["load"] = round(load_s, 2)
+        self.result["load"] = {"seconds": round(load_s, 3), "rows_per_second": ds.n / load_s}
+        self._phase("load", t0)
         t0 = time.perf_counter()
         db.vacuum_analyze(conn)
-        phases["vacuum_analyze"] = round(time.perf_counter() - t0, 2)
+        self._phase("vacuum_analyze", t0)
 
         if not info.has_hnsw:
             _log(f"{name}: no hnsw access method in this database: index build and searches skipped")
-            result["index"] = {"status": "unsupported", "reason": "no hnsw access method"}
-            result["sizes"] = db.relation_sizes(conn)
+            self.result["index"] = {"status": "unsupported", "reason": "no hnsw access method"}
+            self.result["sizes"] = db.relation_sizes(conn)
             return
         _log(f"{name}: building the hnsw index (m={args.m}, ef_construction={args.ef_construction})")
         try:
-            build = _build(dsn, args)
+            build = _build(self.dsn, args)
         except psycopg.Error as e:
             _log(f"{name}: index build failed: {e}")
-            result["index"] = {"status": "failed", "reason": _first_line(e)}
+            self.result["index"] = {"status": "failed", "reason": _first_line(e)}
             return
-        result["index"] = {"status": "ok", "build_seconds": round(build.seconds, 3), "phases": build.phases}
-        phases["build"] = round(build.seconds, 2)
-        result["sizes"] = db.relation_sizes(conn)
-        _log(f"{name}: index built in {build.seconds:.1f} s, {result['sizes']['index_bytes'] / 2**20:.0f} MB")
+        self.result["index"] = {"status": "ok", "build_seconds": round(build.seconds, 3), "phases": build.phases}
+        self.result["phases"]["build"] = round(build.seconds, 2)
+        self.result["sizes"] = db.relation_sizes(conn)
+        _log(f"{name}: index built in {build.seconds:.1f} s, {self.result['sizes']['index_bytes'] / 2**20:.0f} MB")
+        self.searchable = True
 
-        statement = db.search_statement(args.metric, args.k)
-        with workload.ClientPool(dsn, args.clients) as pool:
-            t0 = time.perf_counter()
-            db.set_ef_search(conn, max(args.ef_search))
-            workload.search(conn, statement, dataset.queries)  # warms the caches; not measured
-            phases["warmup"] = round(time.perf_counter() - t0, 2)
+    def warm_up(self) -> None:
+        """Starts the N clients, and runs every query once at the largest
+        ef_search to bring the index into the cache (not measured)."""
+        t0 = time.perf_counter()
+        self.pool = workload.ClientPool(self.dsn, self.args.clients)
+        db.set_ef_search(self.conn, max(self.args.ef_search))
+        workload.search(self.conn, db.search_statement(self.args.metric, self.args.k), self.dataset.queries)
+        self.result["sweep"] = []
+        self._phase("warmup", t0)
 
-            t0 = time.perf_counter()
-            result["sweep"] = []
-            for ef in tqdm(args.ef_search, desc="ef_search sweep", dynamic_ncols=True):
-                db.set_ef_search(conn, ef)
-                ids: list[list[int]] = []
-                one = workload.search(conn, statement, dataset.queries, collect=ids)
-                many = pool.search(args.metric, args.k, ef, dataset.queries, args.duration)
-                point = {"ef_search": ef, "recall": dataset.recall(ids, args.k), "clients": {
-                    str(c): {"qps": r.rate, "p50_ms": r.percentile_ms(50), "p99_ms": r.percentile_ms(99),
-                             "queries": r.count}
-                    for c, r in ((1, one), (args.clients, many))}}
-                result["sweep"].append(point)
-                tqdm.write(f"  ef_search={ef:<4} recall@{args.k}={point['recall']:.3f}  "
-                           f"1 client {one.rate:,.0f} QPS  {args.clients} clients {many.rate:,.0f} QPS",
-                           file=sys.stderr)
-            phases["sweep"] = round(time.perf_counter() - t0, 2)
+    def measure(self, ef: int) -> None:
+        """One sweep point: every query once from 1 client (recall, QPS,
+        latency), then N clients for ``--duration`` seconds (QPS, latency)."""
+        args, ds = self.args, self.dataset
+        t0 = time.perf_counter()
+        db.set_ef_search(self.conn, ef)
+        ids: list[list[int]] = []
+        one = workload.search(self.conn, db.search_statement(args.metric, args.k), ds.queries, collect=ids)
+        many = self.pool.search(args.metric, args.k, ef, ds.queries, args.duration)
+        point = {"ef_search": ef, "recall": ds.recall(ids, args.k), "clients": {
+            str(c): {"qps": r.rate, "p50_ms": r.percentile_ms(50), "p99_ms": r.percentile_ms(99), "queries": r.count}
+            for c, r in ((1, one), (args.clients, many))}}
+        self.result["sweep"].append(point)
+        self._phase("sweep", t0)
+        tqdm.write(f"  {self.name:<12} ef_search={ef:<4} recall@{args.k}={point['recall']:.3f}  "
+                   f"1 client {one.rate:,.0f} QPS  {args.clients} clients {many.rate:,.0f} QPS", file=sys.stderr)
 
-            _log(f"{name}: {args.inserts:,} single-row INSERTs with 1 and {args.clients} clients")
-            t0 = time.perf_counter()
-            rows = np.resize(dataset.queries, (2 * args.inserts, dataset.dim))
-            ids = np.arange(dataset.n, dataset.n + 2 * args.inserts)
-            result["inserts"] = {}
-            for c, run in ((1, lambda: workload.insert(conn, ids[:args.inserts], rows[:args.inserts])),
-                           (args.clients, lambda: pool.insert(ids[args.inserts:], rows[args.inserts:]))):
-                r = run()
-                result["inserts"][str(c)] = {"rows_per_second": r.rate, "p50_ms": r.percentile_ms(50),
-                                             "p99_ms": r.percentile_ms(99), "rows": r.count}
-            phases["inserts"] = round(time.perf_counter() - t0, 2)
-    finally:
-        conn.close()
+    def insert(self, clients: int) -> None:
+        """``--inserts`` single-row INSERTs into the indexed table from 1 or N
+        clients. The rows are query vectors (same distribution, not yet in the
+        table) with fresh ids."""
+        args, ds = self.args, self.dataset
+        t0 = time.perf_counter()
+        first = ds.n + (0 if clients == 1 else args.inserts)
+        ids = np.arange(first, first + args.inserts)
+        rows = np.resize(ds.queries, (args.inserts, ds.dim))
+        r = workload.insert(self.conn, ids, rows) if clients == 1 else self.pool.insert(ids, rows)
+        self.result.setdefault("inserts", {})[str(clients)] = {
+            "rows_per_second": r.rate, "p50_ms": r.percentile_ms(50), "p99_ms": r.percentile_ms(99), "rows": r.count}
+        self._phase("inserts", t0)
+
+    def close(self) -> None:
+        if self.pool is not None:
+            self.pool.close()
+            self.pool = None
+        if self.conn is not None:
+            self.conn.close()
+            self.conn = None
+
+
+def _each(systems: list[System], step) -> None:
+    """Runs ``step(system)`` for every system that can still search; a system
+    that fails is reported, closed and left out of the remaining steps."""
+    for system in systems:
+        if not system.searchable:
+            continue
+        try:
+            step(system)
+        except (psycopg.Error, RuntimeError) as e:
+            _log(f"{system.name}: failed: {e}")
+            system.result["error"] = _first_line(e)
+            system.searchable = False
+            system.close()
+
+
+def measure_all(systems: list[System], args: argparse.Namespace) -> None:
+    """Loads and builds each system in turn; then runs every search and insert
+    measurement for all systems interleaved (each ef_search point for every
+    system before the next point), so that a slow spell on a shared machine
+    does not fall on one system only."""
+    for system in systems:
+        try:
+            system.prepare()
+        except (psycopg.Error, RuntimeError) as e:
+            _log(f"{system.name}: failed: {e}")
+            system.result["error"] = _first_line(e)
+            system.close()
+    _each(systems, System.warm_up)
+    if any(s.searchable for s in systems):
+        _log(f"sweeping hnsw.ef_search over {args.ef_search} with 1 and {args.clients} clients")
+    for ef in args.ef_search:
+        _each(systems, lambda s: s.measure(ef))
+    if any(s.searchable for s in systems):
+        _log(f"{args.inserts:,} single-row INSERTs with 1 and then {args.clients} clients")
+    for clients in (1, args.clients):
+        _each(systems, lambda s: s.insert(clients))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -222,15 +284,12 @@ def main(argv: list[str] | None = None) -> int:
     out = args.out or (datasets.ROOT / "target" / "bench-ann" / "results" / dataset.name)
     out.mkdir(parents=True, exist_ok=True)
 
-    systems = []
-    for name, dsn in args.dsn:
-        result = {"name": name}
-        systems.append(result)
-        try:
-            run_system(result, dsn, dataset, args)
-        except (psycopg.Error, RuntimeError) as e:
-            _log(f"{name}: failed: {e}")
-            result["error"] = _first_line(e)
+    systems = [System(name, dsn, dataset, args) for name, dsn in args.dsn]
+    try:
+        measure_all(systems, args)
+    finally:
+        for system in systems:
+            system.close()
     run = {
         "started": started.isoformat(timespec="seconds"),
         "dataset": dataset.summary(),
@@ -239,7 +298,7 @@ def main(argv: list[str] | None = None) -> int:
                    "seed": args.seed},
         "machine": machine(),
         "dataset_seconds": round(dataset_s, 2),
-        "systems": systems,
+        "systems": [system.result for system in systems],
     }
     report.write_json(run, out / "results.json")
     md = report.markdown(run)
