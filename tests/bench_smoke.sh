@@ -13,7 +13,7 @@ rm -rf "$out"
 
 BENCH_ANN_CLUSTER="$LODESTONE_ROOT/target/bench-ann/smoke-cluster" \
   "$LODESTONE_ROOT/benches/ann.sh" --n 2000 --dim 16 --clusters 10 --nq 50 \
-  --ef-search 10,40 --clients 2 --duration 0.5 --inserts 50 --out "$out"
+  --ef-search 10,40 --clients 2 --duration 0.5 --inserts 50 --repeats 1 --out "$out"
 
 log "checking the harness's outputs"
 "$venv/bin/python" -m pyflakes "$LODESTONE_ROOT/benches/ann" || die "pyflakes found problems in benches/ann"

@@ -53,7 +53,8 @@ def markdown(run: dict) -> str:
         f"{ds['description']}. hnsw m = {p['m']}, ef_construction = {p['ef_construction']}; "
         f"recall@{k} against exact top-{ds['ground_truth_depth']} ground truth; 1 client runs every query once, "
         f"{n_clients} clients run for {p['duration']:g} s per point; {p['inserts']:,} single-row INSERTs "
-        f"per measurement into the indexed table.",
+        f"per measurement into the indexed table. Every measurement runs {p['repeats']} times, the systems "
+        f"taking turns; the fastest is shown.",
         "",
         "| | " + " | ".join(_label(s) for s in systems) + " |",
         "|---|" + "---:|" * len(systems),
@@ -86,8 +87,10 @@ def markdown(run: dict) -> str:
             out.append(f"| {_label(s)} | – | – | – | – | – | – | – | – |")
     m = run["machine"]
     server = next((s for s in systems if "settings" in s), {})
+    load = m.get("loadavg_1min", {})
     out += ["", f"Machine: {m['cores']} cores, {m['memory_gib']:.0f} GiB, {m['cpu']}; {m['os']}; "
-            f"PostgreSQL {server.get('server_version', '?')}. Settings: "
+            f"PostgreSQL {server.get('server_version', '?')}; load average {load.get('start')} at the start, "
+            f"{load.get('end')} at the end. Settings: "
             + ", ".join(f"{k} = {v}" for k, v in server.get("settings", {}).items()) + "."]
     return "\n".join(out) + "\n"
 
