@@ -133,7 +133,8 @@ def exact_neighbours(base: np.ndarray, queries: np.ndarray, metric: str, depth: 
     return ids, dist
 
 
-def _cached_ground_truth(cache: Path, base: np.ndarray, queries: np.ndarray, metric: str) -> tuple[np.ndarray, np.ndarray]:
+def _cached_ground_truth(cache: Path, base: np.ndarray, queries: np.ndarray,
+                         metric: str) -> tuple[np.ndarray, np.ndarray]:
     """Exact top-``GT_DEPTH`` neighbours, computed once and kept in ``cache``."""
     path = cache / f"gt-{metric}-{GT_DEPTH}.npz"
     if path.exists():

@@ -50,35 +50,41 @@ def _dsn(text: str) -> tuple[str, str]:
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(prog="python -m ann", description=DESCRIPTION,
-                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p = argparse.ArgumentParser(prog="python -m ann", description=DESCRIPTION)
     p.add_argument("--dsn", type=_dsn, action="append", required=True, metavar="NAME=DSN",
                    help="a system to measure: a label and a libpq connection string to a database where "
                         "the vector type exists (repeat for each system)")
-    p.add_argument("--dataset", choices=("synthetic", "debian", "file"), default="synthetic")
-    p.add_argument("--n", type=int, default=100_000, help="synthetic: rows")
-    p.add_argument("--dim", type=int, default=384, help="synthetic: dimensions")
-    p.add_argument("--clusters", type=int, default=100, help="synthetic: clusters")
+    p.add_argument("--dataset", choices=("synthetic", "debian", "file"), default="synthetic",
+                   help="(default: %(default)s)")
+    p.add_argument("--n", type=int, default=100_000, help="synthetic: rows (default: %(default)s)")
+    p.add_argument("--dim", type=int, default=384, help="synthetic: dimensions (default: %(default)s)")
+    p.add_argument("--clusters", type=int, default=100, help="synthetic: clusters (default: %(default)s)")
     p.add_argument("--base", type=Path, help="file: base vectors (.fvecs or .npy)")
-    p.add_argument("--queries", type=Path, help="file: query vectors (without it, --nq rows of --base are held out)")
+    p.add_argument("--queries", type=Path,
+                   help="file: query vectors (without it, --nq rows of --base are held out)")
     p.add_argument("--gt", type=Path, help="file: ground-truth ids, .ivecs or .npy (without it, computed)")
-    p.add_argument("--nq", type=int, default=1000, help="number of queries (synthetic, debian, file without --queries)")
-    p.add_argument("--seed", type=int, default=42)
+    p.add_argument("--nq", type=int, default=1000,
+                   help="queries (synthetic, debian, file without --queries) (default: %(default)s)")
+    p.add_argument("--seed", type=int, default=42, help="(default: %(default)s)")
     p.add_argument("--metric", choices=datasets.METRICS,
                    help="distance; cosine for debian, l2 otherwise when not given")
-    p.add_argument("--k", type=int, default=10, help="neighbours per query; recall@k")
-    p.add_argument("--m", type=int, default=16, help="hnsw m")
-    p.add_argument("--ef-construction", type=int, default=64, help="hnsw ef_construction")
+    p.add_argument("--k", type=int, default=10, help="neighbours per query; recall@k (default: %(default)s)")
+    p.add_argument("--m", type=int, default=16, help="hnsw m (default: %(default)s)")
+    p.add_argument("--ef-construction", type=int, default=64, help="hnsw ef_construction (default: %(default)s)")
     p.add_argument("--ef-search", type=_int_list, default=[10, 20, 40, 80, 120, 200, 400],
-                   help="comma-separated hnsw.ef_search values to sweep")
-    p.add_argument("--clients", type=int, default=4, help="N, the concurrent client count (1 is always run)")
-    p.add_argument("--duration", type=float, default=5.0, help="seconds per concurrent measurement")
-    p.add_argument("--inserts", type=int, default=1000, help="single-row INSERTs per measurement")
+                   help="comma-separated hnsw.ef_search values to sweep (default: 10,20,40,80,120,200,400)")
+    p.add_argument("--clients", type=int, default=4,
+                   help="N, the concurrent client count; 1 client is always measured too (default: %(default)s)")
+    p.add_argument("--duration", type=float, default=5.0,
+                   help="seconds per concurrent measurement (default: %(default)s)")
+    p.add_argument("--inserts", type=int, default=1000,
+                   help="single-row INSERTs per measurement (default: %(default)s)")
     p.add_argument("--repeats", type=int, default=3,
                    help="repetitions of every search and insert measurement (systems take turns); "
-                        "the fastest is reported")
-    p.add_argument("--cache", type=Path, default=datasets.DEFAULT_CACHE, help="dataset and ground-truth cache")
-    p.add_argument("--out", type=Path, help="output directory; target/bench-ann/results/DATASET when not given")
+                        "the fastest is reported (default: %(default)s)")
+    p.add_argument("--cache", type=Path, default=datasets.DEFAULT_CACHE,
+                   help="dataset and ground-truth cache (default: target/bench-ann/data)")
+    p.add_argument("--out", type=Path, help="output directory (default: target/bench-ann/results/DATASET)")
     args = p.parse_args(argv)
     if args.dataset == "file" and args.base is None:
         p.error("--dataset file needs --base")
