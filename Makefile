@@ -1,7 +1,7 @@
 # lodestone — the commands a developer and CI use. Each target is a thin
 # wrapper over a script in scripts/ or benches/, which documents itself.
 
-.PHONY: demo demo-stop demo-clean test setup install regress regress-accept compat bench bench-kernels bench-sql fmt lint
+.PHONY: demo demo-stop demo-clean test setup install regress regress-accept compat bench bench-kernels bench-sql bench-ann fmt lint
 
 demo:            ## set up everything, start a throwaway cluster, run a demo, leave it running
 	scripts/demo.sh
@@ -35,6 +35,9 @@ bench-kernels:   ## criterion benchmarks of the distance kernels
 
 bench-sql:       ## sequential-scan distance benchmark, lodestone vs pgvector
 	benches/sql_scan.sh
+
+bench-ann:       ## ANN benchmark (hnsw build, recall/QPS sweep, inserts), pgvector vs lodestone; ARGS="--dataset debian"
+	benches/ann.sh $(ARGS)
 
 fmt:
 	cargo fmt --all

@@ -1,0 +1,131 @@
+"""The run's outputs: a JSON file with every number, a markdown report, and a
+PNG plot of recall@k against QPS with one curve per system."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402  (the backend must be chosen first)
+
+
+def write_json(run: dict, path: Path) -> None:
+    path.write_text(json.dumps(run, indent=2) + "\n", encoding="utf-8")
+
+
+def _mb(n: int | None) -> str:
+    if n is None:
+        return "–"
+    return f"{n / 2**20:,.1f} MB" if n < 10 * 2**20 else f"{n / 2**20:,.0f} MB"
+
+
+def _seconds(s: float | None) -> str:
+    return "–" if s is None else f"{s:,.1f} s"
+
+
+def _rate(r: float | None, unit: str) -> str:
+    return "–" if r is None else f"{r:,.0f} {unit}"
+
+
+def _label(system: dict) -> str:
+    return f"{system['name']} {system.get('extension_version', '')}".strip()
+
+
+def _index_status(system: dict) -> str:
+    index = system.get("index", {})
+    if index.get("status") == "ok":
+        return _seconds(index["build_seconds"])
+    return f"{index.get('status', 'not run')}: {index.get('reason', '')}".rstrip(": ")
+
+
+def markdown(run: dict) -> str:
+    """The report: dataset and settings, a per-system summary, then the ef_search sweep."""
+    ds, p, systems = run["dataset"], run["params"], run["systems"]
+    n_clients = p["clients"]
+    k = p["k"]
+    out = [
+        f"### ANN benchmark: {ds['name']} ({ds['rows']:,} × {ds['dim']}, {ds['queries']:,} queries, "
+        f"{ds['metric']}, k = {k})",
+        "",
+        f"{ds['description']}. hnsw m = {p['m']}, ef_construction = {p['ef_construction']}; "
+        f"recall@{k} against exact top-{ds['ground_truth_depth']} ground truth; 1 client runs every query once, "
+        f"{n_clients} clients run for {p['duration']:g} s per point; {p['inserts']:,} single-row INSERTs "
+        f"per measurement into the indexed table. Every measurement runs {p['repeats']} times, the systems "
+        f"taking turns; the fastest is shown.",
+        "",
+        "| | " + " | ".join(_label(s) for s in systems) + " |",
+        "|---|" + "---:|" * len(systems),
+    ]
+
+    def row(title: str, cell) -> None:
+        out.append(f"| {title} | " + " | ".join(cell(s) for s in systems) + " |")
+
+    row("load (binary COPY)", lambda s: f"{_seconds(s['load']['seconds'])} "
+        f"({_rate(s['load']['rows_per_second'], 'rows/s')})" if "load" in s else "–")
+    row("index build", _index_status)
+    row("index size", lambda s: _mb(s.get("sizes", {}).get("index_bytes")) if s.get("index", {}).get("status") == "ok"
+        else "–")
+    row("table size", lambda s: _mb(s.get("sizes", {}).get("table_bytes")))
+    for key, title in (("1", "INSERT, 1 client"), (str(n_clients), f"INSERT, {n_clients} clients")):
+        row(title, lambda s, key=key: _rate(s.get("inserts", {}).get(key, {}).get("rows_per_second"), "rows/s"))
+    if any("error" in s for s in systems):
+        row("error", lambda s: s.get("error", ""))
+    row("harness wall time per phase", lambda s: ", ".join(f"{k} {v:,.0f} s" for k, v in s.get("phases", {}).items()))
+    out += ["", f"| system | ef_search | recall@{k} | QPS, 1 client | p50 ms | p99 ms "
+            f"| QPS, {n_clients} clients | p50 ms | p99 ms |",
+            "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    for s in systems:
+        for point in s.get("sweep", []):
+            one, many = point["clients"]["1"], point["clients"][str(n_clients)]
+            out.append(f"| {_label(s)} | {point['ef_search']} | {point['recall']:.3f} | {one['qps']:,.0f} "
+                       f"| {one['p50_ms']:.2f} | {one['p99_ms']:.2f} | {many['qps']:,.0f} "
+                       f"| {many['p50_ms']:.2f} | {many['p99_ms']:.2f} |")
+        if not s.get("sweep"):
+            out.append(f"| {_label(s)} | – | – | – | – | – | – | – | – |")
+    m = run["machine"]
+    server = next((s for s in systems if "settings" in s), {})
+    load = m.get("loadavg_1min", {})
+    out += ["", f"Machine: {m['cores']} cores, {m['memory_gib']:.0f} GiB, {m['cpu']}; {m['os']}; "
+            f"PostgreSQL {server.get('server_version', '?')}; load average {load.get('start')} at the start, "
+            f"{load.get('end')} at the end. Settings: "
+            + ", ".join(f"{k} = {v}" for k, v in server.get("settings", {}).items()) + "."]
+    return "\n".join(out) + "\n"
+
+
+def plot(run: dict, path: Path) -> None:
+    """Recall@k (x) against QPS (y, log scale), one panel per client count and
+    one curve per system, each point labelled with its ef_search."""
+    p = run["params"]
+    counts = ["1", str(p["clients"])]
+    fig, axes = plt.subplots(1, len(counts), figsize=(6 * len(counts), 4.5), squeeze=False)
+    for ax, count in zip(axes[0], counts):
+        for system in run["systems"]:
+            sweep = system.get("sweep", [])
+            if not sweep:
+                continue
+            xs = [pt["recall"] for pt in sweep]
+            ys = [pt["clients"][count]["qps"] for pt in sweep]
+            (line,) = ax.plot(xs, ys, marker="o", label=_label(system))
+            for pt, x, y in zip(sweep, xs, ys):
+                ax.annotate(str(pt["ef_search"]), (x, y), textcoords="offset points", xytext=(4, 4),
+                            fontsize=7, color=line.get_color())
+        skipped = [_label(s) for s in run["systems"] if not s.get("sweep")]
+        if skipped:
+            ax.text(0.02, 0.02, "no hnsw index: " + ", ".join(skipped), transform=ax.transAxes, fontsize=8,
+                    color="gray")
+        ax.set_yscale("log")
+        ax.set_xlabel(f"recall@{p['k']}")
+        ax.set_ylabel("queries per second")
+        ax.set_title(f"{count} client{'s' if count != '1' else ''}")
+        ax.grid(True, which="both", alpha=0.3)
+        if ax.get_legend_handles_labels()[0]:
+            ax.legend(loc="best")
+    ds = run["dataset"]
+    fig.suptitle(f"{ds['name']}: {ds['rows']:,} × {ds['dim']}, {ds['metric']}, hnsw m={p['m']} "
+                 f"ef_construction={p['ef_construction']} (labels: ef_search)", fontsize=10)
+    fig.tight_layout()
+    fig.savefig(path, dpi=90)
+    plt.close(fig)

@@ -1,0 +1,346 @@
+"""The ANN benchmark's command line and the sequence it runs.
+
+For each ``--dsn NAME=DSN`` in turn: create the table, load the vectors by
+binary COPY, build the hnsw index (timed, its phase on screen) and record its
+size. Then, for all systems interleaved: sweep ``hnsw.ef_search`` measuring
+recall@k, QPS and p50/p99 latency with 1 and N clients, and time single-row
+INSERTs into the indexed table. A system without the ``hnsw`` access method
+is loaded and reported as unsupported for the rest. Writes results.json,
+results.md and recall_qps.png to ``--out`` and prints the markdown.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import os
+import platform
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import psycopg
+from tqdm import tqdm
+
+from . import datasets, db, report, workload
+
+
+DESCRIPTION = ("ANN benchmark over SQL: per system, load by binary COPY, build an hnsw index, sweep "
+               "hnsw.ef_search (recall, QPS, latency with 1 and N clients), time single-row INSERTs.")
+
+
+def _log(msg: str) -> None:
+    print(f"\033[1;34m==>\033[0m {msg}", file=sys.stderr, flush=True)
+
+
+def _first_line(e: BaseException) -> str:
+    return (str(e).strip().splitlines() or [type(e).__name__])[0]
+
+
+def _int_list(text: str) -> list[int]:
+    return [int(x) for x in text.split(",") if x.strip()]
+
+
+def _dsn(text: str) -> tuple[str, str]:
+    name, sep, dsn = text.partition("=")
+    if not sep or not name:
+        raise argparse.ArgumentTypeError("expected NAME=DSN, e.g. pgvector='host=/tmp dbname=vector'")
+    return name, dsn
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="python -m ann", description=DESCRIPTION)
+    p.add_argument("--dsn", type=_dsn, action="append", required=True, metavar="NAME=DSN",
+                   help="a system to measure: a label and a libpq connection string to a database where "
+                        "the vector type exists (repeat for each system)")
+    p.add_argument("--dataset", choices=("synthetic", "debian", "file"), default="synthetic",
+                   help="(default: %(default)s)")
+    p.add_argument("--n", type=int, default=100_000, help="synthetic: rows (default: %(default)s)")
+    p.add_argument("--dim", type=int, default=384, help="synthetic: dimensions (default: %(default)s)")
+    p.add_argument("--clusters", type=int, default=100, help="synthetic: clusters (default: %(default)s)")
+    p.add_argument("--base", type=Path, help="file: base vectors (.fvecs or .npy)")
+    p.add_argument("--queries", type=Path,
+                   help="file: query vectors (without it, --nq rows of --base are held out)")
+    p.add_argument("--gt", type=Path, help="file: ground-truth ids, .ivecs or .npy (without it, computed)")
+    p.add_argument("--nq", type=int, default=1000,
+                   help="queries (synthetic, debian, file without --queries) (default: %(default)s)")
+    p.add_argument("--seed", type=int, default=42, help="(default: %(default)s)")
+    p.add_argument("--metric", choices=datasets.METRICS,
+                   help="distance; cosine for debian, l2 otherwise when not given")
+    p.add_argument("--k", type=int, default=10, help="neighbours per query; recall@k (default: %(default)s)")
+    p.add_argument("--m", type=int, default=16, help="hnsw m (default: %(default)s)")
+    p.add_argument("--ef-construction", type=int, default=64, help="hnsw ef_construction (default: %(default)s)")
+    p.add_argument("--ef-search", type=_int_list, default=[10, 20, 40, 80, 120, 200, 400],
+                   help="comma-separated hnsw.ef_search values to sweep (default: 10,20,40,80,120,200,400)")
+    p.add_argument("--clients", type=int, default=4,
+                   help="N, the concurrent client count; 1 client is always measured too (default: %(default)s)")
+    p.add_argument("--duration", type=float, default=5.0,
+                   help="seconds per concurrent measurement (default: %(default)s)")
+    p.add_argument("--inserts", type=int, default=1000,
+                   help="single-row INSERTs per measurement (default: %(default)s)")
+    p.add_argument("--repeats", type=int, default=3,
+                   help="repetitions of every search and insert measurement (systems take turns); "
+                        "the fastest is reported (default: %(default)s)")
+    p.add_argument("--cache", type=Path, default=datasets.DEFAULT_CACHE,
+                   help="dataset and ground-truth cache (default: target/bench-ann/data)")
+    p.add_argument("--out", type=Path, help="output directory (default: target/bench-ann/results/DATASET)")
+    args = p.parse_args(argv)
+    if args.dataset == "file" and args.base is None:
+        p.error("--dataset file needs --base")
+    if args.repeats < 1:
+        p.error("--repeats must be at least 1")
+    if args.clients < 2:
+        p.error("--clients is N > 1 (a single client is always measured)")
+    if min(args.ef_search) < 1:
+        p.error("--ef-search values must be positive")
+    args.metric = args.metric or ("cosine" if args.dataset == "debian" else "l2")
+    return args
+
+
+def load_dataset(args: argparse.Namespace) -> datasets.Dataset:
+    if args.dataset == "synthetic":
+        return datasets.synthetic(args.n, args.dim, args.nq, args.clusters, args.seed, args.metric, args.cache)
+    if args.dataset == "debian":
+        return datasets.debian(args.nq, args.seed, args.metric, args.cache)
+    return datasets.from_files(args.base, args.queries, args.gt, args.nq, args.seed, args.metric, args.cache)
+
+
+def _loadavg() -> float | None:
+    """The 1-minute load average: other work on a shared machine skews the numbers."""
+    try:
+        return float(Path("/proc/loadavg").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def machine() -> dict:
+    """Cores, memory, CPU model and OS of the machine the client runs on."""
+    cpu = platform.processor() or "?"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+        mem_kib = next(int(line.split()[1]) for line in Path("/proc/meminfo").read_text().splitlines()
+                       if line.startswith("MemTotal"))
+    except (OSError, StopIteration):
+        mem_kib = 0
+    os_name = platform.platform()
+    try:
+        os_name = next(line.split("=", 1)[1].strip('"') for line in Path("/etc/os-release").read_text().splitlines()
+                       if line.startswith("PRETTY_NAME="))
+    except (OSError, StopIteration):
+        pass
+    return {"cores": os.cpu_count(), "memory_gib": mem_kib / 2**20, "cpu": cpu, "os": os_name}
+
+
+def _build(dsn: str, args: argparse.Namespace) -> db.BuildResult:
+    """Builds the index with a progress bar that names the build's current phase."""
+    with tqdm(desc="create index", unit="", leave=True, dynamic_ncols=True) as bar:
+        def show(p: db.BuildProgress) -> None:
+            bar.set_description(f"create index: {p.phase}", refresh=False)
+            bar.unit = f" {p.unit}"
+            if p.total and bar.total != p.total:
+                bar.total = p.total
+            bar.n = p.done
+            bar.refresh()
+        return db.build_index(dsn, args.metric, args.m, args.ef_construction, show)
+
+
+class System:
+    """One system under test: its connection, its client pool and its part of
+    the JSON report, which is filled in as measurements are made (so that a
+    failure keeps what was measured before it)."""
+
+    def __init__(self, name: str, dsn: str, dataset: datasets.Dataset, args: argparse.Namespace):
+        self.name, self.dsn, self.dataset, self.args = name, dsn, dataset, args
+        self.result: dict = {"name": name, "phases": {}}
+        self.conn: psycopg.Connection | None = None
+        self.pool: workload.ClientPool | None = None
+        self.searchable = False
+        self._inserted = 0
+
+    def _phase(self, name: str, t0: float) -> None:
+        self.result["phases"][name] = round(self.result["phases"].get(name, 0.0) + time.perf_counter() - t0, 2)
+
+    def prepare(self) -> None:
+        """Connects, loads the table by binary COPY and builds the hnsw index."""
+        ds, args, name = self.dataset, self.args, self.name
+        _log(f"{name}: connecting")
+        self.conn = conn = db.connect(self.dsn)
+        info = db.server_info(conn)
+        self.result.update({"extension": info.extension, "extension_version": info.extension_version,
+                            "server_version": info.server_version, "settings": info.settings})
+        _log(f"{name}: loading {ds.n:,} rows by binary COPY")
+        t0 = time.perf_counter()
+        db.create_table(conn, ds.dim)
+        with tqdm(total=ds.n, desc="copy", unit=" rows", unit_scale=True, dynamic_ncols=True) as bar:
+            db.copy_vectors(conn, ds.base, bar.update)
+        load_s = time.perf_counter() - t0
+        self.result["load"] = {"seconds": round(load_s, 3), "rows_per_second": ds.n / load_s}
+        self._phase("load", t0)
+        t0 = time.perf_counter()
+        db.vacuum_analyze(conn)
+        self._phase("vacuum_analyze", t0)
+
+        if not info.has_hnsw:
+            _log(f"{name}: no hnsw access method in this database: index build and searches skipped")
+            self.result["index"] = {"status": "unsupported", "reason": "no hnsw access method"}
+            self.result["sizes"] = db.relation_sizes(conn)
+            return
+        _log(f"{name}: building the hnsw index (m={args.m}, ef_construction={args.ef_construction})")
+        try:
+            build = _build(self.dsn, args)
+        except psycopg.Error as e:
+            _log(f"{name}: index build failed: {e}")
+            self.result["index"] = {"status": "failed", "reason": _first_line(e)}
+            return
+        self.result["index"] = {"status": "ok", "build_seconds": round(build.seconds, 3), "phases": build.phases}
+        self.result["phases"]["build"] = round(build.seconds, 2)
+        self.result["sizes"] = db.relation_sizes(conn)
+        _log(f"{name}: index built in {build.seconds:.1f} s, {self.result['sizes']['index_bytes'] / 2**20:.0f} MB")
+        self.searchable = True
+
+    def warm_up(self) -> None:
+        """Starts the N clients, and runs every query once at the largest
+        ef_search to bring the index into the cache (not measured)."""
+        t0 = time.perf_counter()
+        self.pool = workload.ClientPool(self.dsn, self.args.clients)
+        db.set_ef_search(self.conn, max(self.args.ef_search))
+        workload.search(self.conn, db.search_statement(self.args.metric, self.args.k), self.dataset.queries)
+        self.result["sweep"] = []
+        self._phase("warmup", t0)
+
+    def measure(self, ef: int) -> None:
+        """One repetition of a sweep point: every query once from 1 client
+        (recall, QPS, latency), then N clients for ``--duration`` seconds (QPS,
+        latency). Of the repetitions, the fastest run per client count is kept
+        (other work on the machine only ever slows a run down); the QPS of
+        every repetition is kept too."""
+        args, ds = self.args, self.dataset
+        t0 = time.perf_counter()
+        db.set_ef_search(self.conn, ef)
+        ids: list[list[int]] = []
+        one = workload.search(self.conn, db.search_statement(args.metric, args.k), ds.queries, collect=ids)
+        many = self.pool.search(args.metric, args.k, ef, ds.queries, args.duration)
+        sweep = self.result["sweep"]
+        if not sweep or sweep[-1]["ef_search"] != ef:
+            sweep.append({"ef_search": ef, "recall": ds.recall(ids, args.k), "clients": {}})
+        point = sweep[-1]
+        for clients, run in ((1, one), (args.clients, many)):
+            _keep_fastest(point["clients"], str(clients), run, "qps", "queries")
+        self._phase("sweep", t0)
+        tqdm.write(f"  {self.name:<12} ef_search={ef:<4} recall@{args.k}={point['recall']:.3f}  "
+                   f"1 client {one.rate:,.0f} QPS  {args.clients} clients {many.rate:,.0f} QPS", file=sys.stderr)
+
+    def insert(self, clients: int) -> None:
+        """One repetition of ``--inserts`` single-row INSERTs into the indexed
+        table from 1 or N clients, keeping the fastest repetition. The rows are
+        query vectors (same distribution, not in the table) with fresh ids."""
+        args, ds = self.args, self.dataset
+        t0 = time.perf_counter()
+        first = ds.n + self._inserted
+        self._inserted += args.inserts
+        ids = np.arange(first, first + args.inserts)
+        rows = np.resize(ds.queries, (args.inserts, ds.dim))
+        r = workload.insert(self.conn, ids, rows) if clients == 1 else self.pool.insert(ids, rows)
+        _keep_fastest(self.result.setdefault("inserts", {}), str(clients), r, "rows_per_second", "rows")
+        self._phase("inserts", t0)
+
+    def close(self) -> None:
+        if self.pool is not None:
+            self.pool.close()
+            self.pool = None
+        if self.conn is not None:
+            self.conn.close()
+            self.conn = None
+
+
+def _keep_fastest(into: dict, key: str, run: workload.Run, rate: str, count: str) -> None:
+    """Records ``run`` under ``into[key]`` if it is the fastest repetition so far."""
+    entry = into.get(key)
+    runs = (entry["all_" + rate] if entry else []) + [run.rate]
+    if entry is None or run.rate > entry[rate]:
+        entry = into[key] = {rate: run.rate, "p50_ms": run.percentile_ms(50), "p99_ms": run.percentile_ms(99),
+                             count: run.count}
+    entry["all_" + rate] = runs
+
+
+def _each(systems: list[System], step) -> None:
+    """Runs ``step(system)`` for every system that can still search; a system
+    that fails is reported, closed and left out of the remaining steps."""
+    for system in systems:
+        if not system.searchable:
+            continue
+        try:
+            step(system)
+        except (psycopg.Error, RuntimeError) as e:
+            _log(f"{system.name}: failed: {e}")
+            system.result["error"] = _first_line(e)
+            system.searchable = False
+            system.close()
+
+
+def measure_all(systems: list[System], args: argparse.Namespace) -> None:
+    """Loads and builds each system in turn; then runs every search and insert
+    measurement ``--repeats`` times with the systems taking turns, so that a
+    slow spell on a shared machine does not fall on one system only."""
+    for system in systems:
+        try:
+            system.prepare()
+        except (psycopg.Error, RuntimeError) as e:
+            _log(f"{system.name}: failed: {e}")
+            system.result["error"] = _first_line(e)
+            system.close()
+    _each(systems, System.warm_up)
+    if any(s.searchable for s in systems):
+        _log(f"sweeping hnsw.ef_search over {args.ef_search} with 1 and {args.clients} clients")
+    for ef in args.ef_search:
+        for _ in range(args.repeats):
+            _each(systems, lambda s: s.measure(ef))
+    if any(s.searchable for s in systems):
+        _log(f"{args.inserts:,} single-row INSERTs with 1 and then {args.clients} clients")
+    for clients in (1, args.clients):
+        for _ in range(args.repeats):
+            _each(systems, lambda s: s.insert(clients))
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    started = datetime.datetime.now(datetime.timezone.utc)
+    t0 = time.perf_counter()
+    load_start = _loadavg()
+    _log(f"preparing the {args.dataset} dataset")
+    dataset = load_dataset(args)
+    if dataset.gt_ids.shape[1] < args.k:
+        raise SystemExit(f"the ground truth holds {dataset.gt_ids.shape[1]} neighbours per query, fewer than k")
+    dataset_s = time.perf_counter() - t0
+    _log(f"{dataset.name}: {dataset.n:,} rows × {dataset.dim}, {dataset.queries.shape[0]:,} queries, "
+         f"{dataset.metric} ({dataset_s:.1f} s)")
+    out = args.out or (datasets.ROOT / "target" / "bench-ann" / "results" / dataset.name)
+    out.mkdir(parents=True, exist_ok=True)
+
+    systems = [System(name, dsn, dataset, args) for name, dsn in args.dsn]
+    try:
+        measure_all(systems, args)
+    finally:
+        for system in systems:
+            system.close()
+    run = {
+        "started": started.isoformat(timespec="seconds"),
+        "dataset": dataset.summary(),
+        "params": {"k": args.k, "m": args.m, "ef_construction": args.ef_construction, "ef_search": args.ef_search,
+                   "clients": args.clients, "duration": args.duration, "inserts": args.inserts, "repeats": args.repeats,
+                   "seed": args.seed},
+        "machine": {**machine(), "loadavg_1min": {"start": load_start, "end": _loadavg()}},
+        "dataset_seconds": round(dataset_s, 2),
+        "systems": [system.result for system in systems],
+    }
+    report.write_json(run, out / "results.json")
+    md = report.markdown(run)
+    (out / "results.md").write_text(md, encoding="utf-8")
+    report.plot(run, out / "recall_qps.png")
+    print(md)
+    _log(f"wrote {out}/results.json, results.md and recall_qps.png ({time.perf_counter() - t0:.0f} s in all)")
+    return 0
