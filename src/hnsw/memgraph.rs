@@ -1,20 +1,22 @@
 //! The in-memory graph of an index build, filled by many threads at once.
 //!
-//! Each node's links and heap TIDs sit behind their own mutex; payloads are
-//! written once before the build starts and only read afterwards, so reading
-//! them needs no lock. An insertion holds at most one node lock at a time
-//! (copying a neighbour list, or rewriting one), so threads never deadlock.
-//! A node whose level tops the graph's takes the entry-point lock for its
-//! whole insertion, as hnswlib does: rare, and it keeps the top of the graph
-//! consistent.
+//! Payloads are written once before the build starts and only read
+//! afterwards, so reading them needs no lock. Neighbour lists live in flat
+//! arrays of atomic words ([`Lists`]): a search reads a list without a lock
+//! and with one or two cache misses, which matters because reading lists
+//! and payloads is most of a build's time. Writers take the node's spin lock;
+//! an insertion holds at most one node lock at a time (rewriting one list),
+//! so threads never deadlock. A node whose level tops the graph's takes the
+//! entry-point lock for its whole insertion, as hnswlib does: rare, and it
+//! keeps the top of the graph consistent.
 //!
 //! Nothing here touches Postgres: the build runs on rayon threads.
 
 use super::level::{level_for_index, MAX_LEVEL};
 use super::search::{descend, search_layer, EpochVisited, GraphView, Scored, Scratch};
-use super::select::{offer, select_links, select_neighbors, Link};
+use super::select::{offer, select_links, Link};
 use super::space::{words_as_bytes, Space};
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicUsize, Ordering};
 use std::sync::{Mutex, MutexGuard};
 
 /// Parameters of a graph.
@@ -26,9 +28,6 @@ pub struct GraphParams {
     pub ef_construction: usize,
     /// Seed of the level assignment.
     pub seed: u64,
-    /// Fill neighbour lists up to capacity with candidates the heuristic
-    /// turned away.
-    pub keep_pruned: bool,
 }
 
 impl GraphParams {
@@ -42,16 +41,127 @@ impl GraphParams {
     }
 }
 
-/// What one node holds besides its payload.
+/// What one node holds besides its payload and links.
 #[derive(Debug, Default)]
 pub struct NodeState {
-    /// `links[l]`: neighbours at level `l`, for `l` in `0..=level`, closest
-    /// first.
-    pub links: Vec<Vec<Link<u32>>>,
     /// Heap TIDs (packed) of the rows with this vector.
     pub tids: Vec<u64>,
     /// The vector was identical to another node's and its TID went there.
     pub merged: bool,
+}
+
+/// Every node's neighbour lists, closest link first, in flat arrays of
+/// atomic words.
+///
+/// Level 0 of node `n` is the block at `n * stride0` of `layer0`:
+/// `[lock, len, ids × cap0, distances × cap0]`. The levels above of a node
+/// of level `L ≥ 1` follow one another from `upper_at[n]` in `upper`, each
+/// `[len, ids × m, distances × m]`. An id word holds the node id in its low
+/// 31 bits and the link's `diverse` status in bit 31; a distance word holds
+/// the bits of an `f32`.
+///
+/// Writers hold the node's lock (the first word of its level-0 block) and
+/// publish a list by storing its length last (release). Searches read ids
+/// without the lock: a list rewritten under them may read as a mix of old and
+/// new ids, every one of them a real node, which costs a search nothing but
+/// a slightly different path (hnswlib takes a lock here; the lock-free read
+/// is what makes the flat layout pay).
+struct Lists {
+    cap0: usize,
+    cap: usize,
+    layer0: Vec<AtomicU32>,
+    upper: Vec<AtomicU32>,
+    upper_at: Vec<u32>,
+}
+
+const DIVERSE: u32 = 1 << 31;
+
+impl Lists {
+    fn new(params: &GraphParams, levels: &[u8]) -> Lists {
+        assert!(levels.len() < DIVERSE as usize, "too many nodes for one graph");
+        let (cap0, cap) = (params.capacity(0), params.capacity(1));
+        let stride0 = 2 + 2 * cap0;
+        let layer0 = (0..levels.len() * stride0).map(|_| AtomicU32::new(0)).collect();
+        let mut upper_at = Vec::with_capacity(levels.len());
+        let mut words = 0usize;
+        for &level in levels {
+            upper_at.push(u32::try_from(words).expect("upper lists fit in 2^32 words"));
+            words += usize::from(level) * (1 + 2 * cap);
+        }
+        let upper = (0..words).map(|_| AtomicU32::new(0)).collect();
+        Lists { cap0, cap, layer0, upper, upper_at }
+    }
+
+    /// The words of `node`'s list at `level`: `[len, ids, distances]`, and
+    /// its capacity.
+    fn block(&self, node: u32, level: usize) -> (&[AtomicU32], usize) {
+        let n = node as usize;
+        if level == 0 {
+            let start = n * (2 + 2 * self.cap0) + 1;
+            (&self.layer0[start..start + 1 + 2 * self.cap0], self.cap0)
+        } else {
+            let start = self.upper_at[n] as usize + (level - 1) * (1 + 2 * self.cap);
+            (&self.upper[start..start + 1 + 2 * self.cap], self.cap)
+        }
+    }
+
+    /// Appends the ids of `node`'s list at `level` to `out`, without a lock.
+    fn read_ids(&self, node: u32, level: usize, out: &mut Vec<u32>) {
+        let (words, cap) = self.block(node, level);
+        let len = (words[0].load(Ordering::Acquire) as usize).min(cap);
+        out.extend(words[1..1 + len].iter().map(|w| w.load(Ordering::Relaxed) & !DIVERSE));
+    }
+
+    fn lock(&self, node: u32) -> ListLock<'_> {
+        let word = &self.layer0[node as usize * (2 + 2 * self.cap0)];
+        let mut spins = 0u32;
+        while word.compare_exchange_weak(0, 1, Ordering::Acquire, Ordering::Relaxed).is_err() {
+            spins += 1;
+            if spins < 64 {
+                std::hint::spin_loop();
+            } else {
+                std::thread::yield_now();
+            }
+        }
+        ListLock { lists: self, node, word }
+    }
+}
+
+/// A node's lists, locked for writing.
+struct ListLock<'a> {
+    lists: &'a Lists,
+    node: u32,
+    word: &'a AtomicU32,
+}
+
+impl ListLock<'_> {
+    fn get(&self, level: usize) -> Vec<Link<u32>> {
+        let (words, cap) = self.lists.block(self.node, level);
+        let len = (words[0].load(Ordering::Relaxed) as usize).min(cap);
+        (0..len)
+            .map(|i| {
+                let id = words[1 + i].load(Ordering::Relaxed);
+                let distance = f32::from_bits(words[1 + cap + i].load(Ordering::Relaxed));
+                Link { id: id & !DIVERSE, distance, diverse: id & DIVERSE != 0 }
+            })
+            .collect()
+    }
+
+    fn set(&self, level: usize, links: &[Link<u32>]) {
+        let (words, cap) = self.lists.block(self.node, level);
+        let len = links.len().min(cap);
+        for (i, l) in links[..len].iter().enumerate() {
+            words[1 + i].store(l.id | if l.diverse { DIVERSE } else { 0 }, Ordering::Relaxed);
+            words[1 + cap + i].store(l.distance.to_bits(), Ordering::Relaxed);
+        }
+        words[0].store(len as u32, Ordering::Release);
+    }
+}
+
+impl Drop for ListLock<'_> {
+    fn drop(&mut self) {
+        self.word.store(0, Ordering::Release);
+    }
 }
 
 /// The graph of a build.
@@ -61,6 +171,7 @@ pub struct MemGraph {
     payloads: Vec<u32>,
     stride: usize,
     levels: Vec<u8>,
+    lists: Lists,
     nodes: Vec<Mutex<NodeState>>,
     entry: Mutex<Option<(u32, usize)>>,
 }
@@ -77,14 +188,9 @@ impl MemGraph {
         assert_eq!(payloads.len(), stride * tids.len(), "one payload per TID");
         let levels: Vec<u8> =
             (0..tids.len()).map(|i| level_for_index(i as u64, params.seed, params.m, MAX_LEVEL) as u8).collect();
-        let nodes = tids
-            .iter()
-            .zip(&levels)
-            .map(|(&tid, &level)| {
-                Mutex::new(NodeState { links: vec![Vec::new(); level as usize + 1], tids: vec![tid], merged: false })
-            })
-            .collect();
-        MemGraph { space, params, payloads, stride, levels, nodes, entry: Mutex::new(None) }
+        let lists = Lists::new(&params, &levels);
+        let nodes = tids.iter().map(|&tid| Mutex::new(NodeState { tids: vec![tid], merged: false })).collect();
+        MemGraph { space, params, payloads, stride, levels, lists, nodes, entry: Mutex::new(None) }
     }
 
     pub fn len(&self) -> usize {
@@ -109,15 +215,28 @@ impl MemGraph {
         *lock(&self.entry)
     }
 
-    /// A node's state (links, TIDs). For use after the build.
+    /// A node's TIDs and whether it was merged into another.
     pub fn node(&self, id: u32) -> MutexGuard<'_, NodeState> {
         lock(&self.nodes[id as usize])
+    }
+
+    /// A node's links at `level` (at most its own level), closest first.
+    pub fn links(&self, id: u32, level: usize) -> Vec<Link<u32>> {
+        self.lists.lock(id).get(level)
+    }
+
+    /// Rewrites a node's list at `level` (at most its own level) with `edit`.
+    pub fn edit_links<R>(&self, id: u32, level: usize, edit: impl FnOnce(&mut Vec<Link<u32>>) -> R) -> R {
+        let locked = self.lists.lock(id);
+        let mut links = locked.get(level);
+        let out = edit(&mut links);
+        locked.set(level, &links);
+        out
     }
 
     pub fn distance(&self, a: u32, b: u32) -> f32 {
         self.space.distance(self.payload(a), self.payload(b))
     }
-
     /// Inserts every node using the calling rayon pool, counting finished
     /// insertions in `progress` and stopping early when `cancel` is set.
     pub fn build_parallel(&self, progress: &AtomicUsize, cancel: &AtomicBool) -> Result<(), Cancelled> {
@@ -189,12 +308,16 @@ impl MemGraph {
     fn mark_reachable(&self, from: u32, reached: &mut [bool]) {
         reached[from as usize] = true;
         let mut stack = vec![from];
+        let mut links = Vec::new();
         while let Some(id) = stack.pop() {
-            let state = self.node(id);
-            for l in state.links.iter().flatten() {
-                if !reached[l.id as usize] {
-                    reached[l.id as usize] = true;
-                    stack.push(l.id);
+            links.clear();
+            for level in 0..=self.level(id) {
+                self.lists.read_ids(id, level, &mut links);
+            }
+            for &l in &links {
+                if !reached[l as usize] {
+                    reached[l as usize] = true;
+                    stack.push(l);
                 }
             }
         }
@@ -204,17 +327,17 @@ impl MemGraph {
     /// place of the farthest link the heuristic would give up first.
     fn force_link(&self, node: u32, new: u32, distance: f32) {
         let capacity = self.params.capacity(0);
-        let mut state = self.node(node);
-        let links = &mut state.links[0];
-        if links.iter().any(|l| l.id == new) {
-            return;
-        }
-        if links.len() >= capacity {
-            let victim = links.iter().rposition(|l| !l.diverse).unwrap_or(links.len() - 1);
-            links.remove(victim);
-        }
-        let pos = links.partition_point(|l| l.distance <= distance);
-        links.insert(pos, Link { id: new, distance, diverse: true });
+        self.edit_links(node, 0, |links| {
+            if links.iter().any(|l| l.id == new) {
+                return;
+            }
+            if links.len() >= capacity {
+                let victim = links.iter().rposition(|l| !l.diverse).unwrap_or(links.len() - 1);
+                links.remove(victim);
+            }
+            let pos = links.partition_point(|l| l.distance <= distance);
+            links.insert(pos, Link { id: new, distance, diverse: true });
+        });
     }
 
     /// Inserts node `id` (HNSW paper, algorithm 1).
@@ -253,27 +376,17 @@ impl MemGraph {
                 return;
             }
             let me = self.payload(id);
-            chosen[lc] = if self.params.keep_pruned {
-                select_links(&found, self.params.capacity(lc), |c| self.payload(c) == me, |a, b| self.distance(a, b))
-            } else {
-                let kept = select_neighbors(
-                    &found,
-                    self.params.capacity(lc),
-                    false,
-                    |c| self.payload(c) == me,
-                    |a, b| self.distance(a, b),
-                );
-                kept.into_iter().map(|s| Link { id: s.id, distance: s.distance, diverse: true }).collect()
-            };
+            chosen[lc] =
+                select_links(&found, self.params.capacity(lc), |c| self.payload(c) == me, |a, b| self.distance(a, b));
             best = found.first().copied().unwrap_or(best);
             entries = found;
         }
         let _ = best;
 
         {
-            let mut me = lock(&self.nodes[id as usize]);
+            let me = self.lists.lock(id);
             for (lc, list) in chosen.iter().enumerate() {
-                me.links[lc] = list.clone();
+                me.set(lc, list);
             }
         }
         for (lc, list) in chosen.iter().enumerate() {
@@ -309,34 +422,17 @@ impl MemGraph {
         false
     }
 
-    /// Adds `new` to `node`'s links at `level`, pruning with the heuristic
-    /// when the list is full.
+    /// Offers `node` a link to `new` at `level`: the list keeps it if the
+    /// heuristic does (see [`offer`]).
     fn link_back(&self, node: u32, new: u32, distance: f32, level: usize) {
+        if level > self.level(node) {
+            return;
+        }
         let capacity = self.params.capacity(level);
-        let mut state = lock(&self.nodes[node as usize]);
-        let Some(links) = state.links.get_mut(level) else {
-            return;
-        };
         let same = self.payload(new) == self.payload(node);
-        if self.params.keep_pruned {
+        self.edit_links(node, level, |links| {
             offer(links, Scored { id: new, distance }, capacity, same, |a, b| self.distance(a, b));
-            return;
-        }
-        if links.iter().any(|l| l.id == new) {
-            return;
-        }
-        if links.len() < capacity {
-            links.push(Link { id: new, distance, diverse: true });
-            return;
-        }
-        let mut candidates: Vec<Scored<u32>> =
-            links.iter().map(|l| Scored { id: l.id, distance: l.distance }).collect();
-        candidates.push(Scored { id: new, distance });
-        candidates.sort();
-        let me = self.payload(node);
-        let kept =
-            select_neighbors(&candidates, capacity, false, |c| self.payload(c) == me, |a, b| self.distance(a, b));
-        *links = kept.into_iter().map(|s| Link { id: s.id, distance: s.distance, diverse: true }).collect();
+        });
     }
 }
 
@@ -370,16 +466,39 @@ impl GraphView for MemView<'_> {
     type Id = u32;
 
     fn neighbors(&mut self, id: u32, level: usize, out: &mut Vec<u32>) {
-        let state = lock(&self.graph.nodes[id as usize]);
-        if let Some(links) = state.links.get(level) {
-            out.extend(links.iter().map(|l| l.id));
+        if level <= self.graph.level(id) {
+            self.graph.lists.read_ids(id, level, out);
         }
     }
 
     fn distances(&mut self, ids: &[u32], out: &mut Vec<Option<f32>>) {
         self.computed += ids.len();
-        out.extend(ids.iter().map(|&id| Some(self.distance_to(id))));
+        // The payloads are scattered over the whole graph: ask for the next
+        // one while computing with this one, so the memory latency overlaps.
+        if let Some(&first) = ids.first() {
+            prefetch(self.graph.payload(first));
+        }
+        for (i, &id) in ids.iter().enumerate() {
+            if let Some(&next) = ids.get(i + 1) {
+                prefetch(self.graph.payload(next));
+            }
+            out.push(Some(self.distance_to(id)));
+        }
     }
+}
+
+/// Hints the CPU to load `bytes` into cache (a no-op where there is no
+/// prefetch instruction).
+#[inline]
+fn prefetch(bytes: &[u8]) {
+    #[cfg(target_arch = "x86_64")]
+    for line in bytes.chunks(64) {
+        // SAFETY: prefetching is only a hint, valid for any address; SSE is
+        // part of every x86-64 CPU.
+        unsafe { std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(line.as_ptr().cast()) };
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = bytes;
 }
 
 /// Locks a mutex, ignoring poisoning: a panic elsewhere aborts the whole
@@ -452,8 +571,7 @@ mod tests {
         hits as f64 / (queries.len() * k) as f64
     }
 
-    const PARAMS: GraphParams = GraphParams { m: 12, ef_construction: 64, seed: 7, keep_pruned: true };
-    const NO_FILL: GraphParams = GraphParams { keep_pruned: false, ..PARAMS };
+    const PARAMS: GraphParams = GraphParams { m: 12, ef_construction: 64, seed: 7 };
 
     #[test]
     fn parallel_build_finds_nearest_neighbours() {
@@ -494,8 +612,8 @@ mod tests {
         let mut stack = vec![entry];
         seen[entry as usize] = true;
         while let Some(n) = stack.pop() {
-            let state = graph.node(n);
-            for (level, links) in state.links.iter().enumerate() {
+            for level in 0..=graph.level(n) {
+                let links = graph.links(n, level);
                 assert!(links.len() <= PARAMS.capacity(level));
                 for l in links.iter().map(|l| l.id) {
                     assert!(graph.level(l) >= level, "link to a node without that level");
@@ -511,16 +629,6 @@ mod tests {
     }
 
     #[test]
-    fn unfilled_lists_also_find_nearest_neighbours() {
-        let (points, queries) = (clustered(3000, 24, 20, 1), clustered(50, 24, 20, 2));
-        let space = Space::new(Element::F32, Metric::L2, 24);
-        let graph = graph_of(space, &points, NO_FILL);
-        graph.build_parallel(&AtomicUsize::new(0), &AtomicBool::new(false)).unwrap();
-        let r = recall(space, &points, &graph, &queries, 10, 200);
-        assert!(r >= 0.95, "recall {r}");
-    }
-
-    #[test]
     fn reconnect_links_a_stranded_node() {
         let points = clustered(1000, 16, 10, 6);
         let space = Space::new(Element::F32, Metric::L2, 16);
@@ -531,7 +639,9 @@ mod tests {
         let (entry, _) = graph.entry().unwrap();
         let stranded = (0..graph.len() as u32).find(|&n| n != entry && graph.level(n) == 0).unwrap();
         for n in 0..graph.len() as u32 {
-            graph.node(n).links.iter_mut().for_each(|list| list.retain(|l| l.id != stranded));
+            for level in 0..=graph.level(n) {
+                graph.edit_links(n, level, |list| list.retain(|l| l.id != stranded));
+            }
         }
         let q = graph.payload(stranded).to_vec();
         assert!(search(&graph, &q, 1, 100).first().is_none_or(|s| s.id != stranded));

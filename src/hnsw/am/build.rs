@@ -195,12 +195,7 @@ unsafe extern "C-unwind" fn collect(
 fn flush(state: &mut BuildState) {
     let words = std::mem::take(&mut state.words);
     let tids = std::mem::take(&mut state.tids);
-    let params = GraphParams {
-        m: state.opts.m,
-        ef_construction: state.opts.ef_construction,
-        seed: 0x1d_e5_70_9e,
-        keep_pruned: true,
-    };
+    let params = GraphParams { m: state.opts.m, ef_construction: state.opts.ef_construction, seed: 0x1d_e5_70_9e };
     let graph = MemGraph::new(state.space, params, words, &tids);
     drop(tids);
     build_graph(&graph);
@@ -330,7 +325,7 @@ fn write_graph(index: pg_sys::Relation, graph: &MemGraph, space: Space, layout: 
             let mut node = NodeMut::init(&mut bytes, &layout, graph.level(id), 0, graph.payload(id));
             node.set_tids(&tids);
             if layout.links0_inline {
-                node.set_links0(&map(&state.links[0]));
+                node.set_links0(&map(&graph.links(id, 0)));
             }
             node.set_links_tuple(links_refs[id as usize]);
             node.set_overflow(overflow_refs[id as usize]);
@@ -361,11 +356,10 @@ fn write_extra(
         match *tuple {
             Extra::Links(id) => {
                 let level = graph.level(id);
-                let state = graph.node(id);
                 let mut bytes = vec![0u8; layout.links_size(level)];
                 let mut links = LinksMut::init(&mut bytes, layout, level);
-                for (lc, list) in state.links.iter().enumerate().skip(usize::from(layout.links0_inline)) {
-                    links.set(lc, &map(list));
+                for lc in usize::from(layout.links0_inline)..=level {
+                    links.set(lc, &map(&graph.links(id, lc)));
                 }
                 add(index, buf, &bytes);
             }
@@ -463,12 +457,11 @@ fn breadth_first(graph: &MemGraph) -> Vec<u32> {
     let mut next_unseen = 0usize;
     loop {
         while let Some(id) = queue.pop_front() {
-            let state = graph.node(id);
-            if state.merged {
+            if graph.node(id).merged {
                 continue;
             }
             order.push(id);
-            for l in state.links[0].iter().map(|l| l.id) {
+            for l in graph.links(id, 0).iter().map(|l| l.id) {
                 if !seen[l as usize] {
                     seen[l as usize] = true;
                     queue.push_back(l);
