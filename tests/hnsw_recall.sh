@@ -33,6 +33,32 @@ check "recall@10, cosine (<=>), ef_search 100" '$1 >= 0.95' "$(recall items '<=>
 check "recall@10, L1 (<+>), ef_search 100" '$1 >= 0.95' "$(recall items '<+>')"
 check "recall@10, inner product (<#>) on unit vectors, ef_search 100" '$1 >= 0.95' "$(recall units '<#>' unit_queries)"
 
+# halfvec and bit: the same data as halves, and as sign bits
+# (binary_quantize), where many Hamming distances are equal, so ties count.
+sql main <<'SQL'
+CREATE TABLE halfs AS SELECT id, v::halfvec(64) AS v FROM items;
+CREATE TABLE half_queries AS SELECT id, v::halfvec(64) AS v FROM queries;
+CREATE TABLE bits AS SELECT id, binary_quantize(v)::bit(64) AS v FROM items;
+CREATE TABLE bit_queries AS SELECT id, binary_quantize(v)::bit(64) AS v FROM queries;
+SET maintenance_work_mem = '256MB';
+CREATE INDEX ON halfs USING hnsw (v halfvec_l2_ops);
+CREATE INDEX ON halfs USING hnsw (v halfvec_cosine_ops);
+CREATE INDEX ON bits USING hnsw (v bit_hamming_ops);
+CREATE INDEX ON bits USING hnsw (v bit_jaccard_ops);
+SQL
+check "recall@10, halfvec L2 (<->), ef_search 100" '$1 >= 0.95' "$(recall halfs '<->' half_queries)"
+check "recall@10, halfvec cosine (<=>), ef_search 100" '$1 >= 0.95' "$(recall halfs '<=>' half_queries)"
+recall_ties() { # table queries op
+  sql main -c "SET hnsw.ef_search = 100" \
+    -c "SELECT round(lodestone_test.recall_by_distance('$1', '$2', 'v', '$3', 10)::numeric, 3)" | tail -1
+}
+check "recall@10 (ties count), bit Hamming (<~>), ef_search 100" '$1 >= 0.95' "$(recall_ties bits bit_queries '<~>')"
+check "recall@10 (ties count), bit Jaccard (<%>), ef_search 100" '$1 >= 0.95' "$(recall_ties bits bit_queries '<%>')"
+for idx in halfs_v_idx halfs_v_idx1 bits_v_idx bits_v_idx1; do
+  same "$idx verifies" "" "$(sql main -c "SELECT * FROM lodestone_hnsw_verify('$idx')")"
+done
+sql main -c "DROP TABLE halfs, half_queries, bits, bit_queries"
+
 # Inserts after the build: a second batch goes in row by row.
 sql main -c "INSERT INTO items SELECT id + 100000, v FROM lodestone_test.clustered(3000, 64, 10, 1.0, 0.3)"
 check "recall@10, L2, after 3,000 inserts" '$1 >= 0.95' "$(recall items '<->')"

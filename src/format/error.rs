@@ -75,6 +75,11 @@ impl Error {
         Error::new(SqlState::DataException, format!("different {type_name} dimensions {a} and {b}"))
     }
 
+    /// pgvector's error for bit strings of different lengths.
+    pub fn different_bit_lengths(a: usize, b: usize) -> Self {
+        Error::new(SqlState::DataException, format!("different bit lengths {a} and {b}"))
+    }
+
     /// `NaN not allowed in vector`
     pub fn nan(type_name: &str) -> Self {
         Error::new(SqlState::DataException, format!("NaN not allowed in {type_name}"))

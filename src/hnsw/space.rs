@@ -10,15 +10,20 @@
 //! | `<#>`    | `*_ip_ops`     | negative inner product                |
 //! | `<=>`    | `*_cosine_ops` | negative inner product of unit vectors |
 //! | `<+>`    | `*_l1_ops`     | L1                                    |
+//! | `<~>`    | `bit_hamming_ops` | Hamming (differing bits)           |
+//! | `<%>`    | `bit_jaccard_ops` | Jaccard distance                   |
 //!
 //! For cosine, vectors are normalised once when they enter the index (and the
 //! query once per scan), which is what pgvector does too.
 //!
-//! A payload is the vector's elements as bytes in native byte order. Dense
-//! `f32` payloads are stored at 4-byte aligned offsets, so they are read in
-//! place without copying.
+//! A payload is the vector's elements as bytes in native byte order: 4-byte
+//! floats for `vector`, IEEE halves for `halfvec`, and the bit string's
+//! bytes (most significant bit first, padding bits zero) for `bit`. Payloads
+//! are stored at 4-byte aligned offsets, so they are read in place without
+//! copying.
 
-use crate::distance::dense;
+use crate::distance::{bit, dense, half as half_kernel};
+use half::f16;
 
 /// The distance an index is ordered by.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -27,6 +32,10 @@ pub enum Metric {
     InnerProduct,
     Cosine,
     L1,
+    /// `bit` only: the number of differing bits.
+    Hamming,
+    /// `bit` only: `1 - |a ∧ b| / |a ∨ b|`.
+    Jaccard,
 }
 
 /// The representation of stored vectors.
@@ -34,6 +43,10 @@ pub enum Metric {
 pub enum Element {
     /// `vector`: 4-byte floats.
     F32,
+    /// `halfvec`: IEEE binary16.
+    F16,
+    /// `bit`: `dims` bits, eight to a byte.
+    Bit,
 }
 
 /// An index's element type, metric and dimension count.
@@ -53,6 +66,8 @@ impl Space {
     pub fn payload_len(&self) -> usize {
         match self.element {
             Element::F32 => self.dims * 4,
+            Element::F16 => self.dims * 2,
+            Element::Bit => self.dims.div_ceil(8),
         }
     }
 
@@ -66,9 +81,36 @@ impl Space {
                     Metric::L2 => dense::l2_squared(a, b),
                     Metric::InnerProduct | Metric::Cosine => -dense::dot(a, b),
                     Metric::L1 => dense::l1(a, b),
+                    Metric::Hamming | Metric::Jaccard => f64::NAN,
+                }) as f32
+            }
+            Element::F16 => {
+                let (a, b) = (as_f16(a), as_f16(b));
+                (match self.metric {
+                    Metric::L2 => half_kernel::l2_squared(a, b),
+                    Metric::InnerProduct | Metric::Cosine => -half_kernel::dot(a, b),
+                    Metric::L1 => half_kernel::l1(a, b),
+                    Metric::Hamming | Metric::Jaccard => f64::NAN,
+                }) as f32
+            }
+            Element::Bit => {
+                (match self.metric {
+                    Metric::Hamming => bit::hamming(a, b),
+                    Metric::Jaccard => bit::jaccard(a, b),
+                    _ => f64::NAN,
                 }) as f32
             }
         }
+    }
+
+    /// Whether the metric is defined on the element type (the operator
+    /// classes only pair them so; a hand-made one could not).
+    pub fn is_valid(&self) -> bool {
+        matches!(
+            (self.element, self.metric),
+            (Element::F32 | Element::F16, Metric::L2 | Metric::InnerProduct | Metric::Cosine | Metric::L1)
+                | (Element::Bit, Metric::Hamming | Metric::Jaccard)
+        )
     }
 
     /// The distance of a payload to itself: the smallest distance an exact
@@ -91,6 +133,40 @@ impl Space {
             }
         }
         Some(Payload::from_words(values.iter().map(|v| v.to_bits()).collect(), values.len() * 4))
+    }
+
+    /// [`Space::payload_from_f32`] for halves. Cosine normalises as
+    /// pgvector's `l2_normalize(halfvec)` does: the norm in `double`, each
+    /// quotient rounded to float, then to half.
+    pub fn payload_from_f16(&self, values: &[f16]) -> Option<Payload> {
+        let mut values = values.to_vec();
+        if self.metric == Metric::Cosine {
+            let norm = half_kernel::norm(&values);
+            if norm == 0.0 || !norm.is_finite() {
+                return None;
+            }
+            for v in &mut values {
+                *v = f16::from_f32((f64::from(v.to_f32()) / norm) as f32);
+            }
+        }
+        let bits: Vec<u16> = values.iter().map(|v| v.to_bits()).collect();
+        let mut bytes = Vec::with_capacity(bits.len() * 2);
+        for b in bits {
+            bytes.extend_from_slice(&b.to_ne_bytes());
+        }
+        Some(Payload::from_bytes(&bytes))
+    }
+
+    /// The payload of a bit string: its bytes, padding bits zero.
+    pub fn payload_from_bits(&self, bytes: &[u8]) -> Payload {
+        let mut payload = bytes[..self.payload_len().min(bytes.len())].to_vec();
+        payload.resize(self.payload_len(), 0);
+        if self.dims % 8 != 0 {
+            if let Some(last) = payload.last_mut() {
+                *last &= 0xffu8 << (8 - self.dims % 8);
+            }
+        }
+        Payload::from_bytes(&payload)
     }
 }
 
@@ -151,6 +227,18 @@ pub fn as_f32(bytes: &[u8]) -> &[f32] {
     floats
 }
 
+/// Reads a payload as halves (2-byte aligned, as every payload is 4-byte
+/// aligned).
+#[inline]
+pub fn as_f16(bytes: &[u8]) -> &[f16] {
+    // SAFETY: any 2 initialised bytes are a valid f16; `align_to` only
+    // returns the aligned middle part, and we check there is nothing before
+    // or after it.
+    let (head, halves, tail) = unsafe { bytes.align_to::<f16>() };
+    assert!(head.is_empty() && tail.is_empty(), "unaligned halfvec payload");
+    halves
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -178,6 +266,38 @@ mod tests {
         let cos = Space::new(Element::F32, Metric::Cosine, 2);
         assert_eq!(as_f32(payload(&cos, &[3.0, 4.0]).as_bytes()), &[0.6, 0.8]);
         assert!(cos.payload_from_f32(&[0.0, 0.0]).is_none());
+    }
+
+    #[test]
+    fn halfvec_payloads_order_like_the_operators() {
+        let h = |v: &[f32]| v.iter().map(|&x| f16::from_f32(x)).collect::<Vec<_>>();
+        let (a, b) = (h(&[1.0, 2.0, 3.0]), h(&[4.0, 5.0, 6.0]));
+        for (metric, want) in [(Metric::L2, 27.0), (Metric::InnerProduct, -32.0), (Metric::L1, 9.0)] {
+            let space = Space::new(Element::F16, metric, 3);
+            let (pa, pb) = (space.payload_from_f16(&a).unwrap(), space.payload_from_f16(&b).unwrap());
+            assert_eq!(pa.len(), 6);
+            assert_eq!(space.distance(pa.as_bytes(), pb.as_bytes()), want, "{metric:?}");
+        }
+        let cos = Space::new(Element::F16, Metric::Cosine, 2);
+        let unit = cos.payload_from_f16(&h(&[3.0, 4.0])).unwrap();
+        assert_eq!(as_f16(unit.as_bytes()), h(&[0.6, 0.8]).as_slice());
+        assert!(cos.payload_from_f16(&h(&[0.0, 0.0])).is_none());
+    }
+
+    #[test]
+    fn bit_payloads_count_bits() {
+        let ham = Space::new(Element::Bit, Metric::Hamming, 10);
+        let a = ham.payload_from_bits(&[0b1111_0000, 0b1100_0000]);
+        let b = ham.payload_from_bits(&[0b1010_0000, 0b0111_1111]);
+        assert_eq!(a.len(), 2);
+        // The padding bits of `b` are cleared: only bits 8 and 9 count.
+        assert_eq!(ham.distance(a.as_bytes(), b.as_bytes()), 3.0);
+        let jac = Space::new(Element::Bit, Metric::Jaccard, 10);
+        // a = {0,1,2,3,8,9}, b = {0,2,9}: 3 shared of 6.
+        assert_eq!(jac.distance(a.as_bytes(), b.as_bytes()), 0.5);
+        assert!(jac.is_valid() && ham.is_valid());
+        assert!(!Space::new(Element::Bit, Metric::L2, 8).is_valid());
+        assert!(!Space::new(Element::F16, Metric::Hamming, 8).is_valid());
     }
 
     #[test]

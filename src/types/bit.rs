@@ -3,7 +3,7 @@
 
 use super::{raise, RawDatum};
 use crate::distance::bit as kernel;
-use crate::format::{Error, SqlState};
+use crate::format::Error;
 use pgrx::prelude::*;
 use std::ptr::NonNull;
 
@@ -64,10 +64,21 @@ impl<'a> BitArg<'a> {
     }
 }
 
+/// The bit length and the data bytes of a `bit` or `varbit` datum, valid
+/// for the current memory context (for the index).
+///
+/// # Safety
+/// `datum` must be a non-null `bit` or `varbit` datum.
+pub(crate) unsafe fn bit_parts<'a>(datum: pg_sys::Datum) -> (usize, &'a [u8]) {
+    // SAFETY: forwarded from the caller.
+    let arg: BitArg<'a> = unsafe { BitArg::new(RawDatum(datum)) };
+    (arg.len() as usize, arg.bytes())
+}
+
 /// Both strings, after pgvector's length check.
 fn same_length<'a>(a: &BitArg<'a>, b: &BitArg<'a>) -> (&'a [u8], &'a [u8]) {
     if a.len() != b.len() {
-        raise(Error::new(SqlState::DataException, format!("different bit lengths {} and {}", a.len(), b.len())));
+        raise(Error::different_bit_lengths(a.len() as usize, b.len() as usize));
     }
     let (x, y) = (a.bytes(), b.bytes());
     let n = x.len().min(y.len());

@@ -42,3 +42,27 @@ BEGIN
   RETURN result;
 END
 $$;
+
+-- Recall that counts ties as hits: the fraction of the index's top k whose
+-- distance is within the exact k-th distance (for metrics with many equal
+-- distances, such as Hamming, where which of the tied ids come back is
+-- arbitrary).
+CREATE OR REPLACE FUNCTION lodestone_test.recall_by_distance(items regclass, queries regclass, col text, op text, k int)
+RETURNS float8
+LANGUAGE plpgsql AS $$
+DECLARE
+  result float8;
+BEGIN
+  SET LOCAL enable_indexscan = off;
+  SET LOCAL enable_bitmapscan = off;
+  EXECUTE format('CREATE TEMP TABLE truth AS SELECT q.id AS qid, (SELECT max(d) FROM (SELECT i.%1$s %2$s q.%1$s AS d FROM %3$s i ORDER BY 1 LIMIT %4$s) s) AS kth FROM %5$s q',
+    col, op, items, k, queries);
+  SET LOCAL enable_indexscan = on;
+  SET LOCAL enable_seqscan = off;
+  EXECUTE format('SELECT avg((SELECT count(*) FROM (SELECT i.%1$s %2$s q.%1$s AS d FROM %3$s i ORDER BY i.%1$s %2$s q.%1$s LIMIT %4$s) s WHERE d <= t.kth)::float8 / %4$s) FROM %5$s q JOIN truth t ON t.qid = q.id',
+    col, op, items, k, queries)
+    INTO result;
+  DROP TABLE truth;
+  RETURN result;
+END
+$$;

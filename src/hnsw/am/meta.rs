@@ -46,12 +46,16 @@ pub struct Meta {
 fn element_code(e: Element) -> u8 {
     match e {
         Element::F32 => 1,
+        Element::F16 => 2,
+        Element::Bit => 3,
     }
 }
 
 fn element_from(code: u8) -> Option<Element> {
     match code {
         1 => Some(Element::F32),
+        2 => Some(Element::F16),
+        3 => Some(Element::Bit),
         _ => None,
     }
 }
@@ -62,6 +66,8 @@ fn metric_code(m: Metric) -> u8 {
         Metric::InnerProduct => 2,
         Metric::Cosine => 3,
         Metric::L1 => 4,
+        Metric::Hamming => 5,
+        Metric::Jaccard => 6,
     }
 }
 
@@ -71,6 +77,8 @@ fn metric_from(code: u8) -> Option<Metric> {
         2 => Some(Metric::InnerProduct),
         3 => Some(Metric::Cosine),
         4 => Some(Metric::L1),
+        5 => Some(Metric::Hamming),
+        6 => Some(Metric::Jaccard),
         _ => None,
     }
 }

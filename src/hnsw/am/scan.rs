@@ -130,6 +130,23 @@ fn query_payload(scan: pg_sys::IndexScanDesc, space: &Space) -> Option<Payload> 
                 Payload::from_words(v.as_slice().iter().map(|x| x.to_bits()).collect(), space.payload_len())
             }))
         }
+        Element::F16 => {
+            // SAFETY: the order-by argument has the operator's right type.
+            let v = unsafe { DenseRef::<half::f16>::from_datum(key.sk_argument) };
+            if v.dim() != space.dims {
+                raise(Error::different_dims("halfvec", v.dim(), space.dims));
+            }
+            let raw = Space { metric: crate::hnsw::space::Metric::L2, ..*space };
+            space.payload_from_f16(v.as_slice()).or_else(|| raw.payload_from_f16(v.as_slice()))
+        }
+        Element::Bit => {
+            // SAFETY: the order-by argument has the operator's right type.
+            let (bits, bytes) = unsafe { crate::types::bit::bit_parts(key.sk_argument) };
+            if bits != space.dims {
+                raise(Error::different_bit_lengths(bits, space.dims));
+            }
+            Some(space.payload_from_bits(bytes))
+        }
     }
 }
 

@@ -10,13 +10,17 @@
 
 use crate::format::{Error, SqlState};
 use crate::hnsw::space::{Element, Metric, Payload, Space};
+use crate::types::bit::bit_parts;
 use crate::types::raise;
 use crate::types::varlena::DenseRef;
 use pgrx::pg_sys;
 use std::ffi::CStr;
 
-/// Largest dimension counts an index accepts, as pgvector.
+/// Largest dimension counts an index accepts, as pgvector: 2000 floats,
+/// 4000 halves, 64000 bits (all 8000 bytes of payload).
 pub const VECTOR_MAX_DIMS: i32 = 2000;
+pub const HALFVEC_MAX_DIMS: i32 = 4000;
+pub const BIT_MAX_DIMS: i32 = 64000;
 
 fn func_name(oid: pg_sys::Oid) -> Option<String> {
     if oid == pg_sys::InvalidOid {
@@ -35,6 +39,9 @@ fn element_of(typid: pg_sys::Oid) -> Option<Element> {
     unsafe { pg_sys::getTypeInputInfo(typid, &mut input, &mut ioparam) };
     match func_name(input)?.as_str() {
         "vector_in" => Some(Element::F32),
+        "halfvec_in" => Some(Element::F16),
+        // Not varbit: an index needs one length (pgvector refuses it too).
+        "bit_in" => Some(Element::Bit),
         _ => None,
     }
 }
@@ -45,10 +52,14 @@ fn metric_of(index: pg_sys::Relation) -> Option<Metric> {
     let (distance, norm) = unsafe { (pg_sys::index_getprocid(index, 1, 1), pg_sys::index_getprocid(index, 1, 2)) };
     let name = func_name(distance)?;
     let metric = match name.as_str() {
-        "vector_l2_squared_distance" => Metric::L2,
-        "vector_negative_inner_product" if norm != pg_sys::InvalidOid => Metric::Cosine,
-        "vector_negative_inner_product" => Metric::InnerProduct,
+        "vector_l2_squared_distance" | "halfvec_l2_squared_distance" => Metric::L2,
+        "vector_negative_inner_product" | "halfvec_negative_inner_product" if norm != pg_sys::InvalidOid => {
+            Metric::Cosine
+        }
+        "vector_negative_inner_product" | "halfvec_negative_inner_product" => Metric::InnerProduct,
         "l1_distance" => Metric::L1,
+        "hamming_distance" => Metric::Hamming,
+        "jaccard_distance" => Metric::Jaccard,
         _ => return None,
     };
     Some(metric)
@@ -70,6 +81,8 @@ pub fn space_of(index: pg_sys::Relation) -> Space {
     }
     let max = match element {
         Element::F32 => VECTOR_MAX_DIMS,
+        Element::F16 => HALFVEC_MAX_DIMS,
+        Element::Bit => BIT_MAX_DIMS,
     };
     if typmod > max {
         raise(Error::new(
@@ -77,7 +90,7 @@ pub fn space_of(index: pg_sys::Relation) -> Space {
             format!("column cannot have more than {max} dimensions for hnsw index"),
         ));
     }
-    let Some(metric) = metric_of(index) else {
+    let Some(metric) = metric_of(index).filter(|&m| Space::new(element, m, 0).is_valid()) else {
         raise_code(
             pgrx::PgSqlErrorCode::ERRCODE_FEATURE_NOT_SUPPORTED,
             "operator class not supported by lodestone's hnsw index".into(),
@@ -104,6 +117,23 @@ pub unsafe fn payload_of(space: &Space, datum: pg_sys::Datum) -> Option<Payload>
                 raise(Error::expected_dims(space.dims as i32, v.dim()));
             }
             space.payload_from_f32(v.as_slice())
+        }
+        Element::F16 => {
+            // SAFETY: forwarded from the caller: a `halfvec` datum.
+            let v = unsafe { DenseRef::<half::f16>::from_datum(datum) };
+            if v.dim() != space.dims {
+                raise(Error::expected_dims(space.dims as i32, v.dim()));
+            }
+            space.payload_from_f16(v.as_slice())
+        }
+        Element::Bit => {
+            // SAFETY: forwarded from the caller: a `bit` or `varbit` datum.
+            let (bits, bytes) = unsafe { bit_parts(datum) };
+            if bits != space.dims {
+                // bit(n) holds exactly n bits; this is a defence only.
+                raise(Error::different_bit_lengths(space.dims, bits));
+            }
+            Some(space.payload_from_bits(bytes))
         }
     }
 }
