@@ -161,7 +161,7 @@ impl Space {
     pub fn payload_from_bits(&self, bytes: &[u8]) -> Payload {
         let mut payload = bytes[..self.payload_len().min(bytes.len())].to_vec();
         payload.resize(self.payload_len(), 0);
-        if self.dims % 8 != 0 {
+        if !self.dims.is_multiple_of(8) {
             if let Some(last) = payload.last_mut() {
                 *last &= 0xffu8 << (8 - self.dims % 8);
             }
