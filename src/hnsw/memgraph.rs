@@ -174,6 +174,9 @@ pub struct MemGraph {
     lists: Lists,
     nodes: Vec<Mutex<NodeState>>,
     entry: Mutex<Option<(u32, usize)>>,
+    /// Distances computed by insertions: searching, and choosing links.
+    search_distances: AtomicUsize,
+    link_distances: AtomicUsize,
 }
 
 /// The build stopped because it was asked to.
@@ -190,7 +193,18 @@ impl MemGraph {
             (0..tids.len()).map(|i| level_for_index(i as u64, params.seed, params.m, MAX_LEVEL) as u8).collect();
         let lists = Lists::new(&params, &levels);
         let nodes = tids.iter().map(|&tid| Mutex::new(NodeState { tids: vec![tid], merged: false })).collect();
-        MemGraph { space, params, payloads, stride, levels, lists, nodes, entry: Mutex::new(None) }
+        MemGraph {
+            space,
+            params,
+            payloads,
+            stride,
+            levels,
+            lists,
+            nodes,
+            entry: Mutex::new(None),
+            search_distances: AtomicUsize::new(0),
+            link_distances: AtomicUsize::new(0),
+        }
     }
 
     pub fn len(&self) -> usize {
@@ -236,6 +250,12 @@ impl MemGraph {
 
     pub fn distance(&self, a: u32, b: u32) -> f32 {
         self.space.distance(self.payload(a), self.payload(b))
+    }
+
+    /// Distances the insertions so far computed while searching and while
+    /// choosing links (the cost of a build, for measurements).
+    pub fn build_distances(&self) -> (usize, usize) {
+        (self.search_distances.load(Ordering::Relaxed), self.link_distances.load(Ordering::Relaxed))
     }
     /// Inserts every node using the calling rayon pool, counting finished
     /// insertions in `progress` and stopping early when `cancel` is set.
@@ -361,6 +381,7 @@ impl MemGraph {
         let mut best = descend(&mut view, start, top, level.min(top), &mut inserter.scratch);
         let mut entries = vec![best];
         let mut chosen: Vec<Vec<Link<u32>>> = vec![Vec::new(); level + 1];
+        let mut pairs = 0;
         for lc in (0..=level.min(top)).rev() {
             inserter.visited.clear();
             let found = search_layer(
@@ -373,11 +394,19 @@ impl MemGraph {
                 None,
             );
             if lc == 0 && self.try_merge(id, &found) {
+                self.search_distances.fetch_add(view.computed, Ordering::Relaxed);
                 return;
             }
             let me = self.payload(id);
-            chosen[lc] =
-                select_links(&found, self.params.capacity(lc), |c| self.payload(c) == me, |a, b| self.distance(a, b));
+            chosen[lc] = select_links(
+                &found,
+                self.params.capacity(lc),
+                |c| self.payload(c) == me,
+                |a, b| {
+                    pairs += 1;
+                    self.distance(a, b)
+                },
+            );
             best = found.first().copied().unwrap_or(best);
             entries = found;
         }
@@ -391,9 +420,11 @@ impl MemGraph {
         }
         for (lc, list) in chosen.iter().enumerate() {
             for neighbor in list {
-                self.link_back(neighbor.id, id, neighbor.distance, lc);
+                pairs += self.link_back(neighbor.id, id, neighbor.distance, lc);
             }
         }
+        self.search_distances.fetch_add(view.computed, Ordering::Relaxed);
+        self.link_distances.fetch_add(pairs, Ordering::Relaxed);
         if let Some(mut guard) = entry_guard {
             *guard = Some((id, level));
         }
@@ -423,16 +454,21 @@ impl MemGraph {
     }
 
     /// Offers `node` a link to `new` at `level`: the list keeps it if the
-    /// heuristic does (see [`offer`]).
-    fn link_back(&self, node: u32, new: u32, distance: f32, level: usize) {
+    /// heuristic does (see [`offer`]). Returns the distances it computed.
+    fn link_back(&self, node: u32, new: u32, distance: f32, level: usize) -> usize {
         if level > self.level(node) {
-            return;
+            return 0;
         }
         let capacity = self.params.capacity(level);
         let same = self.payload(new) == self.payload(node);
+        let mut computed = 0;
         self.edit_links(node, level, |links| {
-            offer(links, Scored { id: new, distance }, capacity, same, |a, b| self.distance(a, b));
+            offer(links, Scored { id: new, distance }, capacity, same, |a, b| {
+                computed += 1;
+                self.distance(a, b)
+            });
         });
+        computed
     }
 }
 
