@@ -54,10 +54,23 @@ recall_ties() { # table queries op
 }
 check "recall@10 (ties count), bit Hamming (<~>), ef_search 100" '$1 >= 0.95' "$(recall_ties bits bit_queries '<~>')"
 check "recall@10 (ties count), bit Jaccard (<%>), ef_search 100" '$1 >= 0.95' "$(recall_ties bits bit_queries '<%>')"
-for idx in halfs_v_idx halfs_v_idx1 bits_v_idx bits_v_idx1; do
+# sparsevec: the same data with negative coordinates dropped, so that the
+# values have different numbers of non-zeros (about half of 64).
+sql main <<'SQL'
+CREATE FUNCTION relu(v vector) RETURNS sparsevec LANGUAGE sql IMMUTABLE
+  AS $$ SELECT ARRAY(SELECT greatest(x, 0) FROM unnest(v::real[]) x)::vector::sparsevec $$;
+CREATE TABLE sparse AS SELECT id, relu(v)::sparsevec(64) AS v FROM items;
+CREATE TABLE sparse_queries AS SELECT id, relu(v)::sparsevec(64) AS v FROM queries;
+SET maintenance_work_mem = '256MB';
+CREATE INDEX ON sparse USING hnsw (v sparsevec_l2_ops);
+CREATE INDEX ON sparse USING hnsw (v sparsevec_cosine_ops);
+SQL
+check "recall@10, sparsevec L2 (<->), ef_search 100" '$1 >= 0.95' "$(recall sparse '<->' sparse_queries)"
+check "recall@10, sparsevec cosine (<=>), ef_search 100" '$1 >= 0.95' "$(recall sparse '<=>' sparse_queries)"
+for idx in halfs_v_idx halfs_v_idx1 bits_v_idx bits_v_idx1 sparse_v_idx sparse_v_idx1; do
   same "$idx verifies" "" "$(sql main -c "SELECT * FROM lodestone_hnsw_verify('$idx')")"
 done
-sql main -c "DROP TABLE halfs, half_queries, bits, bit_queries"
+sql main -c "DROP TABLE halfs, half_queries, bits, bit_queries, sparse, sparse_queries"
 
 # Inserts after the build: a second batch goes in row by row.
 sql main -c "INSERT INTO items SELECT id + 100000, v FROM lodestone_test.clustered(3000, 64, 10, 1.0, 0.3)"

@@ -14,7 +14,7 @@
 //!   ```text
 //!   0   kind u8 = 1 | flags u8 | level u8 | version u8 | ntids u8 | - | nlinks0 u16
 //!   8   links tuple TID (6 bytes)  | - (2)
-//!   16  overflow tuple TID (6 bytes) | - (2)
+//!   16  overflow tuple TID (6 bytes) | payload length u16 (variable layouts)
 //!   24  heap TIDs: max_tids × 6 bytes (rows with this exact vector)
 //!   ..  layer-0 links: 2m × 6 bytes (when inline), 4-byte aligned
 //!   ..  payload: the vector (or, with a quantizer, its code), 4-byte aligned
@@ -54,6 +54,13 @@
 //! (`node_tuple_size_table` in the tests checks these figures.) With a
 //! quantizer the payload shrinks to the code: an 8-bit code of a 1536-dim
 //! vector makes a node ~1.8 KB, four per page instead of one.
+//!
+//! `sparsevec` payloads vary in length, so its nodes do too: a *variable*
+//! layout sizes every node by its own payload (the length sits in the
+//! header), keeps layer-0 links in the links tuple (a node with the most
+//! non-zeros pgvector's index takes, 1000, leaves no room for them), and
+//! packs pages by the nodes' actual sizes. A node of 100 non-zeros is
+//! 888 bytes, nine to a page.
 //!
 //! Deleted nodes are first marked `DELETED` (no heap TIDs left, still
 //! traversed), then, once no link points at them, `FREE`: their slot is
@@ -131,9 +138,12 @@ pub fn maxalign(n: usize) -> usize {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct NodeLayout {
     pub m: usize,
+    /// The payload length, or for a variable layout the longest.
     pub payload_len: usize,
     pub max_tids: usize,
     pub links0_inline: bool,
+    /// Payloads (and so nodes) of different lengths, up to `payload_len`.
+    pub variable: bool,
 }
 
 impl NodeLayout {
@@ -143,7 +153,7 @@ impl NodeLayout {
     /// page at all.
     pub fn choose(payload_len: usize, m: usize) -> Option<NodeLayout> {
         let fits = |l: &NodeLayout| maxalign(l.node_size()) + LINE_POINTER <= PAGE_TUPLE_SPACE;
-        let mut layout = NodeLayout { m, payload_len, max_tids: 1, links0_inline: true };
+        let mut layout = NodeLayout { m, payload_len, max_tids: 1, links0_inline: true, variable: false };
         if !fits(&layout) {
             layout.links0_inline = false;
             if !fits(&layout) || maxalign(layout.links_size(0)) + LINE_POINTER > PAGE_TUPLE_SPACE {
@@ -160,6 +170,25 @@ impl NodeLayout {
             layout = more;
         }
         Some(layout)
+    }
+
+    /// [`NodeLayout::choose`] for payloads of any length up to
+    /// `max_payload_len`: the layout for the longest, with layer-0 links
+    /// always in the links tuple (so that a short node stays short).
+    pub fn choose_variable(max_payload_len: usize, m: usize) -> Option<NodeLayout> {
+        let longest = NodeLayout::choose(max_payload_len, m)?;
+        let layout = NodeLayout { links0_inline: false, variable: true, ..longest };
+        (maxalign(layout.node_size()) + LINE_POINTER <= PAGE_TUPLE_SPACE).then_some(layout)
+    }
+
+    /// Bytes of a node tuple with a payload of `payload_len` bytes.
+    pub fn node_size_for(&self, payload_len: usize) -> usize {
+        self.payload_offset() + if self.variable { payload_len } else { self.payload_len }
+    }
+
+    /// The smallest node tuple of this layout.
+    fn min_node_size(&self) -> usize {
+        self.node_size_for(if self.variable { 0 } else { self.payload_len })
     }
 
     pub fn links0_capacity(&self) -> usize {
@@ -188,7 +217,7 @@ impl NodeLayout {
         align4(self.links0_offset() + links)
     }
 
-    /// Bytes of a node tuple.
+    /// Bytes of a node tuple (the largest, for a variable layout).
     pub fn node_size(&self) -> usize {
         self.payload_offset() + self.payload_len
     }
@@ -234,10 +263,13 @@ pub struct Node<'a> {
 impl<'a> Node<'a> {
     /// `None` if the bytes are not a well-formed node tuple of this layout.
     pub fn parse(bytes: &'a [u8], layout: &'a NodeLayout) -> Option<Self> {
-        if bytes.len() < layout.node_size() || bytes[0] != KIND_NODE || bytes[4] as usize > layout.max_tids {
+        if bytes.len() < layout.min_node_size() || bytes[0] != KIND_NODE || bytes[4] as usize > layout.max_tids {
             return None;
         }
         let node = Node { bytes, layout };
+        if node.payload_end() > bytes.len() {
+            return None;
+        }
         if layout.links0_inline && node.links0_len() > layout.links0_capacity() {
             return None;
         }
@@ -298,9 +330,17 @@ impl<'a> Node<'a> {
         (0..n).map(move |i| Ref::read(&self.bytes[base + i * REF_SIZE..base + (i + 1) * REF_SIZE]))
     }
 
+    fn payload_end(&self) -> usize {
+        let len = if self.layout.variable {
+            usize::from(u16::from_le_bytes([self.bytes[22], self.bytes[23]]))
+        } else {
+            self.layout.payload_len
+        };
+        self.layout.payload_offset() + len
+    }
+
     pub fn payload(&self) -> &'a [u8] {
-        let at = self.layout.payload_offset();
-        &self.bytes[at..at + self.layout.payload_len]
+        &self.bytes[self.layout.payload_offset()..self.payload_end()]
     }
 }
 
@@ -311,16 +351,25 @@ pub struct NodeMut<'a> {
 }
 
 impl<'a> NodeMut<'a> {
-    /// Formats `bytes` (at least `layout.node_size()` long) as a fresh node.
+    /// Formats `bytes` (at least `layout.node_size_for(payload.len())`
+    /// long) as a fresh node.
     pub fn init(bytes: &'a mut [u8], layout: &'a NodeLayout, level: usize, version: u8, payload: &[u8]) -> Self {
-        bytes[..layout.node_size()].fill(0);
+        assert!(if layout.variable {
+            payload.len() <= layout.payload_len
+        } else {
+            payload.len() == layout.payload_len
+        });
+        bytes[..layout.node_size_for(payload.len())].fill(0);
         bytes[0] = KIND_NODE;
         bytes[2] = level as u8;
         bytes[3] = version;
         Ref::INVALID.write(&mut bytes[8..14]);
         Ref::INVALID.write(&mut bytes[16..22]);
+        if layout.variable {
+            bytes[22..24].copy_from_slice(&(payload.len() as u16).to_le_bytes());
+        }
         let at = layout.payload_offset();
-        bytes[at..at + layout.payload_len].copy_from_slice(payload);
+        bytes[at..at + payload.len()].copy_from_slice(payload);
         NodeMut { bytes, layout }
     }
 
@@ -578,7 +627,7 @@ mod tests {
     #[test]
     fn links_round_trip() {
         for inline in [true, false] {
-            let layout = NodeLayout { m: 3, payload_len: 8, max_tids: 1, links0_inline: inline };
+            let layout = NodeLayout { m: 3, payload_len: 8, max_tids: 1, links0_inline: inline, variable: false };
             let mut bytes = vec![0u8; layout.links_size(2)];
             let mut links = LinksMut::init(&mut bytes, &layout, 2);
             links.set(1, &[Ref { block: 1, offset: 1 }]);
@@ -628,5 +677,27 @@ mod tests {
         let r = Ref { block: 123_456, offset: 77 };
         assert_eq!(Ref::unpack(r.pack()), r);
         assert!(!Ref::INVALID.is_valid());
+    }
+
+    #[test]
+    fn variable_nodes_are_sized_by_their_payload() {
+        let layout = NodeLayout::choose_variable(4 + 8 * 1000, 16).unwrap();
+        assert!(layout.variable && !layout.links0_inline);
+        assert_eq!(layout.max_tids, 10);
+        // 100 non-zeros: 888 bytes, nine to a page.
+        assert_eq!(layout.node_size_for(4 + 800), 888);
+        assert_eq!(PAGE_TUPLE_SPACE / (maxalign(layout.node_size_for(804)) + LINE_POINTER), 9);
+        // The longest fits a page.
+        assert!(maxalign(layout.node_size()) + LINE_POINTER <= PAGE_TUPLE_SPACE);
+        for len in [4, 12, 804] {
+            let payload: Vec<u8> = (0..len).map(|i| i as u8).collect();
+            let mut bytes = vec![0u8; layout.node_size_for(len)];
+            NodeMut::init(&mut bytes, &layout, 2, 7, &payload);
+            let node = Node::parse(&bytes, &layout).unwrap();
+            assert_eq!(node.payload(), payload.as_slice());
+            assert_eq!((node.level(), node.version()), (2, 7));
+            // A tuple cut short of its payload is not a node.
+            assert!(Node::parse(&bytes[..bytes.len() - 1], &layout).is_none());
+        }
     }
 }

@@ -185,10 +185,16 @@ pub struct Cancelled;
 
 impl MemGraph {
     /// A graph over `payloads` (one payload of `space.payload_len()` bytes per
-    /// node, packed in 4-byte words) with one heap TID per node.
+    /// node, packed in 4-byte words; variable payloads each padded to the
+    /// longest) with one heap TID per node.
     pub fn new(space: Space, params: GraphParams, payloads: Vec<u32>, tids: &[u64]) -> Self {
-        let stride = space.payload_len().div_ceil(4);
+        // Variable payloads come padded to the longest of them.
+        let stride = match (space.is_variable(), tids.len()) {
+            (true, n) if n > 0 => payloads.len() / n,
+            _ => space.payload_len().div_ceil(4),
+        };
         assert_eq!(payloads.len(), stride * tids.len(), "one payload per TID");
+        assert!(stride * 4 <= space.payload_len().div_ceil(4) * 4, "payloads longer than the space's");
         let levels: Vec<u8> =
             (0..tids.len()).map(|i| level_for_index(i as u64, params.seed, params.m, MAX_LEVEL) as u8).collect();
         let lists = Lists::new(&params, &levels);
@@ -217,7 +223,8 @@ impl MemGraph {
 
     pub fn payload(&self, id: u32) -> &[u8] {
         let start = id as usize * self.stride;
-        &words_as_bytes(&self.payloads[start..start + self.stride])[..self.space.payload_len()]
+        let bytes = words_as_bytes(&self.payloads[start..start + self.stride]);
+        &bytes[..bytes.len().min(self.space.payload_len())]
     }
 
     pub fn level(&self, id: u32) -> usize {

@@ -17,12 +17,16 @@
 //! query once per scan), which is what pgvector does too.
 //!
 //! A payload is the vector's elements as bytes in native byte order: 4-byte
-//! floats for `vector`, IEEE halves for `halfvec`, and the bit string's
-//! bytes (most significant bit first, padding bits zero) for `bit`. Payloads
-//! are stored at 4-byte aligned offsets, so they are read in place without
-//! copying.
+//! floats for `vector`, IEEE halves for `halfvec`, the bit string's bytes
+//! (most significant bit first, padding bits zero) for `bit`, and for
+//! `sparsevec` `nnz: u32`, then the `nnz` 0-based indices (`i32`), then the
+//! `nnz` values (`f32`). Sparse payloads are the only ones whose length
+//! varies; [`Space::payload_len`] is then the longest (1000 non-zeros, the
+//! limit pgvector's index has too). Payloads are stored at 4-byte aligned
+//! offsets, so they are read in place without copying.
 
-use crate::distance::{bit, dense, half as half_kernel};
+use crate::distance::sparse::SparseRef;
+use crate::distance::{bit, dense, half as half_kernel, sparse};
 use half::f16;
 
 /// The distance an index is ordered by.
@@ -47,7 +51,12 @@ pub enum Element {
     F16,
     /// `bit`: `dims` bits, eight to a byte.
     Bit,
+    /// `sparsevec`: up to [`SPARSE_MAX_NNZ`] (index, value) pairs.
+    Sparse,
 }
+
+/// Most non-zero elements of an indexed `sparsevec`, as pgvector.
+pub const SPARSE_MAX_NNZ: usize = 1000;
 
 /// An index's element type, metric and dimension count.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -68,7 +77,24 @@ impl Space {
             Element::F32 => self.dims * 4,
             Element::F16 => self.dims * 2,
             Element::Bit => self.dims.div_ceil(8),
+            Element::Sparse => 4 + 8 * SPARSE_MAX_NNZ,
         }
+    }
+
+    /// Whether payloads differ in length (their length is then at most
+    /// [`Space::payload_len`]).
+    pub fn is_variable(&self) -> bool {
+        self.element == Element::Sparse
+    }
+
+    /// The bytes of `payload` that hold the vector (a sparse payload may be
+    /// followed by padding).
+    pub fn payload_used<'a>(&self, payload: &'a [u8]) -> &'a [u8] {
+        let len = match self.element {
+            Element::Sparse => sparse_len(payload),
+            _ => self.payload_len(),
+        };
+        &payload[..len.min(payload.len())]
     }
 
     /// The internal distance between two payloads.
@@ -100,6 +126,15 @@ impl Space {
                     _ => f64::NAN,
                 }) as f32
             }
+            Element::Sparse => {
+                let (a, b) = (as_sparse(a), as_sparse(b));
+                match self.metric {
+                    Metric::L2 => sparse::l2_squared(a, b),
+                    Metric::InnerProduct | Metric::Cosine => -sparse::dot(a, b),
+                    Metric::L1 => sparse::l1(a, b),
+                    Metric::Hamming | Metric::Jaccard => f32::NAN,
+                }
+            }
         }
     }
 
@@ -108,8 +143,10 @@ impl Space {
     pub fn is_valid(&self) -> bool {
         matches!(
             (self.element, self.metric),
-            (Element::F32 | Element::F16, Metric::L2 | Metric::InnerProduct | Metric::Cosine | Metric::L1)
-                | (Element::Bit, Metric::Hamming | Metric::Jaccard)
+            (
+                Element::F32 | Element::F16 | Element::Sparse,
+                Metric::L2 | Metric::InnerProduct | Metric::Cosine | Metric::L1
+            ) | (Element::Bit, Metric::Hamming | Metric::Jaccard)
         )
     }
 
@@ -155,6 +192,30 @@ impl Space {
             bytes.extend_from_slice(&b.to_ne_bytes());
         }
         Some(Payload::from_bytes(&bytes))
+    }
+
+    /// The payload of a sparse vector (0-based indices, ascending, values
+    /// non-zero). Cosine normalises as pgvector's `l2_normalize(sparsevec)`
+    /// does, dropping values that become zero. `None` for a zero vector
+    /// under cosine.
+    pub fn payload_from_sparse(&self, indices: &[i32], values: &[f32]) -> Option<Payload> {
+        let mut pairs: Vec<(i32, f32)> = indices.iter().copied().zip(values.iter().copied()).collect();
+        if self.metric == Metric::Cosine {
+            let norm = sparse::norm(values);
+            if norm == 0.0 || !norm.is_finite() {
+                return None;
+            }
+            for (_, v) in &mut pairs {
+                *v = (f64::from(*v) / norm) as f32;
+            }
+            pairs.retain(|&(_, v)| v != 0.0);
+        }
+        let mut words = Vec::with_capacity(1 + 2 * pairs.len());
+        words.push(pairs.len() as u32);
+        words.extend(pairs.iter().map(|&(i, _)| i as u32));
+        words.extend(pairs.iter().map(|&(_, v)| v.to_bits()));
+        let len = words.len() * 4;
+        Some(Payload::from_words(words, len))
     }
 
     /// The payload of a bit string: its bytes, padding bits zero.
@@ -239,6 +300,26 @@ pub fn as_f16(bytes: &[u8]) -> &[f16] {
     halves
 }
 
+/// Bytes of a sparse payload: its count, then that many indices and values
+/// (clamped to what the bytes hold).
+fn sparse_len(payload: &[u8]) -> usize {
+    let nnz = payload.get(..4).map_or(0, |b| u32::from_ne_bytes([b[0], b[1], b[2], b[3]]) as usize);
+    (4 + 8 * nnz.min(SPARSE_MAX_NNZ)).min(payload.len() / 4 * 4)
+}
+
+/// Reads a sparse payload in place (4-byte aligned, as every payload). A
+/// payload shorter than its count says is read as far as it goes.
+#[inline]
+pub fn as_sparse(bytes: &[u8]) -> SparseRef<'_> {
+    let words = as_f32(&bytes[..bytes.len() / 4 * 4]);
+    let nnz = words.first().map_or(0, |w| w.to_bits() as usize).min(words.len().saturating_sub(1) / 2);
+    let (indices, values) = (&words[1..1 + nnz], &words[1 + nnz..1 + 2 * nnz]);
+    // SAFETY: i32 and f32 have the same size and alignment and every bit
+    // pattern is a valid i32.
+    let indices = unsafe { std::slice::from_raw_parts(indices.as_ptr().cast::<i32>(), nnz) };
+    SparseRef::new(indices, values)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -298,6 +379,35 @@ mod tests {
         assert!(jac.is_valid() && ham.is_valid());
         assert!(!Space::new(Element::Bit, Metric::L2, 8).is_valid());
         assert!(!Space::new(Element::F16, Metric::Hamming, 8).is_valid());
+    }
+
+    #[test]
+    fn sparse_payloads_match_the_sparse_kernels() {
+        // a = {0: 1, 3: 2}, b = {3: 4, 5: -1} in 6 dimensions
+        let (ai, av, bi, bv) = ([0, 3], [1.0f32, 2.0], [3, 5], [4.0f32, -1.0]);
+        for (metric, want) in
+            [(Metric::L2, 1.0 + 4.0 + 1.0), (Metric::InnerProduct, -8.0), (Metric::L1, 1.0 + 2.0 + 1.0)]
+        {
+            let space = Space::new(Element::Sparse, metric, 6);
+            let (pa, pb) = (space.payload_from_sparse(&ai, &av).unwrap(), space.payload_from_sparse(&bi, &bv).unwrap());
+            assert_eq!(pa.len(), 4 + 16);
+            assert_eq!(space.payload_used(pa.as_bytes()).len(), 20);
+            assert_eq!(space.distance(pa.as_bytes(), pb.as_bytes()), want, "{metric:?}");
+            // Padding after the payload does not change anything.
+            let mut padded = pa.as_bytes().to_vec();
+            padded.extend_from_slice(&[0; 12]);
+            let padded = Payload::from_bytes(&padded);
+            assert_eq!(space.payload_used(padded.as_bytes()), pa.as_bytes());
+            assert_eq!(space.distance(padded.as_bytes(), pb.as_bytes()), want);
+        }
+        let cos = Space::new(Element::Sparse, Metric::Cosine, 6);
+        let unit = cos.payload_from_sparse(&[1, 2], &[3.0, 4.0]).unwrap();
+        assert_eq!(as_sparse(unit.as_bytes()).nnz(), 2);
+        assert_eq!(cos.distance(unit.as_bytes(), unit.as_bytes()), -1.0);
+        assert!(cos.payload_from_sparse(&[], &[]).is_none());
+        // A truncated payload is read as far as it goes, never past it.
+        assert_eq!(as_sparse(&unit.as_bytes()[..8]).nnz(), 0);
+        assert!(cos.is_variable() && !Space::new(Element::F32, Metric::L2, 3).is_variable());
     }
 
     #[test]

@@ -62,7 +62,12 @@ pub fn prepare(index: pg_sys::Relation) -> (Space, Options, NodeLayout) {
             "ef_construction must be greater than or equal to 2 * m"
         );
     }
-    let Some(layout) = NodeLayout::choose(space.payload_len(), opts.m) else {
+    let layout = if space.is_variable() {
+        NodeLayout::choose_variable(space.payload_len(), opts.m)
+    } else {
+        NodeLayout::choose(space.payload_len(), opts.m)
+    };
+    let Some(layout) = layout else {
         ereport!(ERROR, PgSqlErrorCode::ERRCODE_PROGRAM_LIMIT_EXCEEDED, "index tuple too large");
     };
     (space, opts, layout)
@@ -73,10 +78,15 @@ struct BuildState {
     space: Space,
     opts: Options,
     layout: NodeLayout,
+    /// The collected payloads, packed in words; for a variable space each
+    /// payload's end (in words) too.
     words: Vec<u32>,
+    ends: Vec<usize>,
     tids: Vec<u64>,
     memory_limit: usize,
+    /// Memory a node takes besides its payload, and the longest payload.
     node_bytes: usize,
+    longest: usize,
     heap_tuples: f64,
     indexed: f64,
     /// Set once the in-memory graph has been written: rows now go to disk.
@@ -107,9 +117,11 @@ pub unsafe extern "C-unwind" fn ambuild(
         opts,
         layout,
         words: Vec::new(),
+        ends: Vec::new(),
         tids: Vec::new(),
         memory_limit,
-        node_bytes: space.payload_len().div_ceil(4) * 4 + (2 * opts.m + 2) * 4 + 96,
+        node_bytes: (2 * opts.m + 2) * 4 + 96,
+        longest: 0,
         heap_tuples: 0.0,
         indexed: 0.0,
         spilled: false,
@@ -164,7 +176,10 @@ unsafe extern "C-unwind" fn collect(
     if state.spilled {
         insert_on_disk(state.index, &payload, heap_tid);
     } else {
-        if (state.tids.len() + 1) * state.node_bytes > state.memory_limit && !state.tids.is_empty() {
+        // Payloads are held padded to the longest (see `pad_to_longest`).
+        let longest = state.longest.max(payload.len().div_ceil(4) * 4);
+        let need = (state.tids.len() + 1) * (state.node_bytes + longest);
+        if need > state.memory_limit && !state.tids.is_empty() {
             ErrorReport::new(
                 PgSqlErrorCode::ERRCODE_SUCCESSFUL_COMPLETION,
                 format!("hnsw graph no longer fits into maintenance_work_mem after {} tuples", state.tids.len()),
@@ -183,6 +198,10 @@ unsafe extern "C-unwind" fn collect(
                 u32::from_ne_bytes(w)
             }));
             state.tids.push(heap_tid.pack());
+            state.longest = longest;
+            if state.space.is_variable() {
+                state.ends.push(state.words.len());
+            }
         }
     }
     state.indexed += 1.0;
@@ -193,8 +212,13 @@ unsafe extern "C-unwind" fn collect(
 
 /// Builds the graph of the collected rows and writes the whole index.
 fn flush(state: &mut BuildState) {
-    let words = std::mem::take(&mut state.words);
+    let mut words = std::mem::take(&mut state.words);
     let tids = std::mem::take(&mut state.tids);
+    let ends = std::mem::take(&mut state.ends);
+    if state.space.is_variable() {
+        words = pad_to_longest(&words, &ends);
+    }
+    state.longest = 0;
     let params = GraphParams { m: state.opts.m, ef_construction: state.opts.ef_construction, seed: 0x1d_e5_70_9e };
     let graph = MemGraph::new(state.space, params, words, &tids);
     drop(tids);
@@ -260,27 +284,48 @@ fn build_graph(graph: &MemGraph) {
     }
 }
 
+/// Variable payloads, packed back to back and ending at `ends`, each padded
+/// with zeros to the longest (the layout [`MemGraph`] reads).
+fn pad_to_longest(words: &[u32], ends: &[usize]) -> Vec<u32> {
+    let starts = std::iter::once(0).chain(ends.iter().copied());
+    let longest = starts.clone().zip(ends).map(|(start, &end)| end - start).max().unwrap_or(0);
+    let mut padded = vec![0u32; longest * ends.len()];
+    for (i, (start, &end)) in starts.zip(ends).enumerate() {
+        padded[i * longest..i * longest + end - start].copy_from_slice(&words[start..end]);
+    }
+    padded
+}
+
 /// Writes meta page, node pages and links pages of a built graph to an
 /// empty index, without WAL (the caller logs the whole index).
 fn write_graph(index: pg_sys::Relation, graph: &MemGraph, space: Space, layout: NodeLayout, ef_construction: usize) {
     let order = breadth_first(graph);
-    let per_page = layout.nodes_per_page();
-    let node_pages = order.len().div_ceil(per_page) as u32;
-    let node_ref =
-        |position: usize| Ref { block: 1 + (position / per_page) as u32, offset: (position % per_page + 1) as u16 };
+    let node_size = |id: u32| layout.node_size_for(space.payload_used(graph.payload(id)).len());
+    // Nodes fill pages in breadth-first order, each page as many as fit
+    // (with a fixed layout, `nodes_per_page` of them).
+    let mut pages: Vec<std::ops::Range<usize>> = Vec::new();
+    let mut tails: Vec<Tail> = Vec::new();
+    let mut page_of = vec![0usize; order.len()];
     let mut refs = vec![Ref::INVALID; graph.len()];
     for (position, &id) in order.iter().enumerate() {
-        refs[id as usize] = node_ref(position);
+        let need = maxalign(node_size(id)) + LINE_POINTER;
+        if tails.last().is_none_or(|t| t.used + need > PAGE_TUPLE_SPACE) {
+            pages.push(position..position);
+            tails.push(Tail { used: 0, next_offset: 1, tuples: Vec::new() });
+        }
+        let page = pages.len() - 1;
+        let tail = &mut tails[page];
+        refs[id as usize] = Ref { block: 1 + page as u32, offset: tail.next_offset };
+        tail.used += need;
+        tail.next_offset += 1;
+        pages[page].end = position + 1;
+        page_of[position] = page;
     }
+    let node_pages = pages.len() as u32;
 
     // Links tuples go on their node's page when the page has room left
     // (they then cost no extra page read), else with the overflow TID tuples
     // on pages after the node pages.
-    let node_space = maxalign(layout.node_size()) + LINE_POINTER;
-    let mut tails: Vec<Tail> = order
-        .chunks(per_page)
-        .map(|chunk| Tail { used: chunk.len() * node_space, next_offset: chunk.len() as u16 + 1, tuples: Vec::new() })
-        .collect();
     let mut extra = ExtraPages::new(1 + node_pages);
     let mut links_refs = vec![Ref::INVALID; graph.len()];
     let mut overflow_refs = vec![Ref::INVALID; graph.len()];
@@ -288,7 +333,7 @@ fn write_graph(index: pg_sys::Relation, graph: &MemGraph, space: Space, layout: 
         let level = graph.level(id);
         if layout.needs_links_tuple(level) {
             let size = layout.links_size(level);
-            let page = position / per_page;
+            let page = page_of[position];
             links_refs[id as usize] = match tails[page].place(size, Extra::Links(id)) {
                 Some(offset) => Ref { block: 1 + page as u32, offset },
                 None => extra.place(size, Extra::Links(id)),
@@ -314,22 +359,24 @@ fn write_graph(index: pg_sys::Relation, graph: &MemGraph, space: Space, layout: 
 
     let map = |links: &[Link<u32>]| -> Vec<Ref> { links.iter().map(|l| refs[l.id as usize]).collect() };
     let mut bytes = vec![0u8; layout.node_size()];
-    for (page_no, chunk) in order.chunks(per_page).enumerate() {
+    for (page_no, range) in pages.iter().enumerate() {
         let buf = Buf::extend(index);
         debug_assert_eq!(buf.block(), 1 + page_no as u32);
         init_page(buf.page(), PAGE_DATA);
-        for &id in chunk {
+        for &id in &order[range.clone()] {
             let state = graph.node(id);
             let inline = state.tids.len().min(layout.max_tids);
             let tids: Vec<Ref> = state.tids[..inline].iter().map(|&t| Ref::unpack(t)).collect();
-            let mut node = NodeMut::init(&mut bytes, &layout, graph.level(id), 0, graph.payload(id));
+            let payload = space.payload_used(graph.payload(id));
+            let size = layout.node_size_for(payload.len());
+            let mut node = NodeMut::init(&mut bytes[..size], &layout, graph.level(id), 0, payload);
             node.set_tids(&tids);
             if layout.links0_inline {
                 node.set_links0(&map(&graph.links(id, 0)));
             }
             node.set_links_tuple(links_refs[id as usize]);
             node.set_overflow(overflow_refs[id as usize]);
-            add(index, &buf, &bytes);
+            add(index, &buf, &bytes[..size]);
         }
         write_extra(index, &buf, &tails[page_no].tuples, graph, &layout, &map);
         mark_dirty(&buf);

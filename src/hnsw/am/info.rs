@@ -183,6 +183,13 @@ fn lodestone_hnsw_info(
     let free = c.nodes.values().filter(|n| n.flags & crate::hnsw::layout::FLAG_FREE != 0).count();
     let pages = i64::from(nblocks(opened.0));
     let metric = format!("{:?}", meta.space.metric).to_lowercase();
+    // Variable-size nodes: how many a page holds on average.
+    let nodes_per_page = if meta.layout.variable {
+        let blocks: std::collections::HashSet<u32> = c.nodes.keys().map(|r| r.block).collect();
+        (c.nodes.len() / blocks.len().max(1)) as i32
+    } else {
+        meta.layout.nodes_per_page() as i32
+    };
     TableIterator::once((
         nodes,
         tids,
@@ -191,7 +198,7 @@ fn lodestone_hnsw_info(
         max_level as i32,
         pages,
         pages * i64::from(pg_sys::BLCKSZ),
-        meta.layout.nodes_per_page() as i32,
+        nodes_per_page,
         meta.layout.m as i32,
         meta.ef_construction as i32,
         meta.space.dims as i32,

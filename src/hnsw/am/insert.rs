@@ -422,11 +422,12 @@ fn place(
     if let Some((_, graph)) = first.as_mut() {
         graph.seen.insert(placeholder.pack(), Seen::with_payload(payload.clone()));
     }
+    let node_size = layout.node_size_for(payload.len());
     let mut start = meta.insert_block.max(1);
     for _attempt in 0..64 {
-        let node_block = find_block(index, layout, start, layout.node_size(), true, None);
+        let node_block = find_block(index, layout, start, node_size, true, None);
         let links_block = links_size.map(|size| {
-            if room_for(index, layout, node_block, size) {
+            if room_for(index, layout, node_block, node_size, size) {
                 node_block
             } else {
                 find_block(index, layout, start, size, false, Some(node_block))
@@ -470,8 +471,8 @@ fn place(
                 }
             }
         }
-        let (version, slot) = free_node_slot(page_of(node_block), layout);
-        let mut bytes = vec![0u8; layout.node_size()];
+        let (version, slot) = free_node_slot(page_of(node_block), layout, node_size);
+        let mut bytes = vec![0u8; node_size];
         let mut node = NodeMut::init(&mut bytes, layout, level, version, payload.as_bytes());
         node.set_tids(&[heap_tid]);
         node.set_links_tuple(links_ref);
@@ -511,12 +512,13 @@ fn refs(list: &[Scored<u64>]) -> Vec<Ref> {
     list.iter().map(|s| Ref::unpack(s.id)).collect()
 }
 
-/// Whether `block` has room for a links tuple of `size` besides a node.
-fn room_for(index: pg_sys::Relation, layout: &NodeLayout, block: u32, size: usize) -> bool {
+/// Whether `block` has room for a links tuple of `size` besides a node of
+/// `node_size`.
+fn room_for(index: pg_sys::Relation, layout: &NodeLayout, block: u32, node_size: usize, size: usize) -> bool {
     let buf = Buf::share(index, block);
     let page = buf.page();
     let node_space =
-        if free_node_slot(page, layout).1.is_some() { 0 } else { maxalign(layout.node_size()) + LINE_POINTER };
+        if free_node_slot(page, layout, node_size).1.is_some() { 0 } else { maxalign(node_size) + LINE_POINTER };
     fits(page, size + node_space)
 }
 
@@ -547,7 +549,7 @@ pub(super) fn find_block(
         if super::page::page_type(page) != PAGE_DATA {
             continue;
         }
-        if fits(page, size) || (node && free_node_slot(page, layout).1.is_some()) {
+        if fits(page, size) || (node && free_node_slot(page, layout, size).1.is_some()) {
             return block;
         }
     }
@@ -571,13 +573,16 @@ fn init_data_page(index: pg_sys::Relation, block: u32) {
     }
 }
 
-/// A freed node slot on the page (its version, bumped) or a fresh version.
-fn free_node_slot(page: pg_sys::Page, layout: &NodeLayout) -> (u8, Option<u16>) {
+/// A freed node slot on the page that a node of `size` bytes can take (its
+/// version, bumped) or a fresh version. With a fixed layout every node slot
+/// has the node size; a variable one takes a slot at least as big (the
+/// overwrite shrinks it).
+fn free_node_slot(page: pg_sys::Page, layout: &NodeLayout, size: usize) -> (u8, Option<u16>) {
     for offset in 1..=super::page::max_offset(page) {
         let Some(bytes) = item(page, offset) else {
             continue;
         };
-        if bytes.first() != Some(&KIND_NODE) || bytes.len() != layout.node_size() {
+        if bytes.first() != Some(&KIND_NODE) || bytes.len() < size {
             continue;
         }
         if let Some(n) = Node::parse(bytes, layout) {

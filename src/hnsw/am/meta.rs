@@ -22,7 +22,8 @@ struct RawMeta {
     m: u16,
     ef_construction: u16,
     max_tids: u16,
-    reserved0: u16,
+    /// 1 for a variable layout.
+    variable: u16,
     payload_len: u32,
     entry_block: u32,
     entry_offset: u16,
@@ -48,6 +49,7 @@ fn element_code(e: Element) -> u8 {
         Element::F32 => 1,
         Element::F16 => 2,
         Element::Bit => 3,
+        Element::Sparse => 4,
     }
 }
 
@@ -56,6 +58,7 @@ fn element_from(code: u8) -> Option<Element> {
         1 => Some(Element::F32),
         2 => Some(Element::F16),
         3 => Some(Element::Bit),
+        4 => Some(Element::Sparse),
         _ => None,
     }
 }
@@ -97,6 +100,7 @@ impl Meta {
             m: self.layout.m as u16,
             ef_construction: self.ef_construction as u16,
             max_tids: self.layout.max_tids as u16,
+            variable: u16::from(self.layout.variable),
             payload_len: self.layout.payload_len as u32,
             entry_block: entry.block,
             entry_offset: entry.offset,
@@ -116,6 +120,7 @@ impl Meta {
             payload_len: raw.payload_len as usize,
             max_tids: usize::from(raw.max_tids),
             links0_inline: raw.links0_inline != 0,
+            variable: raw.variable != 0,
         };
         let entry = Ref { block: raw.entry_block, offset: raw.entry_offset };
         Some(Meta {

@@ -147,6 +147,18 @@ fn query_payload(scan: pg_sys::IndexScanDesc, space: &Space) -> Option<Payload> 
             }
             Some(space.payload_from_bits(bytes))
         }
+        Element::Sparse => {
+            // SAFETY: the order-by argument has the operator's right type.
+            let v = unsafe { crate::types::sparse_datum::SparseArg::from_datum(key.sk_argument) };
+            if v.dim() as usize != space.dims {
+                raise(Error::different_dims("sparsevec", v.dim() as usize, space.dims));
+            }
+            // Any number of non-zeros: the query is not stored.
+            let raw = Space { metric: crate::hnsw::space::Metric::L2, ..*space };
+            space
+                .payload_from_sparse(v.indices(), v.values())
+                .or_else(|| raw.payload_from_sparse(v.indices(), v.values()))
+        }
     }
 }
 

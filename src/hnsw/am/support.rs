@@ -9,9 +9,10 @@
 //! every pair.
 
 use crate::format::{Error, SqlState};
-use crate::hnsw::space::{Element, Metric, Payload, Space};
+use crate::hnsw::space::{Element, Metric, Payload, Space, SPARSE_MAX_NNZ};
 use crate::types::bit::bit_parts;
 use crate::types::raise;
+use crate::types::sparse_datum::SparseArg;
 use crate::types::varlena::DenseRef;
 use pgrx::pg_sys;
 use std::ffi::CStr;
@@ -21,6 +22,9 @@ use std::ffi::CStr;
 pub const VECTOR_MAX_DIMS: i32 = 2000;
 pub const HALFVEC_MAX_DIMS: i32 = 4000;
 pub const BIT_MAX_DIMS: i32 = 64000;
+/// `sparsevec` has no dimension limit of its own in an index (its type's is
+/// 1,000,000,000), but at most 1000 non-zeros.
+pub const SPARSEVEC_MAX_DIMS: i32 = 1_000_000_000;
 
 fn func_name(oid: pg_sys::Oid) -> Option<String> {
     if oid == pg_sys::InvalidOid {
@@ -42,6 +46,7 @@ fn element_of(typid: pg_sys::Oid) -> Option<Element> {
         "halfvec_in" => Some(Element::F16),
         // Not varbit: an index needs one length (pgvector refuses it too).
         "bit_in" => Some(Element::Bit),
+        "sparsevec_in" => Some(Element::Sparse),
         _ => None,
     }
 }
@@ -52,11 +57,15 @@ fn metric_of(index: pg_sys::Relation) -> Option<Metric> {
     let (distance, norm) = unsafe { (pg_sys::index_getprocid(index, 1, 1), pg_sys::index_getprocid(index, 1, 2)) };
     let name = func_name(distance)?;
     let metric = match name.as_str() {
-        "vector_l2_squared_distance" | "halfvec_l2_squared_distance" => Metric::L2,
-        "vector_negative_inner_product" | "halfvec_negative_inner_product" if norm != pg_sys::InvalidOid => {
+        "vector_l2_squared_distance" | "halfvec_l2_squared_distance" | "sparsevec_l2_squared_distance" => Metric::L2,
+        "vector_negative_inner_product" | "halfvec_negative_inner_product" | "sparsevec_negative_inner_product"
+            if norm != pg_sys::InvalidOid =>
+        {
             Metric::Cosine
         }
-        "vector_negative_inner_product" | "halfvec_negative_inner_product" => Metric::InnerProduct,
+        "vector_negative_inner_product" | "halfvec_negative_inner_product" | "sparsevec_negative_inner_product" => {
+            Metric::InnerProduct
+        }
         "l1_distance" => Metric::L1,
         "hamming_distance" => Metric::Hamming,
         "jaccard_distance" => Metric::Jaccard,
@@ -83,6 +92,7 @@ pub fn space_of(index: pg_sys::Relation) -> Space {
         Element::F32 => VECTOR_MAX_DIMS,
         Element::F16 => HALFVEC_MAX_DIMS,
         Element::Bit => BIT_MAX_DIMS,
+        Element::Sparse => SPARSEVEC_MAX_DIMS,
     };
     if typmod > max {
         raise(Error::new(
@@ -134,6 +144,20 @@ pub unsafe fn payload_of(space: &Space, datum: pg_sys::Datum) -> Option<Payload>
                 raise(Error::different_bit_lengths(space.dims, bits));
             }
             Some(space.payload_from_bits(bytes))
+        }
+        Element::Sparse => {
+            // SAFETY: forwarded from the caller: a `sparsevec` datum.
+            let v = unsafe { SparseArg::from_datum(datum) };
+            if v.nnz() > SPARSE_MAX_NNZ {
+                raise(Error::new(
+                    SqlState::ProgramLimitExceeded,
+                    format!("sparsevec cannot have more than {SPARSE_MAX_NNZ} non-zero elements for hnsw index"),
+                ));
+            }
+            if v.dim() as usize != space.dims {
+                raise(Error::expected_dims(space.dims as i32, v.dim() as usize));
+            }
+            space.payload_from_sparse(v.indices(), v.values())
         }
     }
 }
