@@ -383,7 +383,8 @@ impl MemGraph {
             None
         };
 
-        let mut view = MemView { graph: self, query: self.payload(id), computed: 0 };
+        inserter.known.clear();
+        let mut view = MemView { graph: self, query: self.payload(id), computed: 0, known: Some(&mut inserter.known) };
         let start = Scored { id: entry, distance: view.distance_to(entry) };
         let mut best = descend(&mut view, start, top, level.min(top), &mut inserter.scratch);
         let mut entries = vec![best];
@@ -425,12 +426,13 @@ impl MemGraph {
                 me.set(lc, list);
             }
         }
+        let searched = view.computed;
         for (lc, list) in chosen.iter().enumerate() {
             for neighbor in list {
-                pairs += self.link_back(neighbor.id, id, neighbor.distance, lc);
+                pairs += self.link_back(neighbor.id, id, neighbor.distance, lc, &inserter.known);
             }
         }
-        self.search_distances.fetch_add(view.computed, Ordering::Relaxed);
+        self.search_distances.fetch_add(searched, Ordering::Relaxed);
         self.link_distances.fetch_add(pairs, Ordering::Relaxed);
         if let Some(mut guard) = entry_guard {
             *guard = Some((id, level));
@@ -462,7 +464,8 @@ impl MemGraph {
 
     /// Offers `node` a link to `new` at `level`: the list keeps it if the
     /// heuristic does (see [`offer`]). Returns the distances it computed.
-    fn link_back(&self, node: u32, new: u32, distance: f32, level: usize) -> usize {
+    /// Distances from `new` come from `known` when its search measured them.
+    fn link_back(&self, node: u32, new: u32, distance: f32, level: usize, known: &KnownDistances) -> usize {
         if level > self.level(node) {
             return 0;
         }
@@ -471,6 +474,10 @@ impl MemGraph {
         let mut computed = 0;
         self.edit_links(node, level, |links| {
             offer(links, Scored { id: new, distance }, capacity, same, |a, b| {
+                let other = if a == new { b } else { a };
+                if let Some(d) = (a == new || b == new).then(|| known.get(other)).flatten() {
+                    return d;
+                }
                 computed += 1;
                 self.distance(a, b)
             });
@@ -483,11 +490,48 @@ impl MemGraph {
 pub struct Inserter {
     visited: EpochVisited,
     scratch: Scratch<u32>,
+    known: KnownDistances,
 }
 
 impl Inserter {
     pub fn new(nodes: usize) -> Self {
-        Inserter { visited: EpochVisited::new(nodes), scratch: Scratch::default() }
+        Inserter { visited: EpochVisited::new(nodes), scratch: Scratch::default(), known: KnownDistances::new(nodes) }
+    }
+}
+
+/// The distances from the node being inserted that its searches computed,
+/// by node. Offering the node to a neighbour's list compares it with that
+/// neighbour's links, which are mostly nodes the search already measured:
+/// looking them up here saves recomputing them.
+struct KnownDistances {
+    marks: Vec<u32>,
+    epoch: u32,
+    distances: Vec<f32>,
+}
+
+impl KnownDistances {
+    fn new(n: usize) -> Self {
+        KnownDistances { marks: vec![0; n], epoch: 1, distances: vec![0.0; n] }
+    }
+
+    /// Forgets everything (for the next insertion).
+    fn clear(&mut self) {
+        self.epoch = self.epoch.wrapping_add(1);
+        if self.epoch == 0 {
+            self.marks.fill(0);
+            self.epoch = 1;
+        }
+    }
+
+    #[inline]
+    fn record(&mut self, id: u32, distance: f32) {
+        self.marks[id as usize] = self.epoch;
+        self.distances[id as usize] = distance;
+    }
+
+    #[inline]
+    fn get(&self, id: u32) -> Option<f32> {
+        (self.marks[id as usize] == self.epoch).then(|| self.distances[id as usize])
     }
 }
 
@@ -497,11 +541,17 @@ struct MemView<'a> {
     query: &'a [u8],
     /// Distances computed, for measurements.
     computed: usize,
+    /// Where to note every distance computed (when inserting).
+    known: Option<&'a mut KnownDistances>,
 }
 
 impl MemView<'_> {
-    fn distance_to(&self, id: u32) -> f32 {
-        self.graph.space.distance(self.query, self.graph.payload(id))
+    fn distance_to(&mut self, id: u32) -> f32 {
+        let distance = self.graph.space.distance(self.query, self.graph.payload(id));
+        if let Some(known) = self.known.as_deref_mut() {
+            known.record(id, distance);
+        }
+        distance
     }
 }
 
@@ -559,7 +609,7 @@ pub fn search(graph: &MemGraph, query: &[u8], k: usize, ef: usize) -> Vec<Scored
 /// [`search`], also returning how many distances it computed.
 pub fn search_counting(graph: &MemGraph, query: &[u8], k: usize, ef: usize) -> (Vec<Scored<u32>>, usize) {
     let Some((entry, top)) = graph.entry() else { return (Vec::new(), 0) };
-    let mut view = MemView { graph, query, computed: 1 };
+    let mut view = MemView { graph, query, computed: 1, known: None };
     let mut scratch = Scratch::default();
     let start = Scored { id: entry, distance: view.distance_to(entry) };
     let best = descend(&mut view, start, top, 0, &mut scratch);
