@@ -11,6 +11,7 @@
 //! |               | `sparsevec` and distances on `bit`                     |           |
 //! | [`hnsw`]      | HNSW graph algorithms, on-page layout                  | no        |
 //! | `hnsw::am`    | the `hnsw` index access method                         | yes       |
+//! | [`quant`]     | k-means, PQ, SQ8 and binary quantizers, ADC tables     | no        |
 //!
 //! The SQL that declares every type, function, operator and operator class
 //! is written by hand in `sql/`, so that its names and signatures are
@@ -19,6 +20,7 @@
 pub mod distance;
 pub mod format;
 pub mod hnsw;
+pub mod quant;
 pub mod types;
 
 pgrx::pg_module_magic!();
