@@ -8,6 +8,7 @@
 //! | [`sq8`]    | per-dimension scalar quantization to `u8`                    |
 //! | [`bq`]     | binary (sign) quantization, Hamming and asymmetric distances |
 //! | [`codec`]  | the versioned byte format of a trained quantizer            |
+//! | [`pqvalue`]| text and wire formats of the `pq` SQL type                  |
 //!
 //! Pure code: no Postgres call, no `palloc`, no `ereport`, so it may run on
 //! rayon threads. Errors are [`crate::format::Error`]s carrying a SQLSTATE,
@@ -24,6 +25,7 @@ pub mod bq;
 pub mod codec;
 pub mod kmeans;
 pub mod pq;
+pub mod pqvalue;
 pub mod rng;
 pub mod sq8;
 
