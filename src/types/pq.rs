@@ -363,23 +363,25 @@ fn pq_train(rel: pg_sys::Oid, col: &CStr, subvectors: i32, bits: i32, sample: i3
     let (m, bits, cap) = (subvectors as usize, bits as u32, sample as usize);
 
     // The column must exist and hold vectors (or halfvecs, read as real[]).
-    let found: Result<(Option<String>, Option<String>, Option<String>), pgrx::spi::Error> = Spi::connect(|client| {
+    type Found = (Option<String>, Option<String>, Option<String>, Option<String>);
+    let found: Result<Found, pgrx::spi::Error> = Spi::connect(|client| {
         let t = client
             .select(
                 "SELECT (SELECT t.typname::text FROM pg_catalog.pg_attribute a JOIN pg_catalog.pg_type t ON t.oid = a.atttypid \
                          WHERE a.attrelid = $1 AND a.attname = $2::name AND a.attnum > 0 AND NOT a.attisdropped), \
                         pg_catalog.format('SELECT %I::real[] FROM %s WHERE %I IS NOT NULL', $2, $1::pg_catalog.regclass, $2), \
-                        pg_catalog.format('%s.%I', $1::pg_catalog.regclass, $2)",
+                        pg_catalog.format('%s.%I', $1::pg_catalog.regclass, $2), \
+                        $1::pg_catalog.regclass::text",
                 Some(1),
                 &[rel.into(), col.clone().into()],
             )?
             .first();
-        Ok((t.get(1)?, t.get(2)?, t.get(3)?))
+        Ok((t.get(1)?, t.get(2)?, t.get(3)?, t.get(4)?))
     });
-    let (typname, query, source) = found.unwrap_or_else(|e| error!("lodestone: pq_train: {e}"));
+    let (typname, query, source, relname) = found.unwrap_or_else(|e| error!("lodestone: pq_train: {e}"));
     let (Some(query), Some(source)) = (query, source) else { error!("lodestone: pq_train: could not build the query") };
     match typname.as_deref() {
-        None => fail(PgSqlErrorCode::ERRCODE_UNDEFINED_COLUMN, format!("column \"{col}\" of {source} does not exist")),
+        None => fail(PgSqlErrorCode::ERRCODE_UNDEFINED_COLUMN, format!("column \"{col}\" of relation {} does not exist", relname.unwrap_or_default())),
         Some("vector" | "halfvec") => {}
         Some(other) => fail(
             PgSqlErrorCode::ERRCODE_DATATYPE_MISMATCH,
