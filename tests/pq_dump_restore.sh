@@ -16,8 +16,8 @@ CREATE TABLE items (id int PRIMARY KEY, v vector(16), c pq);
 INSERT INTO items (id, v)
 SELECT i, ARRAY(SELECT sin(i * 0.31 * j) + cos((i % 25) * 1.1 + j) FROM generate_series(1, 16) j)::vector
 FROM generate_series(1, 600) i;
-SELECT lodestone.pq_train('items', 'v', 4, 4);   -- 1
-SELECT lodestone.pq_train('items', 'v', 8);      -- 2 (8 bits)
+SELECT lodestone.pq_train('items', 'v', 4, 4) \gset first_
+SELECT lodestone.pq_train('items', 'v', 8) \gset second_
 UPDATE items SET c = pq_encode(v, CASE WHEN id % 2 = 0 THEN 1 ELSE 2 END);
 SQL
 

@@ -246,6 +246,27 @@ impl Pq {
     }
 }
 
+/// `Σ_j rows[j][codes[j]]` with four independent sums (the lookups are
+/// the cost; a `u8` indexes a 256-entry row without a bounds check).
+#[inline]
+pub(crate) fn table_sum(rows: &[[f32; ROW]], codes: &[u8]) -> f32 {
+    let mut acc = [0f32; 4];
+    let row_chunks = rows.chunks_exact(4);
+    let rest = row_chunks.remainder();
+    let code_chunks = codes.chunks_exact(4);
+    let code_rest = code_chunks.remainder();
+    for (r, c) in row_chunks.zip(code_chunks) {
+        acc[0] += r[0][usize::from(c[0])];
+        acc[1] += r[1][usize::from(c[1])];
+        acc[2] += r[2][usize::from(c[2])];
+        acc[3] += r[3][usize::from(c[3])];
+    }
+    for (r, &c) in rest.iter().zip(code_rest) {
+        acc[0] += r[usize::from(c)];
+    }
+    (acc[0] + acc[1]) + (acc[2] + acc[3])
+}
+
 fn dot(a: &[f32], b: &[f32]) -> f32 {
     a.iter().zip(b).map(|(x, y)| x * y).sum()
 }
@@ -266,25 +287,10 @@ impl AdcTable {
         self.metric
     }
 
-    /// Σ over subspaces of one table row, four independent sums.
     #[inline]
     fn sum(&self, codes: &[u8]) -> f32 {
         debug_assert_eq!(codes.len(), self.table.len());
-        let mut acc = [0f32; 4];
-        let rows = self.table.chunks_exact(4);
-        let rest = rows.remainder();
-        let code_chunks = codes.chunks_exact(4);
-        let code_rest = code_chunks.remainder();
-        for (r, c) in rows.zip(code_chunks) {
-            acc[0] += r[0][usize::from(c[0])];
-            acc[1] += r[1][usize::from(c[1])];
-            acc[2] += r[2][usize::from(c[2])];
-            acc[3] += r[3][usize::from(c[3])];
-        }
-        for (r, &c) in rest.iter().zip(code_rest) {
-            acc[0] += r[usize::from(c)];
-        }
-        (acc[0] + acc[1]) + (acc[2] + acc[3])
+        table_sum(&self.table, codes)
     }
 
     /// The distance to the vector `codes` stands for (`codes` has one byte

@@ -71,28 +71,20 @@ impl Sq8 {
 
     pub fn query(&self, q: &[f32], metric: Metric) -> Sq8Query {
         let d = self.dims();
-        let (mut a, mut b) = (vec![0f32; d], self.scale.clone());
-        let mut bias = 0f64;
-        match metric {
-            Metric::L2Squared => {
-                for i in 0..d {
-                    a[i] = q[i] - self.min[i];
-                }
-            }
-            Metric::NegativeInnerProduct | Metric::Cosine => {
-                for i in 0..d {
-                    a[i] = q[i] * self.scale[i];
-                    bias += f64::from(q[i]) * f64::from(self.min[i]);
-                }
-                if metric == Metric::Cosine {
-                    // Cosine decodes each value: `a` is the query, `b` the minima.
-                    a = q.to_vec();
-                    b = self.min.clone();
-                }
-            }
-        }
+        let (a, b, bias) = match metric {
+            // L2²: a = q - min, b = scale.
+            Metric::L2Squared => ((0..d).map(|i| q[i] - self.min[i]).collect(), self.scale.clone(), 0.0),
+            // Inner product: a = q·scale, bias = Σ q·min.
+            Metric::NegativeInnerProduct => (
+                (0..d).map(|i| q[i] * self.scale[i]).collect(),
+                Vec::new(),
+                (0..d).map(|i| f64::from(q[i]) * f64::from(self.min[i])).sum(),
+            ),
+            // Cosine decodes each value: a = q, b = min (and `scale`).
+            Metric::Cosine => (q.to_vec(), self.min.clone(), 0.0),
+        };
         let query_norm = q.iter().map(|&v| f64::from(v) * f64::from(v)).sum::<f64>().sqrt();
-        Sq8Query { metric, a, b, scale: self.scale.clone(), bias, query_norm }
+        Sq8Query { metric, a, b, scale: self.scale.clone(), bias, query_norm, avx2: kernels::has_avx2() }
     }
 
     pub(super) fn write(&self, w: &mut codec::Writer) {
@@ -118,6 +110,8 @@ pub struct Sq8Query {
     scale: Vec<f32>,
     bias: f64,
     query_norm: f64,
+    /// Run the AVX2 build of the kernels (checked once per query).
+    avx2: bool,
 }
 
 impl Sq8Query {
@@ -125,55 +119,162 @@ impl Sq8Query {
     pub fn distance(&self, code: &[u8]) -> f32 {
         debug_assert_eq!(code.len(), self.a.len());
         match self.metric {
-            Metric::L2Squared => {
-                let mut acc = [0f32; 8];
-                let n = code.len() / 8 * 8;
-                for ((c, a), s) in code[..n].chunks_exact(8).zip(self.a.chunks_exact(8)).zip(self.b.chunks_exact(8)) {
-                    for l in 0..8 {
-                        let d = a[l] - s[l] * f32::from(c[l]);
-                        acc[l] += d * d;
-                    }
-                }
-                let mut tail = 0f32;
-                for i in n..code.len() {
-                    let d = self.a[i] - self.b[i] * f32::from(code[i]);
-                    tail += d * d;
-                }
-                acc.iter().sum::<f32>() + tail
-            }
-            Metric::NegativeInnerProduct => (-(self.bias + f64::from(self.dot(code)))) as f32,
+            Metric::L2Squared => kernels::l2(self.avx2, &self.a, &self.b, code),
+            Metric::NegativeInnerProduct => (-(self.bias + f64::from(kernels::dot(self.avx2, &self.a, code)))) as f32,
             Metric::Cosine => {
-                // Decode on the fly: expanding (min + scale·c)² instead
-                // would cancel catastrophically for values near zero.
-                let mut ip = [0f32; 8];
-                let mut nn = [0f32; 8];
-                for i in 0..code.len() {
-                    let x = self.b[i] + self.scale[i] * f32::from(code[i]);
-                    ip[i % 8] += self.a[i] * x;
-                    nn[i % 8] += x * x;
-                }
-                let ip = f64::from(ip.iter().sum::<f32>());
-                let nn = f64::from(nn.iter().sum::<f32>());
-                let similarity = ip / (self.query_norm * nn.sqrt());
+                let [ip, nn] = kernels::cosine(self.avx2, &self.a, &self.b, &self.scale, code);
+                let similarity = f64::from(ip) / (self.query_norm * f64::from(nn).sqrt());
                 (1.0 - similarity.clamp(-1.0, 1.0)) as f32
             }
         }
     }
+}
 
-    #[inline]
-    fn dot(&self, code: &[u8]) -> f32 {
-        let mut acc = [0f32; 8];
-        let n = code.len() / 8 * 8;
-        for (c, a) in code[..n].chunks_exact(8).zip(self.a.chunks_exact(8)) {
-            for l in 0..8 {
+/// The loops over a code, written with 16 independent lanes so that they
+/// vectorise without reassociating float additions, and compiled twice:
+/// for the baseline target and for AVX2 (picked at run time, as in
+/// `crate::distance`).
+mod kernels {
+    const LANES: usize = 16;
+
+    pub fn has_avx2() -> bool {
+        #[cfg(target_arch = "x86_64")]
+        {
+            std::arch::is_x86_feature_detected!("avx2")
+        }
+        #[cfg(not(target_arch = "x86_64"))]
+        {
+            false
+        }
+    }
+
+    fn fold(acc: [f32; LANES]) -> f32 {
+        let mut half = [0f32; 8];
+        for i in 0..8 {
+            half[i] = acc[i] + acc[i + 8];
+        }
+        ((half[0] + half[4]) + (half[1] + half[5])) + ((half[2] + half[6]) + (half[3] + half[7]))
+    }
+
+    /// `Σ (aᵢ - bᵢ·cᵢ)²`
+    #[inline(always)]
+    fn l2_body(a: &[f32], b: &[f32], code: &[u8]) -> f32 {
+        let mut acc = [0f32; LANES];
+        let n = code.len() / LANES * LANES;
+        for ((c, a), b) in code[..n].chunks_exact(LANES).zip(a.chunks_exact(LANES)).zip(b.chunks_exact(LANES)) {
+            for l in 0..LANES {
+                let d = a[l] - b[l] * f32::from(c[l]);
+                acc[l] += d * d;
+            }
+        }
+        for i in n..code.len() {
+            let d = a[i] - b[i] * f32::from(code[i]);
+            acc[i - n] += d * d;
+        }
+        fold(acc)
+    }
+
+    /// `Σ aᵢ·cᵢ`
+    #[inline(always)]
+    fn dot_body(a: &[f32], code: &[u8]) -> f32 {
+        let mut acc = [0f32; LANES];
+        let n = code.len() / LANES * LANES;
+        for (c, a) in code[..n].chunks_exact(LANES).zip(a.chunks_exact(LANES)) {
+            for l in 0..LANES {
                 acc[l] += a[l] * f32::from(c[l]);
             }
         }
-        let mut tail = 0f32;
         for i in n..code.len() {
-            tail += self.a[i] * f32::from(code[i]);
+            acc[i - n] += a[i] * f32::from(code[i]);
         }
-        acc.iter().sum::<f32>() + tail
+        fold(acc)
+    }
+
+    /// `[Σ qᵢ·xᵢ, Σ xᵢ²]` with `xᵢ = minᵢ + scaleᵢ·cᵢ`.
+    #[inline(always)]
+    fn cosine_body(q: &[f32], min: &[f32], scale: &[f32], code: &[u8]) -> [f32; 2] {
+        let (mut ip, mut nn) = ([0f32; LANES], [0f32; LANES]);
+        let n = code.len() / LANES * LANES;
+        let chunks = code[..n]
+            .chunks_exact(LANES)
+            .zip(q.chunks_exact(LANES))
+            .zip(min.chunks_exact(LANES))
+            .zip(scale.chunks_exact(LANES));
+        for (((c, q), m), s) in chunks {
+            for l in 0..LANES {
+                let x = m[l] + s[l] * f32::from(c[l]);
+                ip[l] += q[l] * x;
+                nn[l] += x * x;
+            }
+        }
+        for i in n..code.len() {
+            let x = min[i] + scale[i] * f32::from(code[i]);
+            ip[i - n] += q[i] * x;
+            nn[i - n] += x * x;
+        }
+        [fold(ip), fold(nn)]
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2")]
+    unsafe fn l2_avx2(a: &[f32], b: &[f32], code: &[u8]) -> f32 {
+        l2_body(a, b, code)
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2")]
+    unsafe fn dot_avx2(a: &[f32], code: &[u8]) -> f32 {
+        dot_body(a, code)
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2")]
+    unsafe fn cosine_avx2(q: &[f32], min: &[f32], scale: &[f32], code: &[u8]) -> [f32; 2] {
+        cosine_body(q, min, scale, code)
+    }
+
+    #[inline]
+    pub fn l2(avx2: bool, a: &[f32], b: &[f32], code: &[u8]) -> f32 {
+        #[cfg(target_arch = "x86_64")]
+        if avx2 {
+            // SAFETY: `avx2` is only true when the CPU reported AVX2.
+            return unsafe { l2_avx2(a, b, code) };
+        }
+        let _ = avx2;
+        l2_body(a, b, code)
+    }
+
+    #[inline]
+    pub fn dot(avx2: bool, a: &[f32], code: &[u8]) -> f32 {
+        #[cfg(target_arch = "x86_64")]
+        if avx2 {
+            // SAFETY: `avx2` is only true when the CPU reported AVX2.
+            return unsafe { dot_avx2(a, code) };
+        }
+        let _ = avx2;
+        dot_body(a, code)
+    }
+
+    #[inline]
+    pub fn cosine(avx2: bool, q: &[f32], min: &[f32], scale: &[f32], code: &[u8]) -> [f32; 2] {
+        #[cfg(target_arch = "x86_64")]
+        if avx2 {
+            // SAFETY: `avx2` is only true when the CPU reported AVX2.
+            return unsafe { cosine_avx2(q, min, scale, code) };
+        }
+        let _ = avx2;
+        cosine_body(q, min, scale, code)
+    }
+
+    #[cfg(test)]
+    #[test]
+    fn both_builds_agree() {
+        let a: Vec<f32> = (0..37).map(|i| (i as f32 * 0.37).sin()).collect();
+        let b: Vec<f32> = (0..37).map(|i| (i as f32 * 0.11).cos()).collect();
+        let c: Vec<u8> = (0..37).map(|i| (i * 53 % 256) as u8).collect();
+        assert_eq!(l2(has_avx2(), &a, &b, &c), l2_body(&a, &b, &c));
+        assert_eq!(dot(has_avx2(), &a, &c), dot_body(&a, &c));
+        assert_eq!(cosine(has_avx2(), &a, &b, &a, &c), cosine_body(&a, &b, &a, &c));
     }
 }
 

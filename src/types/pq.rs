@@ -282,6 +282,12 @@ struct QueryCache {
     table: AdcTable,
 }
 
+fn as_bytes(values: &[f32]) -> &[u8] {
+    // SAFETY: f32 has no padding and every byte of it is initialised; the
+    // byte slice covers exactly the same memory for the same lifetime.
+    unsafe { std::slice::from_raw_parts(values.as_ptr().cast::<u8>(), std::mem::size_of_val(values)) }
+}
+
 /// The distance from `query` to `value` by `metric`, through the ADC table
 /// cached in this call site's `fn_extra`.
 fn adc(fcinfo: pg_sys::FunctionCallInfo, metric: Metric, query: &[f32], value: &PqRef) -> f64 {
@@ -296,7 +302,8 @@ fn adc(fcinfo: pg_sys::FunctionCallInfo, metric: Metric, query: &[f32], value: &
         }
         &mut *(*flinfo).fn_extra.cast::<Option<QueryCache>>()
     };
-    let hit = matches!(slot, Some(c) if c.codebook.id == value.codebook && c.query.as_slice() == query);
+    // Compare the query's bytes (one memcmp) rather than its floats.
+    let hit = matches!(slot, Some(c) if c.codebook.id == value.codebook && as_bytes(&c.query) == as_bytes(query));
     if !hit {
         let cb = codebook(value.codebook);
         check_query_dims(&cb, query.len());
