@@ -111,8 +111,7 @@ impl<'a> Reader<'a> {
     /// `n` finite floats.
     pub fn f32s(&mut self, n: usize) -> Result<Vec<f32>> {
         let bytes = self.take(n.checked_mul(4).ok_or_else(|| corrupt("too long"))?)?;
-        let values: Vec<f32> =
-            bytes.chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect();
+        let values: Vec<f32> = bytes.chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect();
         if values.iter().any(|v| !v.is_finite()) {
             return Err(corrupt("non-finite value"));
         }

@@ -99,7 +99,7 @@ pub fn nearest(centroids: &[f32], dim: usize, x: &[f32]) -> (usize, f32) {
 /// Trains `params.k` centroids on `data`, `n × dim` row-major.
 pub fn train(data: &[f32], dim: usize, params: &Params) -> Result<KMeans> {
     let invalid = |m: String| Err(Error::new(SqlState::InvalidParameterValue, m));
-    if dim == 0 || data.len() % dim != 0 {
+    if dim == 0 || !data.len().is_multiple_of(dim) {
         return invalid(format!("k-means: {} values do not make rows of {dim} dimensions", data.len()));
     }
     let k = params.k;

@@ -73,7 +73,7 @@ pub struct TrainOptions {
 
 impl Default for TrainOptions {
     fn default() -> Self {
-        TrainOptions { subvectors: 0, bits: 8, seed: 0x10de_57 }
+        TrainOptions { subvectors: 0, bits: 8, seed: 0x0010_de57 }
     }
 }
 

@@ -69,7 +69,7 @@ pub fn check_shape(dims: usize, m: usize, bits: u32) -> Result<()> {
     if m < 1 || m > dims {
         return Err(invalid(format!("subvectors must be between 1 and the {dims} dimensions, not {m}")));
     }
-    if dims % m != 0 {
+    if !dims.is_multiple_of(m) {
         return Err(invalid(format!("{dims} dimensions do not divide into {m} subvectors")));
     }
     Ok(())
@@ -80,7 +80,7 @@ impl Pq {
     /// each with its own seed derived from `seed`.
     pub fn train(data: &[f32], dims: usize, m: usize, bits: u32, seed: u64) -> Result<Pq> {
         check_shape(dims, m, bits)?;
-        if data.len() % dims != 0 {
+        if !data.len().is_multiple_of(dims) {
             return Err(invalid(format!("{} values do not make rows of {dims} dimensions", data.len())));
         }
         let n = data.len() / dims;

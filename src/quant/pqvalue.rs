@@ -93,7 +93,10 @@ pub fn decode_binary(buf: &[u8]) -> Result<(PqValue, usize)> {
     let n = usize::try_from(n).unwrap_or(0);
     check(i64::from(codebook), n)?;
     if unused != 0 {
-        return Err(Error::new(SqlState::InvalidBinaryRepresentation, format!("expected unused to be 0, not {unused}")));
+        return Err(Error::new(
+            SqlState::InvalidBinaryRepresentation,
+            format!("expected unused to be 0, not {unused}"),
+        ));
     }
     let codes = buf.get(8..8 + n).ok_or_else(Error::insufficient_data)?.to_vec();
     Ok((PqValue { codebook, codes }, 8 + n))
@@ -118,7 +121,8 @@ mod tests {
         assert_eq!(parse_text("3:[1,2,255]").unwrap(), PqValue { codebook: 3, codes: vec![1, 2, 255] });
         assert_eq!(parse_text("  7 : [ 0 , 9 ]  ").unwrap(), PqValue { codebook: 7, codes: vec![0, 9] });
         let err = |s: &str| parse_text(s).unwrap_err().state;
-        for bad in ["", "3", "3:", "3:[", "3:1,2", ":[1]", "x:[1]", "3:[1,,2]", "3:[1,]", "3:[-1]", "3:[1.5]", "3:[1]x"] {
+        for bad in ["", "3", "3:", "3:[", "3:1,2", ":[1]", "x:[1]", "3:[1,,2]", "3:[1,]", "3:[-1]", "3:[1.5]", "3:[1]x"]
+        {
             assert_eq!(err(bad), SqlState::InvalidTextRepresentation, "{bad}");
         }
         assert_eq!(err("3:[256]"), SqlState::NumericValueOutOfRange);
@@ -134,7 +138,10 @@ mod tests {
         assert_eq!(decode_binary(&[0, 0, 0, 1, 0, 2, 0]).unwrap_err().state, SqlState::ProtocolViolation);
         assert_eq!(decode_binary(&[0, 0, 0, 1, 0, 2, 0, 0, 5]).unwrap_err().state, SqlState::ProtocolViolation);
         assert_eq!(decode_binary(&[0, 0, 0, 1, 0, 0, 0, 0]).unwrap_err().state, SqlState::DataException);
-        assert_eq!(decode_binary(&[0, 0, 0, 1, 0, 1, 0, 1, 5]).unwrap_err().state, SqlState::InvalidBinaryRepresentation);
+        assert_eq!(
+            decode_binary(&[0, 0, 0, 1, 0, 1, 0, 1, 5]).unwrap_err().state,
+            SqlState::InvalidBinaryRepresentation
+        );
         assert_eq!(decode_binary(&[0, 0, 0, 0, 0, 1, 0, 0, 5]).unwrap_err().state, SqlState::NumericValueOutOfRange);
         assert_eq!(decode_binary(&[0xff, 0, 0, 0, 0, 1, 0, 0, 5]).unwrap_err().state, SqlState::NumericValueOutOfRange);
     }

@@ -31,7 +31,7 @@ pub struct Sq8 {
 impl Sq8 {
     /// Per-dimension ranges of `data` (`n × dims`, `n >= 1`).
     pub fn train(data: &[f32], dims: usize) -> Result<Sq8> {
-        if dims == 0 || data.is_empty() || data.len() % dims != 0 {
+        if dims == 0 || data.is_empty() || !data.len().is_multiple_of(dims) {
             return Err(Error::new(
                 SqlState::DataException,
                 format!("sq8 needs at least one training vector of {dims} dimensions"),

@@ -47,7 +47,7 @@ use std::rc::Rc;
 
 /// Seed of training (sampling and k-means): fixed, so that training the same
 /// rows twice gives the same codebook.
-const TRAIN_SEED: u64 = 0x5eed_0f_10de;
+const TRAIN_SEED: u64 = 0x005e_ed0f_10de;
 /// Bytes after the varlena header before the codes.
 const FIXED: usize = 8;
 const VARHDRSZ: usize = 4;
@@ -227,13 +227,15 @@ fn load(id: i32) -> Codebook {
         fail(PgSqlErrorCode::ERRCODE_UNDEFINED_OBJECT, format!("pq codebook {id} does not exist"));
     };
     TABLE.set(table);
-    let corrupt = |why: String| fail(PgSqlErrorCode::ERRCODE_DATA_CORRUPTED, format!("pq codebook {id} is corrupt: {why}"));
+    let corrupt =
+        |why: String| fail(PgSqlErrorCode::ERRCODE_DATA_CORRUPTED, format!("pq codebook {id} is corrupt: {why}"));
     let pq = match Quantizer::from_bytes(&bytes) {
         Ok(Quantizer::Pq(pq)) => pq,
         Ok(other) => corrupt(format!("holds a {:?} quantizer", other.kind())),
         Err(e) => corrupt(e.message),
     };
-    if (pq.dims() as i64, pq.subvectors() as i64, i64::from(pq.bits())) != (i64::from(dims), i64::from(m), i64::from(bits))
+    if (pq.dims() as i64, pq.subvectors() as i64, i64::from(pq.bits()))
+        != (i64::from(dims), i64::from(m), i64::from(bits))
     {
         corrupt("its dims, subvectors or bits disagree with its centroids".into());
     }
@@ -388,12 +390,14 @@ fn pq_train(rel: pg_sys::Oid, col: &CStr, subvectors: i32, bits: i32, sample: i3
     let (typname, query, source, relname) = found.unwrap_or_else(|e| error!("lodestone: pq_train: {e}"));
     let (Some(query), Some(source)) = (query, source) else { error!("lodestone: pq_train: could not build the query") };
     match typname.as_deref() {
-        None => fail(PgSqlErrorCode::ERRCODE_UNDEFINED_COLUMN, format!("column \"{col}\" of relation {} does not exist", relname.unwrap_or_default())),
-        Some("vector" | "halfvec") => {}
-        Some(other) => fail(
-            PgSqlErrorCode::ERRCODE_DATATYPE_MISMATCH,
-            format!("column {source} is of type {other}, not vector"),
+        None => fail(
+            PgSqlErrorCode::ERRCODE_UNDEFINED_COLUMN,
+            format!("column \"{col}\" of relation {} does not exist", relname.unwrap_or_default()),
         ),
+        Some("vector" | "halfvec") => {}
+        Some(other) => {
+            fail(PgSqlErrorCode::ERRCODE_DATATYPE_MISMATCH, format!("column {source} is of type {other}, not vector"))
+        }
     }
 
     let (data, dims, rows) = read_sample(&query, cap, m, bits);
@@ -403,7 +407,14 @@ fn pq_train(rel: pg_sys::Oid, col: &CStr, subvectors: i32, bits: i32, sample: i3
     let id = Spi::get_one_with_args::<i32>(
         "INSERT INTO lodestone.pq_codebooks (dims, subvectors, bits, source, sample_rows, codebook) \
          VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
-        &[(dims as i32).into(), subvectors.into(), (bits as i32).into(), source.into(), (rows as i32).into(), bytes.into()],
+        &[
+            (dims as i32).into(),
+            subvectors.into(),
+            (bits as i32).into(),
+            source.into(),
+            (rows as i32).into(),
+            bytes.into(),
+        ],
     );
     match id {
         Ok(Some(id)) => id,
