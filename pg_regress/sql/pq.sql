@@ -57,6 +57,18 @@ CREATE TABLE pq_mixed (v vector);
 INSERT INTO pq_mixed SELECT '[1,2,3,4]' FROM generate_series(1, 20);
 INSERT INTO pq_mixed VALUES ('[1,2]');
 SELECT regress.error_of($$SELECT lodestone.pq_train('pq_mixed', 'v', 2, 4)$$);
+-- no rows to train on; a role that may not store codebooks
+TRUNCATE pq_mixed;
+SELECT regress.error_of($$SELECT lodestone.pq_train('pq_mixed', 'v', 2, 4)$$);
+CREATE ROLE regress_pq_user;
+GRANT SELECT ON pq_items TO regress_pq_user;
+GRANT USAGE ON SCHEMA regress TO regress_pq_user;
+SET ROLE regress_pq_user;
+SELECT regress.error_of($$SELECT lodestone.pq_train('pq_items', 'v', 4, 4)$$);
+RESET ROLE;
+REVOKE ALL ON pq_items FROM regress_pq_user;
+REVOKE ALL ON SCHEMA regress FROM regress_pq_user;
+DROP ROLE regress_pq_user;
 
 -- a 4-subvector, 4-bit codebook (16 centroids per subvector)
 SELECT lodestone.pq_train('pq_items', 'v', 4, 4) AS cb4;

@@ -400,7 +400,22 @@ fn pq_train(rel: pg_sys::Oid, col: &CStr, subvectors: i32, bits: i32, sample: i3
         }
     }
 
+    // Fail before reading and training, not when storing the result.
+    let may_insert = Spi::get_one::<bool>(
+        "SELECT pg_catalog.has_table_privilege('lodestone.pq_codebooks', 'INSERT') \
+            AND pg_catalog.has_sequence_privilege('lodestone.pq_codebooks_id_seq', 'USAGE')",
+    );
+    if !matches!(may_insert, Ok(Some(true))) {
+        fail(
+            PgSqlErrorCode::ERRCODE_INSUFFICIENT_PRIVILEGE,
+            "permission denied for table lodestone.pq_codebooks (pq_train stores the codebook there)".into(),
+        );
+    }
+
     let (data, dims, rows) = read_sample(&query, cap, m, bits);
+    if rows == 0 {
+        fail(PgSqlErrorCode::ERRCODE_DATA_EXCEPTION, format!("column {source} has no vectors to train on"));
+    }
     // Pure core: k-means on rayon threads, no Postgres call in there.
     let pq = Pq::train(&data, dims, m, bits, TRAIN_SEED).or_raise();
     let bytes = Quantizer::Pq(pq).to_bytes();
