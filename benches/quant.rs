@@ -13,6 +13,14 @@ use lodestone::distance::dense;
 use lodestone::quant::{Kind, Metric, Quantizer, TrainOptions};
 use rand::{Rng, SeedableRng};
 
+// The index shares one trained quantizer and one query table between its
+// build and scan threads: both must stay Send + Sync.
+const _: fn() = || {
+    fn shareable<T: Send + Sync>() {}
+    shareable::<Quantizer>();
+    shareable::<lodestone::quant::QueryTable>();
+};
+
 const DIMS: usize = 384;
 const BATCH: usize = 1024;
 
