@@ -96,6 +96,65 @@ pub fn nearest(centroids: &[f32], dim: usize, x: &[f32]) -> (usize, f32) {
     best
 }
 
+/// Centroids transposed for [`nearest_t`]: value `d` of centroid `c` at
+/// `d × k + c`.
+pub fn transpose(centroids: &[f32], dim: usize) -> Vec<f32> {
+    let k = centroids.len() / dim.max(1);
+    let mut t = vec![0f32; k * dim];
+    for (c, centroid) in centroids.chunks_exact(dim).enumerate() {
+        for (d, &v) in centroid.iter().enumerate() {
+            t[d * k + c] = v;
+        }
+    }
+    t
+}
+
+/// Nearest centroid to `x` (lowest index on ties) from transposed centroids
+/// `ct` (see [`transpose`]); `dists` is scratch space of `k` values. The
+/// distances to all `k` centroids are accumulated one dimension at a time,
+/// `k` lanes wide, which vectorises where one centroid at a time (a
+/// horizontal sum per centroid of a few values) does not.
+#[inline]
+pub fn nearest_t(ct: &[f32], x: &[f32], dists: &mut [f32]) -> (usize, f32) {
+    sq_dists(ct, x, dists);
+    let mut best = (0, f32::INFINITY);
+    for (c, &d) in dists.iter().enumerate() {
+        if d < best.1 {
+            best = (c, d);
+        }
+    }
+    best
+}
+
+#[inline(always)]
+fn sq_dists_body(ct: &[f32], x: &[f32], dists: &mut [f32]) {
+    let k = dists.len();
+    dists.fill(0.0);
+    for (d, &xv) in x.iter().enumerate() {
+        for (o, &c) in dists.iter_mut().zip(&ct[d * k..(d + 1) * k]) {
+            let t = xv - c;
+            *o += t * t;
+        }
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn sq_dists_avx2(ct: &[f32], x: &[f32], dists: &mut [f32]) {
+    sq_dists_body(ct, x, dists)
+}
+
+/// `dists[c] = ‖x - centroid c‖²` for transposed centroids.
+pub fn sq_dists(ct: &[f32], x: &[f32], dists: &mut [f32]) {
+    assert_eq!(ct.len(), x.len() * dists.len(), "transposed centroids do not match");
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx2") {
+        // SAFETY: the CPU supports AVX2, checked just above.
+        return unsafe { sq_dists_avx2(ct, x, dists) };
+    }
+    sq_dists_body(ct, x, dists)
+}
+
 /// Trains `params.k` centroids on `data`, `n × dim` row-major.
 pub fn train(data: &[f32], dim: usize, params: &Params) -> Result<KMeans> {
     let invalid = |m: String| Err(Error::new(SqlState::InvalidParameterValue, m));
@@ -226,11 +285,13 @@ fn assign_and_sum(
     assign: &mut [u32],
     dist: &mut [f32],
 ) -> (Vec<f64>, Vec<u64>, f64, usize) {
+    let ct = transpose(centroids, dim);
     let partials: Vec<(Vec<f64>, Vec<u64>, f64, usize)> = assign
         .par_chunks_mut(CHUNK)
         .zip(dist.par_chunks_mut(CHUNK))
         .enumerate()
         .map(|(ci, (a, d))| {
+            let mut scratch = vec![0f32; k];
             let mut sums = vec![0f64; k * dim];
             let mut counts = vec![0u64; k];
             let mut total = 0f64;
@@ -238,7 +299,7 @@ fn assign_and_sum(
             for o in 0..a.len() {
                 let i = ci * CHUNK + o;
                 let x = &data[i * dim..(i + 1) * dim];
-                let (c, dd) = nearest(centroids, dim, x);
+                let (c, dd) = nearest_t(&ct, x, &mut scratch);
                 if a[o] != c as u32 {
                     changed += 1;
                     a[o] = c as u32;
@@ -329,6 +390,20 @@ mod tests {
         let same = vec![1.5f32; 3 * 20];
         let km = train(&same, 3, &Params::new(4, 1)).unwrap();
         assert!(km.centroids.iter().all(|&x| x == 1.5));
+    }
+
+    #[test]
+    fn transposed_nearest_agrees() {
+        let data = blobs(5, 40, 7, 4);
+        let centroids = &data[..33 * 7];
+        let ct = transpose(centroids, 7);
+        let mut scratch = vec![0f32; 33];
+        for x in data.chunks_exact(7) {
+            let (a, da) = nearest(centroids, 7, x);
+            let (b, db) = nearest_t(&ct, x, &mut scratch);
+            assert!((da - db).abs() <= 1e-4 * da.max(1.0), "{da} vs {db}");
+            assert!(a == b || (l2sq(x, &centroids[b * 7..(b + 1) * 7]) - da).abs() <= 1e-4 * da.max(1.0));
+        }
     }
 
     #[test]

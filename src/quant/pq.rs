@@ -42,6 +42,9 @@ pub struct Pq {
     centroids: Vec<f32>,
     /// `m` rows of squared centroid norms (NaN-padded to 256).
     norms: Vec<[f32; ROW]>,
+    /// Each subspace's centroids transposed (see `kmeans::transpose`), for
+    /// encoding.
+    transposed: Vec<Vec<f32>>,
 }
 
 /// Equal shapes and centroids (the norms follow from them).
@@ -121,7 +124,8 @@ impl Pq {
                 row
             })
             .collect();
-        Pq { dims, m, bits, centroids, norms }
+        let transposed = centroids.chunks_exact(k * dsub).map(|book| kmeans::transpose(book, dsub)).collect();
+        Pq { dims, m, bits, centroids, norms, transposed }
     }
 
     pub fn dims(&self) -> usize {
@@ -157,8 +161,10 @@ impl Pq {
     /// `x` (`dims` values) into `out` (`m` codes).
     pub fn encode(&self, x: &[f32], out: &mut [u8]) {
         let dsub = self.dsub();
+        let mut scratch = [0f32; ROW];
+        let dists = &mut scratch[..self.k()];
         for (j, code) in out.iter_mut().enumerate().take(self.m) {
-            *code = kmeans::nearest(self.book(j), dsub, &x[j * dsub..(j + 1) * dsub]).0 as u8;
+            *code = kmeans::nearest_t(&self.transposed[j], &x[j * dsub..(j + 1) * dsub], dists).0 as u8;
         }
     }
 
@@ -418,7 +424,7 @@ mod tests {
                 for j in 0..m {
                     let s = j * dsub..(j + 1) * dsub;
                     let best = kmeans::nearest(pq.book(j), dsub, &v[s.clone()]).1;
-                    prop_assert!(l2sq(&v[s.clone()], &x[s]) <= best);
+                    prop_assert!(l2sq(&v[s.clone()], &x[s]) <= best * (1.0 + 1e-5) + 1e-6);
                 }
                 for metric in METRICS {
                     let want = exact(metric, q, &x);
