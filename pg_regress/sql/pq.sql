@@ -110,6 +110,19 @@ SELECT qid,
        ARRAY(SELECT id FROM pq_items ORDER BY q <-> c, id LIMIT 5) =
        ARRAY(SELECT id FROM pq_items ORDER BY q <-> pq_decode(c), id LIMIT 5) AS same_top5
 FROM pq_queries ORDER BY qid;
+-- parallel workers load the codebook themselves and agree with a serial scan
+CREATE TABLE pq_radius AS SELECT avg(c <-> q) AS r FROM pq_items, pq_queries WHERE qid = 1;
+SELECT count(*) AS serial FROM pq_items WHERE c <-> (SELECT q FROM pq_queries WHERE qid = 1) < (SELECT r FROM pq_radius);
+SET parallel_setup_cost = 0;
+SET parallel_tuple_cost = 0;
+SET min_parallel_table_scan_size = 0;
+SET max_parallel_workers_per_gather = 2;
+EXPLAIN (COSTS OFF) SELECT count(*) FROM pq_items WHERE c <-> '[1,0,1,0,1,0,1,0]'::vector < 1.2;
+SELECT count(*) AS parallel FROM pq_items WHERE c <-> (SELECT q FROM pq_queries WHERE qid = 1) < (SELECT r FROM pq_radius);
+RESET parallel_setup_cost;
+RESET parallel_tuple_cost;
+RESET min_parallel_table_scan_size;
+RESET max_parallel_workers_per_gather;
 -- a zero query has no cosine distance
 SELECT q <=> c AS nan FROM pq_items, (SELECT '[0,0,0,0,0,0,0,0]'::vector AS q) z WHERE id = 1;
 
@@ -155,5 +168,5 @@ SELECT c.relname, e.extname FROM pg_depend d JOIN pg_class c ON c.oid = d.objid 
 WHERE d.classid = 'pg_class'::regclass AND c.relname LIKE 'pq_codebooks%' AND d.deptype = 'e' ORDER BY 1;
 SELECT array_length(extconfig, 1) AS config_tables FROM pg_extension WHERE extname = 'lodestone';
 
-DROP TABLE pq_bin, pq_bin2, pq_recv, pq_items, pq_mixed, pq_queries, pq_noise, pq_err;
+DROP TABLE pq_bin, pq_bin2, pq_recv, pq_items, pq_mixed, pq_queries, pq_radius, pq_noise, pq_err;
 DELETE FROM lodestone.pq_codebooks;
