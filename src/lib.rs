@@ -8,9 +8,10 @@
 //! | [`distance`]  | distance kernels (SimSIMD and vectorised loops)        | no        |
 //! | [`format`]    | text and binary formats, pgvector's error messages     | no        |
 //! | [`types`]     | datums and SQL functions of `vector`, `halfvec`,       | yes       |
-//! |               | `sparsevec` and distances on `bit`                     |           |
+//! |               | `sparsevec`, `pq` and distances on `bit`               |           |
 //! | [`hnsw`]      | HNSW graph algorithms, on-page layout                  | no        |
 //! | `hnsw::am`    | the `hnsw` index access method                         | yes       |
+//! | [`quant`]     | k-means, PQ, SQ8 and binary quantizers, ADC tables     | no        |
 //!
 //! The SQL that declares every type, function, operator and operator class
 //! is written by hand in `sql/`, so that its names and signatures are
@@ -19,6 +20,7 @@
 pub mod distance;
 pub mod format;
 pub mod hnsw;
+pub mod quant;
 pub mod types;
 
 pgrx::pg_module_magic!();
@@ -28,6 +30,7 @@ pgrx::extension_sql_file!("../sql/halfvec.sql", name = "halfvec", requires = ["v
 pgrx::extension_sql_file!("../sql/bit.sql", name = "bit", requires = ["halfvec"]);
 pgrx::extension_sql_file!("../sql/sparsevec.sql", name = "sparsevec", requires = ["bit"]);
 pgrx::extension_sql_file!("../sql/hnsw.sql", name = "hnsw", requires = ["sparsevec"]);
+pgrx::extension_sql_file!("../sql/pq.sql", name = "pq", requires = ["hnsw"]);
 
 /// Called when Postgres loads the library: registers index options and the
 /// `hnsw.*` settings.

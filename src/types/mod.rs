@@ -9,6 +9,7 @@ pub mod aggregate;
 pub mod array;
 pub mod bit;
 pub mod halfvec;
+pub mod pq;
 pub mod sparse_datum;
 pub mod sparsevec;
 pub mod varlena;
