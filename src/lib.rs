@@ -11,6 +11,8 @@
 //! |               | `sparsevec` and distances on `bit`                     |           |
 //! | [`hnsw`]      | HNSW graph algorithms, on-page layout                  | no        |
 //! | `hnsw::am`    | the `hnsw` index access method                         | yes       |
+//! | [`personalize`] | scaling, weighted averages, preference profiles,     | math: no  |
+//! |               | weighted L2 (`personalize::math` is pure)              |           |
 //!
 //! The SQL that declares every type, function, operator and operator class
 //! is written by hand in `sql/`, so that its names and signatures are
@@ -19,6 +21,7 @@
 pub mod distance;
 pub mod format;
 pub mod hnsw;
+pub mod personalize;
 pub mod types;
 
 pgrx::pg_module_magic!();
@@ -28,6 +31,7 @@ pgrx::extension_sql_file!("../sql/halfvec.sql", name = "halfvec", requires = ["v
 pgrx::extension_sql_file!("../sql/bit.sql", name = "bit", requires = ["halfvec"]);
 pgrx::extension_sql_file!("../sql/sparsevec.sql", name = "sparsevec", requires = ["bit"]);
 pgrx::extension_sql_file!("../sql/hnsw.sql", name = "hnsw", requires = ["sparsevec"]);
+pgrx::extension_sql_file!("../sql/personalize.sql", name = "personalize", requires = ["hnsw"]);
 
 /// Called when Postgres loads the library: registers index options and the
 /// `hnsw.*` settings.
