@@ -32,6 +32,7 @@ pgrx::extension_sql_file!("../sql/bit.sql", name = "bit", requires = ["halfvec"]
 pgrx::extension_sql_file!("../sql/sparsevec.sql", name = "sparsevec", requires = ["bit"]);
 pgrx::extension_sql_file!("../sql/hnsw.sql", name = "hnsw", requires = ["sparsevec"]);
 pgrx::extension_sql_file!("../sql/personalize.sql", name = "personalize", requires = ["hnsw"]);
+pgrx::extension_sql_file!("../sql/observability.sql", name = "observability", requires = ["hnsw"]);
 
 /// Called when Postgres loads the library: registers index options and the
 /// `hnsw.*` settings.
