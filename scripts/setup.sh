@@ -2,7 +2,8 @@
 # Installs what building and testing lodestone needs, skipping what is there:
 #   PostgreSQL 15 server and headers, clang (Debian packages, as root),
 #   cargo-pgrx 0.18.1, and `cargo pgrx init` pointed at that server;
-#   then the client libraries of tests/drivers.sh (scripts/setup-drivers.sh).
+#   then the client libraries of tests/drivers.sh (scripts/setup-drivers.sh;
+#   LODESTONE_SKIP_DRIVERS=1 skips them, as docker/Dockerfile does).
 # Safe to re-run: each step checks first.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
@@ -49,6 +50,8 @@ if ! grep -qs "^pg${pg_major} = \"$PG_CONFIG\"" "$pgrx_home/config.toml"; then
   cargo pgrx init "--pg${pg_major}" "$PG_CONFIG" >/dev/null
 fi
 
-"$LODESTONE_ROOT/scripts/setup-drivers.sh"
+if [[ -z "${LODESTONE_SKIP_DRIVERS:-}" ]]; then
+  "$LODESTONE_ROOT/scripts/setup-drivers.sh"
+fi
 
 log "toolchain ready: $("$PG_CONFIG" --version), $(cargo pgrx --version)"
