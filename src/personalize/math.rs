@@ -204,7 +204,10 @@ mod tests {
         assert_eq!(preference_update(Some(&[1.0, 0.0]), &[-1.0, 0.0], 0.5).unwrap(), vec![0.0, 0.0]);
         assert_eq!(preference_update(Some(&[1.0]), &[1.0], 1.5).unwrap_err().state, SqlState::InvalidParameterValue);
         assert_eq!(preference_update(Some(&[1.0]), &[1.0], -0.1).unwrap_err().state, SqlState::InvalidParameterValue);
-        assert_eq!(preference_update(Some(&[1.0]), &[1.0, 2.0], 0.1).unwrap_err(), Error::different_dims("vector", 1, 2));
+        assert_eq!(
+            preference_update(Some(&[1.0]), &[1.0, 2.0], 0.1).unwrap_err(),
+            Error::different_dims("vector", 1, 2)
+        );
     }
 
     #[test]

@@ -48,7 +48,9 @@ fn exact_knn(data: &[Vec<f32>], q: &[f32]) -> Vec<i64> {
     let mut d: Vec<(f64, i64)> = data
         .iter()
         .enumerate()
-        .map(|(i, v)| (v.iter().zip(q).map(|(a, b)| (f64::from(*a) - f64::from(*b)).powi(2)).sum::<f64>(), i as i64 + 1))
+        .map(|(i, v)| {
+            (v.iter().zip(q).map(|(a, b)| (f64::from(*a) - f64::from(*b)).powi(2)).sum::<f64>(), i as i64 + 1)
+        })
         .collect();
     d.sort_by(|a, b| a.0.total_cmp(&b.0));
     d.iter().take(K).map(|x| x.1).collect()
@@ -56,8 +58,16 @@ fn exact_knn(data: &[Vec<f32>], q: &[f32]) -> Vec<i64> {
 
 fn knn_ok(c: &mut Checks, kind: &str, got: &[i64], want: &[i64]) {
     let overlap = got.iter().filter(|g| want.contains(g)).count();
-    c.check(&format!("{kind} k-NN finds the nearest row first"), got.first() == want.first(), format!("{got:?} {want:?}"));
-    c.check(&format!("{kind} k-NN agrees with exact search ({overlap}/{K})"), overlap >= K - 1, format!("{got:?} {want:?}"));
+    c.check(
+        &format!("{kind} k-NN finds the nearest row first"),
+        got.first() == want.first(),
+        format!("{got:?} {want:?}"),
+    );
+    c.check(
+        &format!("{kind} k-NN agrees with exact search ({overlap}/{K})"),
+        overlap >= K - 1,
+        format!("{got:?} {want:?}"),
+    );
 }
 
 #[tokio::main(flavor = "current_thread")]
@@ -82,7 +92,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     // Values that break a lossy path: the largest float4, the smallest
     // subnormal, -0, values with no short decimal form.
     let vec_edge: Vec<f32> = vec![1.5, -0.25, f32::MAX, f32::from_bits(1), -0.0, 0.1, 123456.79, -1e-30];
-    let half_edge: Vec<f16> = [1.5f32, -0.25, 65504.0, 5.9604645e-8, -0.0, 0.1, 2048.0, -1.0].iter().map(|&x| f16::from_f32(x)).collect();
+    let half_edge: Vec<f16> =
+        [1.5f32, -0.25, 65504.0, 5.9604645e-8, -0.0, 0.1, 2048.0, -1.0].iter().map(|&x| f16::from_f32(x)).collect();
     let sparse_edge = SparseVector::from_map(
         [(0, 1.5f32), (1, -0.25), (499_999, f32::MAX), (SPARSE_DIM - 1, f32::from_bits(1))].iter().map(|(i, v)| (i, v)),
         SPARSE_DIM,
@@ -94,19 +105,23 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             &[&embedding, &HalfVector::from(half_edge.clone()), &sparse_edge],
         )
         .await?;
-    let row = client.query_one("SELECT embedding, half_embedding, sparse_embedding FROM edge WHERE id = 1", &[]).await?;
+    let row =
+        client.query_one("SELECT embedding, half_embedding, sparse_embedding FROM edge WHERE id = 1", &[]).await?;
     let v: Vector = row.get(0);
     let h: HalfVector = row.get(1);
     let s: SparseVector = row.get(2);
     c.check("vector round-trips bit for bit", bits(v.as_slice()) == bits(&vec_edge), format!("{v:?}"));
     c.check(
         "halfvec round-trips bit for bit",
-        h.as_slice().iter().map(|x| x.to_bits()).collect::<Vec<_>>() == half_edge.iter().map(|x| x.to_bits()).collect::<Vec<_>>(),
+        h.as_slice().iter().map(|x| x.to_bits()).collect::<Vec<_>>()
+            == half_edge.iter().map(|x| x.to_bits()).collect::<Vec<_>>(),
         format!("{h:?}"),
     );
     c.check(
         "sparsevec round-trips bit for bit",
-        s.dimensions() == SPARSE_DIM && s.indices() == sparse_edge.indices() && bits(s.values()) == bits(sparse_edge.values()),
+        s.dimensions() == SPARSE_DIM
+            && s.indices() == sparse_edge.indices()
+            && bits(s.values()) == bits(sparse_edge.values()),
         format!("{s:?}"),
     );
     let row = client
@@ -126,12 +141,19 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
     let data: Vec<Vec<f32>> = (0..N).map(|_| (0..DIM).map(|_| rng.next()).collect()).collect();
-    let stmt = client.prepare("INSERT INTO items (id, embedding, half_embedding, sparse_embedding) VALUES ($1, $2, $3, $4)").await?;
+    let stmt = client
+        .prepare("INSERT INTO items (id, embedding, half_embedding, sparse_embedding) VALUES ($1, $2, $3, $4)")
+        .await?;
     for (i, row) in data.iter().enumerate() {
         client
             .execute(
                 &stmt,
-                &[&(i as i64 + 1), &Vector::from(row.clone()), &HalfVector::from_f32_slice(row), &SparseVector::from_dense(row)],
+                &[
+                    &(i as i64 + 1),
+                    &Vector::from(row.clone()),
+                    &HalfVector::from_f32_slice(row),
+                    &SparseVector::from_dense(row),
+                ],
             )
             .await?;
     }
@@ -149,23 +171,41 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .iter()
         .map(|r| r.get(0))
         .collect();
-    c.check("k-NN plan uses the hnsw index", plan.join("\n").contains("Index Scan using items_embedding_idx"), plan.join("\n"));
-    let got: Vec<i64> =
-        client.query("SELECT id FROM items ORDER BY embedding <-> $1 LIMIT 10", &[&query]).await?.iter().map(|r| r.get(0)).collect();
+    c.check(
+        "k-NN plan uses the hnsw index",
+        plan.join("\n").contains("Index Scan using items_embedding_idx"),
+        plan.join("\n"),
+    );
+    let got: Vec<i64> = client
+        .query("SELECT id FROM items ORDER BY embedding <-> $1 LIMIT 10", &[&query])
+        .await?
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
     knn_ok(&mut c, "vector", &got, &exact_knn(&data, &q));
 
-    let half_data: Vec<Vec<f32>> = data.iter().map(|r| r.iter().map(|&x| f16::from_f32(x).to_f32()).collect()).collect();
+    let half_data: Vec<Vec<f32>> =
+        data.iter().map(|r| r.iter().map(|&x| f16::from_f32(x).to_f32()).collect()).collect();
     let hq = HalfVector::from_f32_slice(&q);
     let hqf: Vec<f32> = hq.as_slice().iter().map(|x| x.to_f32()).collect();
-    let got: Vec<i64> =
-        client.query("SELECT id FROM items ORDER BY half_embedding <-> $1 LIMIT 10", &[&hq]).await?.iter().map(|r| r.get(0)).collect();
+    let got: Vec<i64> = client
+        .query("SELECT id FROM items ORDER BY half_embedding <-> $1 LIMIT 10", &[&hq])
+        .await?
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
     knn_ok(&mut c, "halfvec", &got, &exact_knn(&half_data, &hqf));
     let sq = SparseVector::from_dense(&q);
-    let got: Vec<i64> =
-        client.query("SELECT id FROM items ORDER BY sparse_embedding <-> $1 LIMIT 10", &[&sq]).await?.iter().map(|r| r.get(0)).collect();
+    let got: Vec<i64> = client
+        .query("SELECT id FROM items ORDER BY sparse_embedding <-> $1 LIMIT 10", &[&sq])
+        .await?
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
     knn_ok(&mut c, "sparsevec", &got, &exact_knn(&data, &q));
 
-    let back: Vec<Vector> = client.query("SELECT embedding FROM items ORDER BY id", &[]).await?.iter().map(|r| r.get(0)).collect();
+    let back: Vec<Vector> =
+        client.query("SELECT embedding FROM items ORDER BY id", &[]).await?.iter().map(|r| r.get(0)).collect();
     c.check(
         "300 vectors stored exactly",
         back.iter().zip(&data).all(|(b, d)| bits(b.as_slice()) == bits(d)),
