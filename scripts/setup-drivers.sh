@@ -31,7 +31,7 @@ fresh() { local name=$1; shift; [[ -f "$out/.$name.stamp" && "$(cat "$out/.$name
 stamp_write() { local name=$1; shift; stamp_of "$@" >"$out/.$name.stamp"; }
 
 req=tests/drivers/python/requirements.txt
-if ! fresh python "$req"; then
+if ! fresh python "$req" || [[ ! -x "$out/venv/bin/python" ]]; then
   log "installing the Python clients into target/drivers/venv (PyPI)"
   [[ -x "$out/venv/bin/python" ]] || python3 -m venv "$out/venv"
   "$out/venv/bin/pip" install -q --disable-pip-version-check -r "$req"
@@ -39,7 +39,7 @@ if ! fresh python "$req"; then
 fi
 
 pkg=tests/drivers/node/package.json
-if ! fresh node "$pkg"; then
+if ! fresh node "$pkg" || [[ ! -d "$out/node/node_modules/pgvector" ]]; then
   log "installing the Node.js clients into target/drivers/node (npm)"
   mkdir -p "$out/node"
   cp "$pkg" "$out/node/package.json"

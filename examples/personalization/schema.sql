@@ -107,7 +107,8 @@ $$;
 --   matching film is cheaper, and the planner rightly does that;
 --   enable_seqscan = off and enable_sort = off make it take the index path
 --   that a catalogue of millions takes anyway (drop them in production and
---   let the planner choose).
+--   let the planner choose). They add a huge constant to the plan's cost,
+--   which would trigger JIT compilation (about a second per call): jit = off.
 CREATE FUNCTION recommend(p_user bigint, p_platform text DEFAULT NULL, p_limit integer DEFAULT 10)
 RETURNS TABLE (item_id bigint, title text, genre text, released date, distance double precision, score double precision)
 LANGUAGE plpgsql STABLE
@@ -115,6 +116,7 @@ SET hnsw.iterative_scan = 'relaxed_order'
 SET hnsw.ef_search = 100
 SET enable_seqscan = off
 SET enable_sort = off
+SET jit = off
 SET plan_cache_mode = force_custom_plan
 AS $$
 #variable_conflict use_column
