@@ -1,10 +1,13 @@
 # lodestone — the commands a developer and CI use. Each target is a thin
 # wrapper over a script in scripts/ or benches/, which documents itself.
 
-.PHONY: demo demo-stop demo-clean test setup install regress regress-accept compat bench bench-kernels bench-sql bench-ann fmt lint
+.PHONY: demo demo-personalization demo-stop demo-clean test setup install regress regress-accept compat bench bench-kernels bench-sql bench-ann fmt lint
 
 demo:            ## set up everything, start a throwaway cluster, run a demo, leave it running
 	scripts/demo.sh
+
+demo-personalization: ## film recommendations in SQL (examples/personalization) in the demo cluster
+	examples/personalization/run.sh
 
 demo-stop:       ## stop the demo cluster
 	scripts/demo.sh stop

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Installs what building and testing lodestone needs, skipping what is there:
 #   PostgreSQL 15 server and headers, clang (Debian packages, as root),
-#   cargo-pgrx 0.18.1, and `cargo pgrx init` pointed at that server.
+#   cargo-pgrx 0.18.1, and `cargo pgrx init` pointed at that server;
+#   then the client libraries of tests/drivers.sh (scripts/setup-drivers.sh;
+#   LODESTONE_SKIP_DRIVERS=1 skips them, as docker/Dockerfile does).
 # Safe to re-run: each step checks first.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
@@ -46,6 +48,10 @@ pg_major="$("$PG_CONFIG" --version | sed -E 's/^PostgreSQL ([0-9]+).*/\1/')"
 if ! grep -qs "^pg${pg_major} = \"$PG_CONFIG\"" "$pgrx_home/config.toml"; then
   log "registering $PG_CONFIG with pgrx"
   cargo pgrx init "--pg${pg_major}" "$PG_CONFIG" >/dev/null
+fi
+
+if [[ -z "${LODESTONE_SKIP_DRIVERS:-}" ]]; then
+  "$LODESTONE_ROOT/scripts/setup-drivers.sh"
 fi
 
 log "toolchain ready: $("$PG_CONFIG" --version), $(cargo pgrx --version)"

@@ -12,6 +12,8 @@
 //! | [`hnsw`]      | HNSW graph algorithms, on-page layout                  | no        |
 //! | `hnsw::am`    | the `hnsw` index access method                         | yes       |
 //! | [`quant`]     | k-means, PQ, SQ8 and binary quantizers, ADC tables     | no        |
+//! | [`personalize`] | scaling, weighted averages, preference profiles,     | math: no  |
+//! |               | weighted L2 (`personalize::math` is pure)              |           |
 //!
 //! The SQL that declares every type, function, operator and operator class
 //! is written by hand in `sql/`, so that its names and signatures are
@@ -20,6 +22,7 @@
 pub mod distance;
 pub mod format;
 pub mod hnsw;
+pub mod personalize;
 pub mod quant;
 pub mod types;
 
@@ -31,6 +34,8 @@ pgrx::extension_sql_file!("../sql/bit.sql", name = "bit", requires = ["halfvec"]
 pgrx::extension_sql_file!("../sql/sparsevec.sql", name = "sparsevec", requires = ["bit"]);
 pgrx::extension_sql_file!("../sql/hnsw.sql", name = "hnsw", requires = ["sparsevec"]);
 pgrx::extension_sql_file!("../sql/pq.sql", name = "pq", requires = ["hnsw"]);
+pgrx::extension_sql_file!("../sql/personalize.sql", name = "personalize", requires = ["pq"]);
+pgrx::extension_sql_file!("../sql/observability.sql", name = "observability", requires = ["personalize"]);
 
 /// Called when Postgres loads the library: registers index options and the
 /// `hnsw.*` settings.

@@ -25,6 +25,8 @@ pub enum SqlState {
     NullValueNotAllowed,
     /// 22P03 `invalid_binary_representation`
     InvalidBinaryRepresentation,
+    /// 22012 `division_by_zero`
+    DivisionByZero,
 }
 
 /// An error with pgvector's message, detail and SQLSTATE.
