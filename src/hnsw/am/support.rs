@@ -161,3 +161,26 @@ pub unsafe fn payload_of(space: &Space, datum: pg_sys::Datum) -> Option<Payload>
         }
     }
 }
+
+/// pgvector's operator classes for `halfvec`, `bit` and `sparsevec` name a
+/// support function 3, `hnsw_<type>_support(internal)`, through which its C
+/// code learns the element type. lodestone's index reads the element type
+/// from the column instead and never calls these; they exist so that the
+/// operator classes, and the catalog, are pgvector's. Each returns the code
+/// of its element type.
+#[pgrx::pg_extern(sql = false)]
+fn hnsw_halfvec_support(_fcinfo: pg_sys::FunctionCallInfo) -> crate::types::RawDatum {
+    crate::types::RawDatum(pg_sys::Datum::from(2usize))
+}
+
+/// See [`hnsw_halfvec_support`].
+#[pgrx::pg_extern(sql = false)]
+fn hnsw_bit_support(_fcinfo: pg_sys::FunctionCallInfo) -> crate::types::RawDatum {
+    crate::types::RawDatum(pg_sys::Datum::from(3usize))
+}
+
+/// See [`hnsw_halfvec_support`].
+#[pgrx::pg_extern(sql = false)]
+fn hnsw_sparsevec_support(_fcinfo: pg_sys::FunctionCallInfo) -> crate::types::RawDatum {
+    crate::types::RawDatum(pg_sys::Datum::from(4usize))
+}
