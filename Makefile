@@ -1,7 +1,8 @@
 # lodestone — the commands a developer and CI use. Each target is a thin
 # wrapper over a script in scripts/ or benches/, which documents itself.
 
-.PHONY: demo demo-personalization demo-stop demo-clean test setup install regress regress-accept compat bench bench-kernels bench-sql bench-ann fmt lint
+.PHONY: demo demo-personalization demo-stop demo-clean test setup install regress regress-accept compat bench bench-kernels bench-sql bench-ann bench-citus fmt lint \
+	reliability soak crash fuzz fuzz-long
 
 demo:            ## set up everything, start a throwaway cluster, run a demo, leave it running
 	scripts/demo.sh
@@ -39,8 +40,26 @@ bench-kernels:   ## criterion benchmarks of the distance kernels
 bench-sql:       ## sequential-scan distance benchmark, lodestone vs pgvector
 	benches/sql_scan.sh
 
+bench-citus:     ## single node vs Citus with 1 and 2 workers (needs Citus); ARGS="ROWS DIM"
+	benches/citus_scale.sh $(ARGS)
+
 bench-ann:       ## ANN benchmark (hnsw build, recall/QPS sweep, inserts), pgvector vs lodestone; ARGS="--dataset debian"
 	benches/ann.sh $(ARGS)
+
+reliability:     ## only the reliability tests (replication, crash, soak, hostile input, backups, logical, fuzz); docs/reliability.md
+	@for t in tests/reliability_*.sh tests/format_fuzz.sh; do echo "== $$t"; bash $$t || exit 1; done
+
+soak:            ## the long concurrency soak: pgbench, 8 clients, SOAK_SECONDS (default 600)
+	SOAK_SECONDS=$${SOAK_SECONDS:-600} bash tests/reliability_soak.sh
+
+crash:           ## crash-recovery cycles; CRASH_CYCLES (default 20, as in the suite)
+	CRASH_CYCLES=$${CRASH_CYCLES:-20} bash tests/reliability_crash.sh
+
+fuzz:            ## coverage-guided fuzzing of the text parsers and binary decoders, 30 s per target
+	scripts/fuzz.sh
+
+fuzz-long:       ## the long fuzzing run: FUZZ_SECONDS per target (default 900)
+	FUZZ_SECONDS=$${FUZZ_SECONDS:-900} scripts/fuzz.sh
 
 fmt:
 	cargo fmt --all

@@ -8,15 +8,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
 new_cluster primary "wal_level = replica" "max_wal_senders = 4" "hot_standby = on"
 load_lodestone primary
 
-standby="$TEST_ROOT/standby"
-pg_owned_dir "$standby"
-pg_owned_dir "$standby/sock"
-as_pg "$(pg_bindir)/pg_basebackup" -h 127.0.0.1 -p "$PORT_primary" -U postgres -D "$standby/data" -R -X stream -c fast
-PORT_standby="$(free_port $((PORT_primary + 1)))"
-DIR_standby="$standby"
-printf "port = %s\nunix_socket_directories = '%s'\n" "$PORT_standby" "$standby/sock" | as_pg tee -a "$standby/data/postgresql.conf" >/dev/null
-CLUSTERS+=("$standby")
-cluster_start "$standby"
+new_standby standby primary
 same "the standby is in recovery" "t" "$(sql standby -c "SELECT pg_is_in_recovery()")"
 
 # Everything below happens after the base backup: the standby learns it from WAL.
@@ -32,25 +24,11 @@ VACUUM items;
 INSERT INTO items SELECT id + 20000, v FROM lodestone_test.clustered(1000, 16, 50, 0.3, 0.4);
 SQL
 
-wait_for_replay() {
-  local lsn
-  lsn="$(sql primary -c "SELECT pg_current_wal_lsn()")"
-  for _ in $(seq 300); do
-    if [[ "$(sql standby -c "SELECT pg_last_wal_replay_lsn() >= '$lsn'::pg_lsn")" == t ]]; then return 0; fi
-    sleep 0.1
-  done
-  echo "standby did not catch up to $lsn" >&2
-  return 1
-}
-wait_for_replay
+wait_for_replay primary standby
 
-topk() { # cluster op
-  sql "$1" -c "SET enable_seqscan = off" -c "SET hnsw.ef_search = 60" -c "
-    SELECT q.id, ARRAY(SELECT i.id FROM items i ORDER BY i.v $2 q.v LIMIT 10) FROM queries q ORDER BY q.id"
-}
 for op in '<->' '<=>'; do
-  primary_results="$(topk primary "$op")"
-  same "standby's top-10 by $op equals the primary's for 100 queries" "$primary_results" "$(topk standby "$op")"
+  primary_results="$(topk primary items queries "$op" 10 "hnsw.ef_search = 60")"
+  same "standby's top-10 by $op equals the primary's for 100 queries" "$primary_results" "$(topk standby items queries "$op" 10 "hnsw.ef_search = 60")"
   check "the primary returned 10 ids per query ($op)" '$1 == 100' "$(grep -c ',.*,.*,.*,.*,.*,.*,.*,.*,' <<<"$primary_results")"
 done
 plan="$(sql standby -c "SET enable_seqscan = off" -c "EXPLAIN (COSTS OFF) SELECT id FROM items ORDER BY v <-> '[0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0]' LIMIT 5")"

@@ -65,3 +65,89 @@ same() {
     exit 1
   fi
 }
+
+# same_lines DESCRIPTION A B: like `same`, for long multi-line results (top-k
+# lists of many queries); on a mismatch prints how many lines differ and the
+# first differences.
+same_lines() {
+  if [[ "$2" == "$3" ]]; then
+    printf '  ok    %-60s %s lines\n' "$1" "$(wc -l <<<"$2")"
+    passes=$((passes + 1))
+  else
+    printf '  FAIL  %s: %s lines differ\n' "$1" "$(diff <(echo "$2") <(echo "$3") | grep -c '^[<>]')"
+    diff <(echo "$2") <(echo "$3") | head -n 20
+    exit 1
+  fi
+}
+
+# new_standby NAME PRIMARY [postgresql.conf lines...]: a hot standby of
+# cluster PRIMARY, from pg_basebackup over 127.0.0.1 with WAL streamed,
+# started and streaming (primary_conninfo written by -R); sets $DIR_<NAME>
+# and $PORT_<NAME>. PRIMARY needs wal_level = replica and max_wal_senders.
+new_standby() {
+  local name=$1 primary=$2; shift 2
+  local dir="$TEST_ROOT/$name" pport_var="PORT_$primary" port line
+  pg_owned_dir "$dir"
+  pg_owned_dir "$dir/sock"
+  as_pg "$(pg_bindir)/pg_basebackup" -h 127.0.0.1 -p "${!pport_var}" -U postgres -D "$dir/data" -R -X stream -c fast \
+    || die "pg_basebackup of $primary failed"
+  port="$(free_port $((55000 + RANDOM % 5000)))"
+  {
+    echo "port = $port"
+    echo "unix_socket_directories = '$dir/sock'"
+    for line in "$@"; do echo "$line"; done
+  } | as_pg tee -a "$dir/data/postgresql.conf" >/dev/null
+  CLUSTERS+=("$dir")
+  cluster_start "$dir"
+  printf -v "DIR_$name" '%s' "$dir"
+  printf -v "PORT_$name" '%s' "$port"
+}
+
+# wait_for_replay PRIMARY STANDBY...: waits until every STANDBY has replayed
+# PRIMARY's WAL up to its current insert position (at most 120 s).
+wait_for_replay() {
+  local primary=$1 standby lsn i; shift
+  lsn="$(sql "$primary" -c "SELECT pg_current_wal_insert_lsn()")"
+  for standby in "$@"; do
+    for ((i = 0; ; i++)); do
+      [[ "$(sql "$standby" -c "SELECT pg_last_wal_replay_lsn() >= '$lsn'::pg_lsn")" == t ]] && break
+      ((i < 1200)) || die "$standby did not replay $primary's WAL up to $lsn"
+      sleep 0.1
+    done
+  done
+}
+
+# topk NAME TABLE QUERIES OP K [settings...]: for every row of QUERIES(id, v),
+# its id and the ids of the K nearest rows of TABLE(id, v) by OP through the
+# index ("qid|{id,id,...}", one line per query, ordered by qid).
+topk() {
+  local name=$1 table=$2 queries=$3 op=$4 k=$5; shift 5
+  local settings=(-c "SET enable_seqscan = off" -c "SET enable_bitmapscan = off" -c "SET hnsw.ef_search = 64")
+  local s
+  for s in "$@"; do settings+=(-c "SET $s"); done
+  sql "$name" "${settings[@]}" -c "
+    SELECT q.id, ARRAY(SELECT i.id FROM $table i ORDER BY i.v $op q.v LIMIT $k) FROM $queries q ORDER BY q.id"
+}
+
+# write_workload TABLE DIMS MAXID: pgbench scripts in $TEST_ROOT/*.sql that
+# insert, update, delete and search rows of TABLE(id bigserial, v vector(DIMS)),
+# and one that runs VACUUM. Updates and deletes pick ids in 1..MAXID.
+write_workload() {
+  local table=$1 dims=$2 maxid=$3
+  local rv="ARRAY(SELECT random() * 2 - 1 FROM generate_series(1, $dims))::vector($dims)"
+  local f
+  printf '%s\n' "INSERT INTO $table (v) SELECT $rv;" >"$TEST_ROOT/insert.sql"
+  printf '%s\n' "\\set k random(1, $maxid)" "UPDATE $table SET v = $rv WHERE id = :k;" >"$TEST_ROOT/update.sql"
+  printf '%s\n' "\\set k random(1, $maxid)" "DELETE FROM $table WHERE id = :k;" >"$TEST_ROOT/delete.sql"
+  printf '%s\n' "SELECT id FROM $table ORDER BY v <-> (SELECT $rv) LIMIT 10;" >"$TEST_ROOT/search.sql"
+  printf '%s\n' "VACUUM $table;" >"$TEST_ROOT/vacuum.sql"
+  for f in insert update delete search vacuum; do chmod 644 "$TEST_ROOT/$f.sql"; done
+}
+
+# run_pgbench NAME LOG [pgbench args...]: pgbench against cluster NAME's
+# database postgres, output to LOG; returns pgbench's status.
+run_pgbench() {
+  local name=$1 log=$2; shift 2
+  local dir_var="DIR_$name" port_var="PORT_$name"
+  as_pg "$(pg_bindir)/pgbench" -h "${!dir_var}/sock" -p "${!port_var}" -U postgres -n "$@" postgres >"$log" 2>&1
+}

@@ -16,12 +16,19 @@ impl Opened {
         // SAFETY: index_open raises an ERROR for a missing or non-index OID.
         let rel = unsafe { pg_sys::index_open(oid, pg_sys::AccessShareLock as pg_sys::LOCKMODE) };
         let opened = Opened(rel);
-        let is_ours = nblocks(rel) > 0 && {
+        // SAFETY: an open index relation has its IndexAmRoutine in rd_indam.
+        let our_am = unsafe { (*(*rel).rd_indam).ambuild } == Some(super::build::ambuild as _);
+        let is_ours = our_am && nblocks(rel) > 0 && {
             let buf = Buf::share(rel, 0);
             page_type(buf.page()) == PAGE_META && Meta::from_page(buf.page()).is_some()
         };
         if !is_ours {
-            pgrx::error!("\"{}\" is not a lodestone hnsw index", super::build::relation_name(rel));
+            // A user error, not an internal one: the wrong index was named.
+            ereport!(
+                PgLogLevel::ERROR,
+                PgSqlErrorCode::ERRCODE_WRONG_OBJECT_TYPE,
+                format!("\"{}\" is not a lodestone hnsw index", super::build::relation_name(rel))
+            );
         }
         opened
     }

@@ -1,0 +1,125 @@
+#!/usr/bin/env bash
+# Backups: a database with vector, halfvec and sparsevec columns and hnsw
+# indexes (with options, on an expression, modified by deletes and VACUUM
+# after their build) is
+#   - dumped with pg_dump -Fc and restored with pg_restore,
+#   - dumped with pg_dump -Fp and restored with psql,
+# into a second cluster, and
+#   - copied with pg_basebackup (WAL streamed) and started as a cluster of its own.
+# Each copy must hold the same rows (every column's text, by hash), the same
+# index definitions, give the same exact top-10 ids for 200 queries, and the
+# same top-10 ids through each index: the physical copy at the source's own
+# ef_search (same pages, same answers), the dumps (whose indexes are rebuilt
+# on restore) at an ef_search high enough to be exact on this data. Every
+# index verifies.
+#
+# HOOK(pq): product-quantized `pq` values and their codebooks are being built
+# on another branch. When a type named pq exists, every pq column is compared
+# too (by its text); the pq engineer should extend compare() below with the
+# codebooks and a pq index search. Until then that part reports SKIP.
+source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
+
+new_cluster src "wal_level = replica" "max_wal_senders = 4"
+new_cluster dst
+load_lodestone src
+sql src <<'SQL'
+CREATE TABLE items (id bigint PRIMARY KEY, v vector(24), h halfvec(24), s sparsevec(24), note text);
+INSERT INTO items SELECT id, v::vector(24), v::vector(24)::halfvec(24),
+    v::vector(24)::sparsevec(24),
+    CASE WHEN id % 5 = 0 THEN NULL ELSE 'row ' || id END
+  FROM lodestone_test.clustered(5000, 24, 40, 0.4, 0.1);
+UPDATE items SET h = NULL WHERE id % 11 = 0;
+CREATE TABLE queries AS SELECT id, v::vector(24) AS v FROM lodestone_test.clustered(200, 24, 40, 0.4, 0.2);
+CREATE INDEX items_l2 ON items USING hnsw (v vector_l2_ops);
+CREATE INDEX items_cos ON items USING hnsw (v vector_cosine_ops) WITH (m = 8, ef_construction = 40);
+CREATE INDEX items_h ON items USING hnsw ((h::vector(24)) vector_l2_ops) WHERE h IS NOT NULL;
+DELETE FROM items WHERE id % 7 = 0;
+VACUUM items;
+INSERT INTO items SELECT 10000 + id, v::vector(24), NULL, NULL, 'late' FROM lodestone_test.clustered(500, 24, 40, 0.4, 0.3);
+SQL
+
+content="SELECT count(*), md5(string_agg(id || '|' || coalesce(v::text, '-') || '|' || coalesce(h::text, '-') || '|' || coalesce(s::text, '-') || '|' || coalesce(note, '-'), ',' ORDER BY id)) FROM items"
+indexdefs="SELECT string_agg(indexdef, E'\n' ORDER BY indexname) FROM pg_indexes WHERE tablename = 'items'"
+searches=(
+  "SELECT q.id, ARRAY(SELECT i.id FROM items i ORDER BY i.v <-> q.v LIMIT 10) FROM queries q ORDER BY q.id"
+  "SELECT q.id, ARRAY(SELECT i.id FROM items i ORDER BY i.v <=> q.v LIMIT 10) FROM queries q ORDER BY q.id"
+  "SELECT q.id, ARRAY(SELECT i.id FROM items i WHERE i.h IS NOT NULL ORDER BY i.h::vector(24) <-> q.v LIMIT 10) FROM queries q ORDER BY q.id"
+  "SELECT q.id, ARRAY(SELECT i.id FROM items i ORDER BY i.s <-> q.v::sparsevec LIMIT 10) FROM queries q ORDER BY q.id"
+)
+labels=("vector <-> (items_l2)" "vector <=> (items_cos)" "halfvec <-> (items_h, partial expression index)" "sparsevec <-> (exact only)")
+
+# psql against database DB of cluster NAME
+db() { local name=$1 d=$2; shift 2; local dv="DIR_$name" pv="PORT_$name"; cluster_psql "${!dv}" "${!pv}" -d "$d" -qAt "$@"; }
+
+pq_columns() { # name db: "table.column" of every column of a type named pq
+  db "$1" "$2" -c "SELECT quote_ident(table_name) || '.' || quote_ident(column_name) FROM information_schema.columns
+                   WHERE udt_name = 'pq' AND table_schema = 'public' ORDER BY 1"
+}
+
+compare() { # label name db physical(yes/no)
+  local label=$1 name=$2 d=$3 physical=$4 i ef idx col
+  same "$label: the same rows, every column's text equal" "$(sql src -c "$content")" "$(db "$name" "$d" -c "$content")"
+  same "$label: the same index definitions (options, expression, predicate)" "$(sql src -c "$indexdefs")" "$(db "$name" "$d" -c "$indexdefs")"
+  for i in 0 1 2 3; do
+    same_lines "$label: exact top-10 ids, ${labels[$i]}" "$(sql src -c "SET enable_indexscan = off" -c "${searches[$i]}")" \
+      "$(db "$name" "$d" -c "SET enable_indexscan = off" -c "${searches[$i]}")"
+  done
+  # A physical copy must answer exactly like the source at any ef_search; a
+  # rebuilt index is compared where the search is exhaustive enough to be exact.
+  ef=40
+  [[ $physical == yes ]] || ef=1000
+  for i in 0 1 2; do
+    same_lines "$label: top-10 ids through the index at ef_search $ef, ${labels[$i]}" \
+      "$(sql src -c "SET enable_seqscan = off" -c "SET hnsw.ef_search = $ef" -c "${searches[$i]}")" \
+      "$(db "$name" "$d" -c "SET enable_seqscan = off" -c "SET hnsw.ef_search = $ef" -c "${searches[$i]}")"
+  done
+  # A rebuilt index must verify completely; a physical copy is the source's
+  # graph, whose late inserts may have left a node unreachable until the next
+  # VACUUM (see docs/reliability.md), so only its structure is checked.
+  local ignore=""
+  [[ $physical == yes ]] && ignore="unreachable node"
+  for idx in items_l2 items_cos items_h; do
+    same "$label: $idx verifies" "" "$(db "$name" "$d" -c "SELECT * FROM lodestone_hnsw_verify('$idx') WHERE problem <> '$ignore'")"
+  done
+  # HOOK(pq): see the header.
+  if [[ "$(sql src -c "SELECT to_regtype('pq') IS NOT NULL")" == t ]]; then
+    same "$label: the same pq columns" "$(pq_columns src postgres)" "$(pq_columns "$name" "$d")"
+    for col in $(pq_columns src postgres); do
+      local q="SELECT count(*), md5(string_agg(${col#*.}::text, ',' ORDER BY ${col#*.}::text)) FROM ${col%%.*}"
+      same "$label: pq column $col equal" "$(sql src -c "$q")" "$(db "$name" "$d" -c "$q")"
+    done
+  else
+    echo "  SKIP  $label: pq values and codebooks (no pq type yet; HOOK(pq) in this file)"
+  fi
+}
+
+# pg_dump custom format -> pg_restore
+as_pg "$(pg_bindir)/pg_dump" -h "$DIR_src/sock" -p "$PORT_src" -U postgres -Fc -f "$TEST_ROOT/dump.custom" postgres
+sql dst -c "CREATE DATABASE restored_custom"
+as_pg "$(pg_bindir)/pg_restore" -h "$DIR_dst/sock" -p "$PORT_dst" -U postgres --exit-on-error -d restored_custom "$TEST_ROOT/dump.custom"
+compare "pg_dump -Fc | pg_restore" dst restored_custom no
+
+# pg_dump plain format -> psql
+as_pg "$(pg_bindir)/pg_dump" -h "$DIR_src/sock" -p "$PORT_src" -U postgres -Fp -f "$TEST_ROOT/dump.sql" postgres
+sql dst -c "CREATE DATABASE restored_plain"
+db dst restored_plain -f "$TEST_ROOT/dump.sql" >/dev/null
+compare "pg_dump -Fp | psql" dst restored_plain no
+
+# pg_basebackup -> a cluster of its own
+bb="$TEST_ROOT/bb"
+pg_owned_dir "$bb"
+pg_owned_dir "$bb/sock"
+as_pg "$(pg_bindir)/pg_basebackup" -h 127.0.0.1 -p "$PORT_src" -U postgres -D "$bb/data" -X stream -c fast
+PORT_bb="$(free_port $((PORT_src + 7)))"
+DIR_bb="$bb"
+printf "port = %s\nunix_socket_directories = '%s'\n" "$PORT_bb" "$bb/sock" | as_pg tee -a "$bb/data/postgresql.conf" >/dev/null
+CLUSTERS+=("$bb")
+cluster_start "$bb"
+same "the restored base backup is a primary of its own" f "$(sql bb -c "SELECT pg_is_in_recovery()")"
+compare "pg_basebackup" bb postgres yes
+# and it stays writable: an insert goes through its copy of the index.
+sql bb -c "INSERT INTO items (id, v) VALUES (99999, (SELECT v FROM queries WHERE id = 1))"
+same "the restored copy takes inserts into its index" 99999 \
+  "$(sql bb -c "SET enable_seqscan = off" -c "SELECT id FROM items ORDER BY v <-> (SELECT v FROM queries WHERE id = 1) LIMIT 1" | tail -1)"
+
+echo "$passes passed, 0 failed"
