@@ -67,7 +67,11 @@ SQL
 rows() { # rows CLUSTER DB TABLE: every row as text, in a collation-free order
   psql_db "$1" "$2" -c "SELECT string_agg(r::text, E'\n' ORDER BY decode(md5(r::text), 'hex')) FROM $3 r"
 }
-indexdefs() { psql_db "$1" "$2" -c "SELECT string_agg(indexdef, E'\n' ORDER BY indexname) FROM pg_indexes WHERE schemaname NOT IN ('pg_catalog')"; }
+# The application's indexes (not those of tables an extension owns, such as
+# lodestone's pq codebooks).
+indexdefs() { psql_db "$1" "$2" -c "SELECT string_agg(indexdef, E'\n' ORDER BY indexname) FROM pg_indexes i
+  WHERE schemaname NOT IN ('pg_catalog') AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_class'::regclass
+    AND d.deptype = 'e' AND d.objid = format('%I.%I', i.schemaname, i.tablename)::regclass)"; }
 knn() { # knn CLUSTER DB MODE: top 10 ids nearest to a fixed query
   local mode=$3 settings
   if [[ $mode == exact ]]; then settings="SET enable_indexscan = off; SET enable_bitmapscan = off;"; else settings="SET enable_seqscan = off; SET hnsw.ef_search = 200;"; fi
