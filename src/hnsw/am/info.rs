@@ -17,7 +17,9 @@ impl Opened {
         let rel = unsafe { pg_sys::index_open(oid, pg_sys::AccessShareLock as pg_sys::LOCKMODE) };
         let opened = Opened(rel);
         // SAFETY: an open index relation has its IndexAmRoutine in rd_indam.
-        let our_am = unsafe { (*(*rel).rd_indam).ambuild } == Some(super::build::ambuild as _);
+        let ambuild = unsafe { (*(*rel).rd_indam).ambuild };
+        let ours: unsafe extern "C-unwind" fn(_, _, _) -> _ = super::build::ambuild;
+        let our_am = ambuild.is_some_and(|f| std::ptr::fn_addr_eq(f, ours));
         let is_ours = our_am && nblocks(rel) > 0 && {
             let buf = Buf::share(rel, 0);
             page_type(buf.page()) == PAGE_META && Meta::from_page(buf.page()).is_some()
