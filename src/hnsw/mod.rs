@@ -5,9 +5,11 @@
 //! * [`select`]: choosing diverse neighbours (the HNSW heuristic)
 //! * [`level`]: random levels
 //! * [`memgraph`]: the in-memory graph a build fills in parallel
+//! * [`lists`]: its neighbour lists, flat and lock-free to read
 
 pub mod layout;
 pub mod level;
+pub mod lists;
 pub mod memgraph;
 pub mod search;
 pub mod select;
