@@ -8,8 +8,10 @@
 # Afterwards: no client aborted, no failure but serialization failures, no
 # ERROR in the server log but those, no backend crash; after a last VACUUM
 # the index verifies with no finding, holds exactly the table's rows, finds
-# a sample of 1000 rows by their own vectors, and recall@10 is within 0.05 of
-# a freshly built index's.
+# a sample of 1000 rows by their own vectors (at ef_search 1000: with m = 8
+# and uniform 16-d vectors a few rows in 10,000 are missed at ef_search 100,
+# by a fresh build as much as by the soaked index), and recall@10 is within
+# 0.05 of a freshly built index's.
 source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
 SECONDS_TO_RUN="${SOAK_SECONDS:-20}"
 
@@ -53,7 +55,7 @@ sql main -c "VACUUM (INDEX_CLEANUP ON) items"
 same "after VACUUM the index verifies, every node reachable" "" "$(sql main -c "SELECT * FROM lodestone_hnsw_verify('items_v')")"
 same "the index holds exactly the table's rows" "$(sql main -c "SELECT count(*) FROM items")" \
   "$(sql main -c "SELECT heap_tids FROM lodestone_hnsw_info('items_v')")"
-missing="$(sql main -c "SET enable_seqscan = off" -c "SET enable_bitmapscan = off" -c "SET hnsw.ef_search = 100" -c "
+missing="$(sql main -c "SET enable_seqscan = off" -c "SET enable_bitmapscan = off" -c "SET hnsw.ef_search = 1000" -c "
   SELECT count(*) FROM (SELECT * FROM items ORDER BY random() LIMIT 1000) i
   WHERE i.id <> ALL (ARRAY(SELECT j.id FROM items j ORDER BY j.v <-> i.v LIMIT 3))" | tail -1)"
 same "1000 sampled rows are found through the index by their own vectors" 0 "$missing"

@@ -111,12 +111,10 @@ pub fn insert_on_disk(index: pg_sys::Relation, payload: &Payload, heap_tid: Ref)
     let (node, dropped) = place(index, &meta, level, payload, heap_tid, &chosen, first.map(|f| (f, &mut graph)));
     graph.seen.insert(node.pack(), Seen::with_payload(payload.clone()));
     // What the nearest neighbour dropped for us is offered a link from us.
-    for x in dropped {
-        if let Some((p, false)) = payload_and_flag(index, &meta.layout, &mut graph, x) {
-            let d = meta.space.distance(payload.as_bytes(), p.as_bytes());
-            pass_on(index, &meta.layout, &mut graph, node, x, d, 0, true, 1);
-        }
+    for &x in &dropped {
+        payload_and_flag(index, &meta.layout, &mut graph, x);
     }
+    relink_dropped(index, &meta.layout, &mut graph, node, &dropped, 0, 1);
     for (lc, list) in chosen.iter().enumerate() {
         for (i, neighbor) in list.iter().enumerate() {
             if lc == 0 && i == 0 {
@@ -318,12 +316,13 @@ fn payload_and_flag(
 /// (always, with `force`), retrying when a concurrent change to the list
 /// gets there first.
 ///
-/// When the list was full, making room dropped a link `node → x`; the
-/// heuristic drops `x` because `new` is closer to it than `node` is, so `x`
-/// gets a link from `new` in turn (which may drop one of `new`'s, passed on
-/// the same way a few times). Without that, pruning would now and then take
-/// a node's last incoming link and leave it unreachable until the next
-/// VACUUM reconnects it.
+/// When the list was full, making room dropped a link `node → x`. If that
+/// was `x`'s last incoming link, no search could reach `x` (its row would
+/// be returned by no scan until VACUUM reconnects it). So each dropped `x`
+/// that none of its own neighbours links back to gets a forced link from
+/// `new` (the heuristic dropped `x` because `new` is closer to it than
+/// `node` is), which may drop one of `new`'s links, checked the same way,
+/// up to [`RELINK_DEPTH`] times.
 #[allow(clippy::too_many_arguments)]
 pub(super) fn link_back(
     index: pg_sys::Relation,
@@ -338,9 +337,8 @@ pub(super) fn link_back(
     pass_on(index, layout, graph, node, new, distance, level, force, 0);
 }
 
-/// How many times a dropped link is passed on (each time forced, so the
-/// dropped node keeps an incoming link, the last time not).
-const RELINK_DEPTH: usize = 3;
+/// How many times a dropped link is passed on, at most, in one chain.
+const RELINK_DEPTH: usize = 8;
 
 #[allow(clippy::too_many_arguments)]
 fn pass_on(
@@ -355,19 +353,51 @@ fn pass_on(
     depth: usize,
 ) {
     let dropped = add_link(index, layout, graph, node, new, distance, level, force);
-    if depth >= RELINK_DEPTH {
+    relink_dropped(index, layout, graph, new, &dropped, level, depth + 1);
+}
+
+/// Gives each node in `dropped` (links some list just lost) a forced link
+/// from `from` if nothing else is known to link to it.
+fn relink_dropped(
+    index: pg_sys::Relation,
+    layout: &NodeLayout,
+    graph: &mut DiskGraph,
+    from: Ref,
+    dropped: &[Ref],
+    level: usize,
+    depth: usize,
+) {
+    if depth > RELINK_DEPTH {
         return;
     }
     let space = graph.space;
-    for x in dropped {
-        let (Some(a), Some(b)) = (graph.seen.get(&new.pack()), graph.seen.get(&x.pack())) else { continue };
+    for &x in dropped {
+        let (Some(a), Some(b)) = (graph.seen.get(&from.pack()), graph.seen.get(&x.pack())) else { continue };
         let (Some(pa), Some(pb)) = (&a.payload, &b.payload) else { continue };
-        if b.deleted {
+        if b.deleted || linked_by_a_neighbor(index, layout, x, level) {
             continue;
         }
         let d = space.distance(pa.as_bytes(), pb.as_bytes());
-        pass_on(index, layout, graph, new, x, d, level, depth + 1 < RELINK_DEPTH, depth + 1);
+        pass_on(index, layout, graph, from, x, d, level, true, depth);
     }
+}
+
+/// Whether `x` still has an incoming link at `level` from something that is
+/// itself linked: one of `x`'s own neighbours links back to `x` and is
+/// linked back to by one of *its* neighbours other than `x`. That is the
+/// cheap check (a full one would need the in-degree, which the index does
+/// not keep); neighbourhoods are mostly mutual, so it rarely misses a link,
+/// and the second step catches two nodes left linking only each other.
+fn linked_by_a_neighbor(index: pg_sys::Relation, layout: &NodeLayout, x: Ref, level: usize) -> bool {
+    let Some((_, out)) = read_list(index, layout, x, level) else {
+        return true; // freed meanwhile: nothing to keep reachable
+    };
+    let links_to = |from: Ref, to: Ref| read_list(index, layout, from, level).is_some_and(|(_, l)| l.contains(&to));
+    out.iter().any(|&o| {
+        read_list(index, layout, o, level).is_some_and(|(_, o_out)| {
+            o_out.contains(&x) && o_out.iter().any(|&p| p != x && links_to(p, o))
+        })
+    })
 }
 
 /// One attempt-until-written of `node → new`; returns the links the change
