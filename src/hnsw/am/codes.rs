@@ -75,9 +75,11 @@ pub fn quant_metric(metric: Metric) -> Option<quant::Metric> {
 }
 
 /// PQ subvectors when the options leave it open: the divisor of `dims`
-/// nearest to `dims / 8` (8 dimensions a byte).
+/// nearest to `dims / 4` (a byte per 4 dimensions: codes stay small next to
+/// a node's links, and 8-dimension subvectors lost too much recall on
+/// clustered data, 0.75 against 0.98 at 64 dimensions).
 pub fn default_subvectors(dims: usize) -> usize {
-    let target = (dims / 8).max(1);
+    let target = (dims / 4).max(1);
     (1..=dims).filter(|d| dims.is_multiple_of(*d)).min_by_key(|&d| (d.abs_diff(target), d)).unwrap_or(1)
 }
 
@@ -355,10 +357,11 @@ mod tests {
 
     #[test]
     fn default_subvectors_divide_the_dimensions() {
-        assert_eq!(default_subvectors(384), 48);
-        assert_eq!(default_subvectors(1536), 192);
+        assert_eq!(default_subvectors(384), 96);
+        assert_eq!(default_subvectors(1536), 384);
         assert_eq!(default_subvectors(3), 1);
-        assert_eq!(default_subvectors(100), 10);
+        assert_eq!(default_subvectors(100), 25);
+        assert_eq!(default_subvectors(4000), 1000);
         for d in 1..300 {
             assert!(d % default_subvectors(d) == 0);
         }
