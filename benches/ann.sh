@@ -13,6 +13,10 @@
 #   benches/ann.sh --help                       every option
 #
 #   SYSTEMS="lodestone" benches/ann.sh ...      only these extensions
+#   QUANTIZERS="sq8 pq bq" benches/ann.sh ...   also lodestone with these index
+#                                               quantizers (system lodestone-sq8, ...)
+#   RERANK_FACTOR=2 ...                         their hnsw.rerank_factor (default 1)
+#   PQ_SUBVECTORS=96 ...                        their pq_subvectors (default: dims / 4)
 #   PYTHON=python3.11 ...                       the interpreter for the venv
 #   BENCH_ANN_CLUSTER=DIR ...                   where the throwaway cluster lives
 #                                               (default target/bench-ann/cluster)
@@ -83,6 +87,19 @@ for ext in "${systems[@]}"; do
   label=$ext
   [[ $ext == vector ]] && label=pgvector
   dsn_args+=(--dsn "$label=host=$dir/sock port=$port user=postgres dbname=$ext")
+done
+
+for q in ${QUANTIZERS:-}; do
+  [[ $q =~ ^(sq8|pq|bq)$ ]] || die "unknown quantizer $q (sq8, pq or bq)"
+  [[ -f "$sharedir/extension/lodestone.control" ]] || die "lodestone is not installed in $sharedir"
+  db="lodestone_$q"
+  cluster_psql "$dir" "$port" -d postgres -qc "CREATE DATABASE $db" >/dev/null
+  cluster_psql "$dir" "$port" -d "$db" -qc "CREATE EXTENSION lodestone" >/dev/null
+  cluster_psql "$dir" "$port" -d "$db" -qc "ALTER DATABASE $db SET hnsw.rerank_factor = ${RERANK_FACTOR:-1}" >/dev/null
+  options="quantizer = $q"
+  [[ $q == pq && -n "${PQ_SUBVECTORS:-}" ]] && options+=", pq_subvectors = $PQ_SUBVECTORS"
+  dsn_args+=(--dsn "lodestone-$q=host=$dir/sock port=$port user=postgres dbname=$db" --with "lodestone-$q=$options")
+  systems+=("lodestone-$q")
 done
 
 log "measuring ${systems[*]} in one cluster ($("$PG_CONFIG" --version), port $port)"
