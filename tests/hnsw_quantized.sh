@@ -90,6 +90,21 @@ check "the small build spilled" '/no longer fits/' "$notice"
 check "recall@10, sq8, spilled build, ef_search 40" '$1 >= 0.95' "$(recall items queries '<->' 40 1)"
 sql main -c "DROP INDEX q_spill"
 
+# A damaged quantizer page is an error, never a wrong answer: after a build
+# the trained quantizer is on the index's last page (sq8, 64 dims: 524
+# bytes); flip bytes in it with the server stopped.
+sql main -c "CREATE INDEX q_bad ON items USING hnsw (v vector_l2_ops) WITH (quantizer = sq8)"
+file="$DIR_main/data/$(sql main -c "SELECT pg_relation_filepath('q_bad')")"
+pages="$(sql main -c "SELECT pages FROM lodestone_hnsw_info('q_bad')")"
+cluster_stop "$DIR_main"
+printf '\xff\xff\xff\xff' | dd of="$file" bs=1 seek=$((8192 * (pages - 1) + 300)) conv=notrunc status=none
+cluster_start "$DIR_main"
+check "verify reports the damaged quantizer" '/bad quantizer.*checksum/' \
+  "$(sql main -c "SELECT * FROM lodestone_hnsw_verify('q_bad')")"
+err="$(sql main -c "SET enable_seqscan = off" -c "SELECT id FROM items ORDER BY v <-> (SELECT v FROM queries LIMIT 1) LIMIT 1" 2>&1 || true)"
+check "a scan of it fails as index corruption" '/corrupt quantizer/' "$err"
+sql main -c "DROP INDEX q_bad"
+
 # Beyond pgvector: 1536 and 4000 dimensions (pgvector stops at 2000 for
 # vector). 2,000 rows each, 20 queries.
 for dims in 1536 4000; do

@@ -273,16 +273,21 @@ pub fn write_pages(index: pg_sys::Relation, bytes: &[u8]) -> u32 {
 
 /// Reads the quantizer's bytes back from its pages.
 fn read_pages(index: pg_sys::Relation, first: u32, len: usize) -> Vec<u8> {
+    try_read_pages(index, first, len).unwrap_or_else(|what| corrupt(index, what))
+}
+
+/// [`read_pages`], with what is wrong instead of an error.
+fn try_read_pages(index: pg_sys::Relation, first: u32, len: usize) -> Result<Vec<u8>, &'static str> {
     let mut bytes = Vec::with_capacity(len);
     let mut block = first;
     while bytes.len() < len {
         if block >= super::page::nblocks(index) {
-            corrupt(index, "quantizer (missing pages)");
+            return Err("quantizer (missing pages)");
         }
         let buf = Buf::share(index, block);
         let page = buf.page();
         if page_type(page) != PAGE_QUANT {
-            corrupt(index, "quantizer page");
+            return Err("quantizer page");
         }
         let want = (len - bytes.len()).min(PAGE_BYTES);
         // SAFETY: a quantizer page holds its bytes right after the header,
@@ -292,13 +297,34 @@ fn read_pages(index: pg_sys::Relation, first: u32, len: usize) -> Vec<u8> {
             let header = page.cast::<pg_sys::PageHeaderData>();
             let have = usize::from((*header).pd_lower).saturating_sub(contents as usize - page as usize);
             if have < want {
-                corrupt(index, "quantizer page");
+                return Err("quantizer page");
             }
             bytes.extend_from_slice(std::slice::from_raw_parts(contents.cast::<u8>(), want));
         }
         block += 1;
     }
-    bytes
+    Ok(bytes)
+}
+
+/// For `lodestone_hnsw_verify`: what is wrong with the stored quantizer, if
+/// anything (without raising an error), and its first block.
+pub fn check(index: pg_sys::Relation, meta: &Meta) -> Option<(u32, String)> {
+    let q = meta.quant?;
+    let block = q.block?;
+    let bytes = match try_read_pages(index, block, q.bytes as usize) {
+        Ok(bytes) => bytes,
+        Err(what) => return Some((block, format!("bad {what}"))),
+    };
+    if checksum(&bytes) != q.checksum {
+        return Some((block, "quantizer checksum mismatch".into()));
+    }
+    match Quantizer::from_bytes(&bytes) {
+        Err(e) => Some((block, e.message)),
+        Ok(p) if p.kind() != q.kind || p.dims() != meta.space.dims || p.code_size() != meta.layout.payload_len => {
+            Some((block, "quantizer does not match the index".into()))
+        }
+        Ok(_) => None,
+    }
 }
 
 type CacheKey = (u32, u32, u32, u32);

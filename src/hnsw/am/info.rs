@@ -236,6 +236,9 @@ fn lodestone_hnsw_verify(
     let mut report = |problem: &str, at: Ref, detail: String| {
         problems.push((problem.to_string(), i64::from(at.block), i32::from(at.offset), detail));
     };
+    if let Some((block, detail)) = super::codes::check(opened.0, &meta) {
+        report("bad quantizer", Ref { block, offset: 0 }, detail);
+    }
     for (block, detail) in &c.bad_pages {
         report("bad page", Ref { block: *block, offset: 0 }, detail.clone());
     }
