@@ -203,11 +203,21 @@ impl Codes {
         code
     }
 
-    /// The payload a code stands for (what the graph code compares).
+    /// The payload a code stands for (what the graph code compares). For
+    /// cosine, a unit vector again (the index compares unit vectors by
+    /// inner product; a decoded one is only nearly unit).
     pub fn decode(&self, code: &[u8]) -> Payload {
         let mut values = vec![0f32; self.space.dims];
         if self.quantizer.decode(code, &mut values).is_err() {
             values.fill(f32::NAN);
+        }
+        if self.space.metric == Metric::Cosine {
+            let norm = values.iter().map(|&v| f64::from(v) * f64::from(v)).sum::<f64>().sqrt();
+            if norm > 0.0 && norm.is_finite() {
+                for v in &mut values {
+                    *v = (f64::from(*v) / norm) as f32;
+                }
+            }
         }
         from_f32(&self.space, &values)
     }
