@@ -15,8 +15,8 @@
 #   SYSTEMS="lodestone" benches/ann.sh ...      only these extensions
 #   QUANTIZERS="sq8 pq bq" benches/ann.sh ...   also lodestone with these index
 #                                               quantizers (system lodestone-sq8, ...);
-#                                               "sq8:0.25" also sets its hnsw.rerank_factor
-#   RERANK_FACTOR=2 ...                         hnsw.rerank_factor of the others (default 1)
+#                                               "sq8:0.25" also sets its lodestone.rerank_factor
+#   RERANK_FACTOR=2 ...                         lodestone.rerank_factor of the others (default 1)
 #   PQ_SUBVECTORS=96 ...                        their pq_subvectors (default: dims / 4)
 #   PYTHON=python3.11 ...                       the interpreter for the venv
 #   BENCH_ANN_CLUSTER=DIR ...                   where the throwaway cluster lives
@@ -102,7 +102,7 @@ for spec in ${QUANTIZERS:-}; do
   db="$(tr -c 'a-z0-9\n' '_' <<<"$name")"
   cluster_psql "$dir" "$port" -d postgres -qc "CREATE DATABASE $db" >/dev/null
   cluster_psql "$dir" "$port" -d "$db" -qc "CREATE EXTENSION lodestone" >/dev/null
-  cluster_psql "$dir" "$port" -d "$db" -qc "ALTER DATABASE $db SET hnsw.rerank_factor = $factor" >/dev/null
+  cluster_psql "$dir" "$port" -d "$db" -qc "ALTER DATABASE $db SET lodestone.rerank_factor = $factor" >/dev/null
   options="quantizer = $q"
   [[ $q == pq && -n "${PQ_SUBVECTORS:-}" ]] && options+=", pq_subvectors = $PQ_SUBVECTORS"
   dsn_args+=(--dsn "$name=host=$dir/sock port=$port user=postgres dbname=$db" --with "$name=$options")

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Quantized hnsw indexes (WITH (quantizer = sq8 | pq | bq)): recall@10
 # against exact search on 10,000 clustered 64-dim vectors (the data of
-# hnsw_recall.sh) at a documented hnsw.ef_search and hnsw.rerank_factor for
+# hnsw_recall.sh) at a documented hnsw.ef_search and lodestone.rerank_factor for
 # each quantizer and metric; after inserts, after deleting half the rows and
 # VACUUM, with a build that outgrows maintenance_work_mem, under a filter
 # with an iterative scan; and indexes of 1536 and 4000 dimensions (beyond
@@ -25,7 +25,7 @@ SQL
 
 # recall TABLE QUERIES OP EF_SEARCH RERANK_FACTOR
 recall() {
-  sql main -c "SET hnsw.ef_search = $4" -c "SET hnsw.rerank_factor = $5" \
+  sql main -c "SET hnsw.ef_search = $4" -c "SET lodestone.rerank_factor = $5" \
     -c "SELECT round(lodestone_test.recall('$1', '$2', '$3', 10)::numeric, 3)" | tail -1
 }
 # uses TABLE QUERIES OP: the plan of an ORDER BY ... LIMIT on TABLE

@@ -72,6 +72,6 @@ done
 exact="$(sql primary -c "SET enable_indexscan = off" -c "SET enable_bitmapscan = off" -c "
   SELECT q.id, ARRAY(SELECT i.id FROM qitems i ORDER BY i.v <-> q.v LIMIT 10) FROM queries q ORDER BY q.id")"
 same "quantized: the standby's top-10 with a table-wide beam equals an exact scan" "$exact" \
-  "$(topk standby qitems queries '<->' 10 "hnsw.ef_search = 1000" "hnsw.rerank_factor = 8")"
+  "$(topk standby qitems queries '<->' 10 "hnsw.ef_search = 1000" "lodestone.rerank_factor = 8")"
 
 echo "$passes passed, 0 failed"

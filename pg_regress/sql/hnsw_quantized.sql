@@ -92,12 +92,12 @@ SELECT bool_and(d >= lag_d) AS strictly_ordered FROM (
 RESET hnsw.iterative_scan;
 DROP INDEX q_bq;
 
--- hnsw.rerank_factor
-SHOW hnsw.rerank_factor;
-SET hnsw.rerank_factor = 0;
-SET hnsw.rerank_factor = 2.5;
-SHOW hnsw.rerank_factor;
-RESET hnsw.rerank_factor;
+-- lodestone.rerank_factor
+SHOW lodestone.rerank_factor;
+SET lodestone.rerank_factor = 0;
+SET lodestone.rerank_factor = 2.5;
+SHOW lodestone.rerank_factor;
+RESET lodestone.rerank_factor;
 
 -- An expression index re-ranks by the expression's value.
 CREATE INDEX q_half ON q_items USING hnsw ((v::halfvec(16)) halfvec_l2_ops) WITH (quantizer = sq8);

@@ -259,10 +259,14 @@ pub fn train(
     }
     let opts = TrainOptions { subvectors: subvectors(dims, pq_subvectors), bits: PQ_BITS, ..TrainOptions::default() };
     if kind == Kind::Pq && take < 1 << PQ_BITS {
-        raise(Error::new(
-            SqlState::DataException,
-            format!("quantizer \"pq\" needs at least {} rows to train, the table has {n}", 1 << PQ_BITS),
-        ));
+        // The rows the build collected before training: all of them, or as
+        // many as fit maintenance_work_mem.
+        pgrx::ereport!(
+            ERROR,
+            pgrx::PgSqlErrorCode::ERRCODE_DATA_EXCEPTION,
+            format!("quantizer \"pq\" needs at least {} rows to train, the build collected {n}", 1 << PQ_BITS),
+            "A build trains on the rows that fit maintenance_work_mem; an empty table builds an untrained index."
+        );
     }
     Some(Quantizer::train(kind, &sample, dims, &opts).unwrap_or_else(|e| raise(e)))
 }

@@ -27,7 +27,7 @@ pub static EF_SEARCH: GucSetting<i32> = GucSetting::<i32>::new(40);
 pub static ITERATIVE_SCAN: GucSetting<IterativeScan> = GucSetting::<IterativeScan>::new(IterativeScan::Off);
 pub static MAX_SCAN_TUPLES: GucSetting<i32> = GucSetting::<i32>::new(20000);
 pub static SCAN_MEM_MULTIPLIER: GucSetting<f64> = GucSetting::<f64>::new(1.0);
-/// `hnsw.rerank_factor` (lodestone only): with a quantizer, how many
+/// `lodestone.rerank_factor` (lodestone only): with a quantizer, how many
 /// candidates are re-ranked with exact distances per batch, as a multiple of
 /// `hnsw.ef_search`.
 pub static RERANK_FACTOR: GucSetting<f64> = GucSetting::<f64>::new(1.0);
@@ -145,7 +145,7 @@ pub fn init() {
         GucFlags::default(),
     );
     GucRegistry::define_float_guc(
-        c"hnsw.rerank_factor",
+        c"lodestone.rerank_factor",
         c"Sets how many candidates a quantized hnsw scan re-ranks exactly, as a multiple of hnsw.ef_search",
         c"Valid range is 0.01..100. lodestone only.",
         &RERANK_FACTOR,
@@ -239,7 +239,7 @@ pub fn quantizer_kind(value: i32) -> Option<crate::quant::Kind> {
 }
 
 /// Candidates a quantized scan re-ranks per batch:
-/// `ceil(ef_search × hnsw.rerank_factor)`, at least 1.
+/// `ceil(ef_search × lodestone.rerank_factor)`, at least 1.
 pub fn rerank_candidates() -> usize {
     ((ef_search() as f64 * RERANK_FACTOR.get()).ceil() as usize).max(1)
 }

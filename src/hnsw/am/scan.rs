@@ -16,7 +16,7 @@
 //! **Quantized indexes** (`quantizer = sq8 | pq | bq`) hold codes, so the
 //! beam orders candidates by approximate (asymmetric) distances. Their heap
 //! TIDs go to a `pending` queue in that order; the scan then takes
-//! `R = ceil(hnsw.ef_search × hnsw.rerank_factor)` of them at a time,
+//! `R = ceil(hnsw.ef_search × lodestone.rerank_factor)` of them at a time,
 //! fetches each row from the heap with the scan's snapshot (following HOT
 //! chains, skipping rows it cannot see), computes the exact distance of the
 //! indexed value (evaluating the index expression, if any) and returns the
