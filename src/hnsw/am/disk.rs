@@ -106,6 +106,11 @@ impl DiskGraph {
         self
     }
 
+    /// Whether nodes hold codes (the index has a quantizer).
+    pub fn is_quantized(&self) -> bool {
+        self.codes.is_some()
+    }
+
     /// The payload a node's stored bytes stand for: the bytes themselves,
     /// or with a quantizer the decoded code.
     pub fn payload_of_stored(&self, stored: &[u8]) -> Payload {

@@ -148,7 +148,10 @@ fn cached_payload(graph: &DiskGraph, id: u64) -> &[u8] {
 }
 
 /// Adds `heap_tid` to a live node holding exactly this vector, if the
-/// search found one. `live` is sorted, closest first.
+/// search found one. `live` is sorted, closest first. With a quantizer,
+/// "this vector" is this code, and the query-to-code distance of an
+/// identical code is not exactly the self distance (the query table rounds
+/// differently): every candidate is compared (at most ef_construction).
 fn add_to_duplicate(
     index: pg_sys::Relation,
     layout: &NodeLayout,
@@ -157,8 +160,9 @@ fn add_to_duplicate(
     payload: &Payload,
     heap_tid: Ref,
 ) -> bool {
+    let bound = if graph.is_quantized() { f32::INFINITY } else { graph.space.self_distance(payload.as_bytes()) };
     live.iter()
-        .take_while(|s| s.distance <= graph.space.self_distance(payload.as_bytes()))
+        .take_while(|s| s.distance <= bound)
         .filter(|s| cached_payload(graph, s.id) == payload.as_bytes())
         .any(|s| super::tids::add_duplicate(index, layout, Ref::unpack(s.id), heap_tid))
 }
