@@ -13,6 +13,11 @@
 #   benches/ann.sh --help                       every option
 #
 #   SYSTEMS="lodestone" benches/ann.sh ...      only these extensions
+#   QUANTIZERS="sq8 pq bq" benches/ann.sh ...   also lodestone with these index
+#                                               quantizers (system lodestone-sq8, ...);
+#                                               "sq8:0.25" also sets its lodestone.rerank_factor
+#   RERANK_FACTOR=2 ...                         lodestone.rerank_factor of the others (default 1)
+#   PQ_SUBVECTORS=96 ...                        their pq_subvectors (default: dims / 4)
 #   PYTHON=python3.11 ...                       the interpreter for the venv
 #   BENCH_ANN_CLUSTER=DIR ...                   where the throwaway cluster lives
 #                                               (default target/bench-ann/cluster)
@@ -83,6 +88,25 @@ for ext in "${systems[@]}"; do
   label=$ext
   [[ $ext == vector ]] && label=pgvector
   dsn_args+=(--dsn "$label=host=$dir/sock port=$port user=postgres dbname=$ext")
+done
+
+for spec in ${QUANTIZERS:-}; do
+  # QUANTIZER[:RERANK_FACTOR], e.g. sq8:0.25
+  q=${spec%%:*}
+  factor=${RERANK_FACTOR:-1}
+  name="lodestone-$q"
+  if [[ $spec == *:* ]]; then factor=${spec#*:}; name+="-r$factor"; fi
+  [[ $q =~ ^(sq8|pq|bq)$ ]] || die "unknown quantizer $q (sq8, pq or bq)"
+  [[ $factor =~ ^[0-9.]+$ ]] || die "bad rerank factor $factor"
+  [[ -f "$sharedir/extension/lodestone.control" ]] || die "lodestone is not installed in $sharedir"
+  db="$(tr -c 'a-z0-9\n' '_' <<<"$name")"
+  cluster_psql "$dir" "$port" -d postgres -qc "CREATE DATABASE $db" >/dev/null
+  cluster_psql "$dir" "$port" -d "$db" -qc "CREATE EXTENSION lodestone" >/dev/null
+  cluster_psql "$dir" "$port" -d "$db" -qc "ALTER DATABASE $db SET lodestone.rerank_factor = $factor" >/dev/null
+  options="quantizer = $q"
+  [[ $q == pq && -n "${PQ_SUBVECTORS:-}" ]] && options+=", pq_subvectors = $PQ_SUBVECTORS"
+  dsn_args+=(--dsn "$name=host=$dir/sock port=$port user=postgres dbname=$db" --with "$name=$options")
+  systems+=("$name")
 done
 
 log "measuring ${systems[*]} in one cluster ($("$PG_CONFIG" --version), port $port)"

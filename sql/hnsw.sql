@@ -119,7 +119,8 @@ CREATE OPERATOR CLASS sparsevec_l1_ops
 CREATE FUNCTION lodestone_hnsw_info(index regclass,
 	OUT nodes bigint, OUT heap_tids bigint, OUT deleted_nodes bigint, OUT free_slots bigint,
 	OUT max_level integer, OUT pages bigint, OUT bytes bigint, OUT nodes_per_page integer,
-	OUT m integer, OUT ef_construction integer, OUT dimensions integer, OUT metric text)
+	OUT m integer, OUT ef_construction integer, OUT dimensions integer, OUT metric text,
+	OUT quantizer text, OUT code_bytes integer, OUT bytes_per_vector float8)
 	RETURNS SETOF record ROWS 1
 	AS 'MODULE_PATHNAME', 'lodestone_hnsw_info_wrapper' LANGUAGE C STRICT;
 

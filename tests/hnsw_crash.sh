@@ -4,7 +4,8 @@
 # the index has no structural damage (no dangling link, bad page or bad
 # tuple), every committed row is found through it, and recall is what it
 # was; VACUUM then leaves exactly the committed rows indexed, every node
-# reachable.
+# reachable. The same for a quantized index (pq, cosine) on the same table,
+# whose trained quantizer must survive the crashes too.
 #
 # (Reachability is checked after VACUUM: HNSW's pruning can take a node's
 # last incoming link under heavy concurrent inserts, crash or no crash, and
@@ -19,6 +20,7 @@ CREATE TABLE items (id bigserial PRIMARY KEY, v vector(16));
 INSERT INTO items (v) SELECT v::vector(16) FROM lodestone_test.clustered(3000, 16, 30, 0.3, 0.1);
 CREATE TABLE queries AS SELECT id, v::vector(16) AS v FROM lodestone_test.clustered(50, 16, 30, 0.3, 0.2);
 CREATE INDEX items_v ON items USING hnsw (v vector_l2_ops);
+CREATE INDEX items_q ON items USING hnsw (v vector_cosine_ops) WITH (quantizer = pq, pq_subvectors = 8);
 SQL
 script="$TEST_ROOT/insert.sql"
 cat >"$script" <<'SQL'
@@ -43,6 +45,12 @@ for cycle in $(seq "$CYCLES"); do
     SELECT count(*) FROM items i WHERE i.id > (SELECT max(id) - 1500 FROM items)
       AND i.id <> ALL (ARRAY(SELECT j.id FROM items j ORDER BY j.v <-> i.v LIMIT 3))" | tail -1)"
   check "cycle $cycle: the newest 1,500 committed rows are found by their vectors" '$1 == 0' "$missing"
+  same "cycle $cycle: no structural damage to the quantized index" "" \
+    "$(sql main -c "SELECT * FROM lodestone_hnsw_verify('items_q') WHERE problem <> 'unreachable node'")"
+  missing="$(sql main -c "SET enable_seqscan = off" -c "SET hnsw.ef_search = 100" -c "
+    SELECT count(*) FROM items i WHERE i.id > (SELECT max(id) - 1500 FROM items)
+      AND i.id <> ALL (ARRAY(SELECT j.id FROM items j ORDER BY j.v <=> i.v LIMIT 3))" | tail -1)"
+  check "cycle $cycle: ... and by cosine through the quantized index" '$1 == 0' "$missing"
 done
 check "recall@10 after $CYCLES crashes (was $before)" "\$1 >= $before - 0.05" "$(recall)"
 # INDEX_CLEANUP ON: when dead rows sit on fewer than 2% of the heap's pages,
@@ -51,5 +59,8 @@ sql main -c "VACUUM (INDEX_CLEANUP ON) items"
 same "after VACUUM the index holds exactly the committed rows" "$(sql main -c "SELECT count(*) FROM items")" \
   "$(sql main -c "SELECT heap_tids FROM lodestone_hnsw_info('items_v')")"
 same "and verifies, every node reachable" "" "$(sql main -c "SELECT * FROM lodestone_hnsw_verify('items_v')")"
+same "the quantized index holds exactly the committed rows" "$(sql main -c "SELECT count(*) FROM items")" \
+  "$(sql main -c "SELECT heap_tids FROM lodestone_hnsw_info('items_q')")"
+same "and verifies, every node reachable" "" "$(sql main -c "SELECT * FROM lodestone_hnsw_verify('items_q')")"
 
 echo "$passes passed, 0 failed"

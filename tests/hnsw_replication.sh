@@ -2,7 +2,7 @@
 # A streaming standby (pg_basebackup over 127.0.0.1) replays the hnsw index
 # from WAL alone: after a build, inserts, deletes and VACUUM on the primary,
 # the standby returns the same top-10 as the primary for every query, and
-# its copy of the graph verifies.
+# its copy of the graph verifies; the same for quantized indexes (pq, sq8).
 source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
 
 new_cluster primary "wal_level = replica" "max_wal_senders = 4" "hot_standby = on"
@@ -38,5 +38,40 @@ for idx in items_l2 items_cos; do
   same "$idx: the standby's info equals the primary's" "$(sql primary -c "SELECT * FROM lodestone_hnsw_info('$idx')")" \
     "$(sql standby -c "SELECT * FROM lodestone_hnsw_info('$idx')")"
 done
+
+# A quantized index (codes on pages, the trained quantizer in pages of its
+# own): the standby has the quantizer from WAL and re-ranks from its own
+# heap, so it returns the same rows in the same order.
+sql primary <<'SQL'
+CREATE TABLE qitems AS SELECT id, v::vector(16) AS v FROM items;
+SET maintenance_work_mem = '128MB';
+CREATE INDEX qitems_pq ON qitems USING hnsw (v vector_l2_ops) WITH (quantizer = pq, pq_subvectors = 8);
+CREATE INDEX qitems_sq8 ON qitems USING hnsw (v vector_cosine_ops) WITH (quantizer = sq8);
+INSERT INTO qitems SELECT id + 30000, v FROM lodestone_test.clustered(1000, 16, 50, 0.3, 0.5);
+DELETE FROM qitems WHERE id % 5 = 0;
+VACUUM qitems;
+INSERT INTO qitems SELECT id + 40000, v FROM lodestone_test.clustered(500, 16, 50, 0.3, 0.6);
+SQL
+wait_for_replay primary standby
+for op in '<->' '<=>'; do
+  primary_results="$(topk primary qitems queries "$op" 10 "hnsw.ef_search = 40")"
+  same "quantized: the standby's top-10 by $op equals the primary's" "$primary_results" \
+    "$(topk standby qitems queries "$op" 10 "hnsw.ef_search = 40")"
+  check "quantized: the primary returned 10 ids per query ($op)" '$1 == 100' \
+    "$(grep -c ',.*,.*,.*,.*,.*,.*,.*,.*,' <<<"$primary_results")"
+done
+plan="$(sql standby -c "SET enable_seqscan = off" -c "EXPLAIN (COSTS OFF) SELECT id FROM qitems ORDER BY v <-> '[0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0]' LIMIT 5")"
+check "the standby plans a scan of the pq index" '/Index Scan using qitems_pq/' "$plan"
+for idx in qitems_pq qitems_sq8; do
+  same "$idx verifies on the standby" "" "$(sql standby -c "SELECT * FROM lodestone_hnsw_verify('$idx')")"
+  same "$idx: the standby's info equals the primary's" "$(sql primary -c "SELECT * FROM lodestone_hnsw_info('$idx')")" \
+    "$(sql standby -c "SELECT * FROM lodestone_hnsw_info('$idx')")"
+done
+# The standby's answers are exact: the same as a sequential scan on the
+# primary, here with a beam over the whole table.
+exact="$(sql primary -c "SET enable_indexscan = off" -c "SET enable_bitmapscan = off" -c "
+  SELECT q.id, ARRAY(SELECT i.id FROM qitems i ORDER BY i.v <-> q.v LIMIT 10) FROM queries q ORDER BY q.id")"
+same "quantized: the standby's top-10 with a table-wide beam equals an exact scan" "$exact" \
+  "$(topk standby qitems queries '<->' 10 "hnsw.ef_search = 1000" "lodestone.rerank_factor = 8")"
 
 echo "$passes passed, 0 failed"

@@ -149,15 +149,17 @@ class BuildResult:
 
 
 def build_index(dsn: str, metric: str, m: int, ef_construction: int,
-                on_progress: Callable[[BuildProgress], None], poll: float = 0.25) -> BuildResult:
+                on_progress: Callable[[BuildProgress], None], poll: float = 0.25,
+                extra: str | None = None) -> BuildResult:
     """Runs ``CREATE INDEX ... USING hnsw`` on its own connection and times it,
     while this thread samples its row of ``pg_stat_progress_create_index``.
 
     Raises the build's ``psycopg.Error`` if the build fails.
     """
-    stmt = sql.SQL("CREATE INDEX {} ON {} USING hnsw (embedding {}) WITH (m = {}, ef_construction = {})").format(
+    # ``extra``: more options from the command line (``--with``), trusted as SQL.
+    stmt = sql.SQL("CREATE INDEX {} ON {} USING hnsw (embedding {}) WITH (m = {}, ef_construction = {}{})").format(
         sql.Identifier(INDEX), sql.Identifier(TABLE), sql.SQL(OPCLASSES[metric]),
-        sql.Literal(m), sql.Literal(ef_construction))
+        sql.Literal(m), sql.Literal(ef_construction), sql.SQL(", " + extra if extra else ""))
     builder, watcher = connect(dsn), connect(dsn)
     outcome: dict[str, object] = {}
 

@@ -68,6 +68,10 @@ def markdown(run: dict) -> str:
     row("index build", _index_status)
     row("index size", lambda s: _mb(s.get("sizes", {}).get("index_bytes")) if s.get("index", {}).get("status") == "ok"
         else "–")
+    row("index bytes per vector", lambda s: f"{s['sizes']['index_bytes'] / ds['rows']:,.0f}"
+        if s.get("index", {}).get("status") == "ok" and s.get("sizes", {}).get("index_bytes") else "–")
+    if any(s.get("index", {}).get("options") for s in systems):
+        row("index options", lambda s: s.get("index", {}).get("options") or "–")
     row("table size", lambda s: _mb(s.get("sizes", {}).get("table_bytes")))
     for key, title in (("1", "INSERT, 1 client"), (str(n_clients), f"INSERT, {n_clients} clients")):
         row(title, lambda s, key=key: _rate(s.get("inserts", {}).get(key, {}).get("rows_per_second"), "rows/s"))

@@ -71,6 +71,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--k", type=int, default=10, help="neighbours per query; recall@k (default: %(default)s)")
     p.add_argument("--m", type=int, default=16, help="hnsw m (default: %(default)s)")
     p.add_argument("--ef-construction", type=int, default=64, help="hnsw ef_construction (default: %(default)s)")
+    p.add_argument("--with", dest="index_options", type=_dsn, action="append", default=[], metavar="NAME=OPTIONS",
+                   help="more index options for system NAME, e.g. 'lodestone-sq8=quantizer = sq8' (repeatable)")
     p.add_argument("--ef-search", type=_int_list, default=[10, 20, 40, 80, 120, 200, 400],
                    help="comma-separated hnsw.ef_search values to sweep (default: 10,20,40,80,120,200,400)")
     p.add_argument("--clients", type=int, default=4,
@@ -135,7 +137,7 @@ def machine() -> dict:
     return {"cores": os.cpu_count(), "memory_gib": mem_kib / 2**20, "cpu": cpu, "os": os_name}
 
 
-def _build(dsn: str, args: argparse.Namespace) -> db.BuildResult:
+def _build(dsn: str, args: argparse.Namespace, extra: str | None = None) -> db.BuildResult:
     """Builds the index with a progress bar that names the build's current phase."""
     with tqdm(desc="create index", unit="", leave=True, dynamic_ncols=True) as bar:
         def show(p: db.BuildProgress) -> None:
@@ -145,7 +147,7 @@ def _build(dsn: str, args: argparse.Namespace) -> db.BuildResult:
                 bar.total = p.total
             bar.n = p.done
             bar.refresh()
-        return db.build_index(dsn, args.metric, args.m, args.ef_construction, show)
+        return db.build_index(dsn, args.metric, args.m, args.ef_construction, show, extra=extra)
 
 
 class System:
@@ -189,14 +191,17 @@ class System:
             self.result["index"] = {"status": "unsupported", "reason": "no hnsw access method"}
             self.result["sizes"] = db.relation_sizes(conn)
             return
-        _log(f"{name}: building the hnsw index (m={args.m}, ef_construction={args.ef_construction})")
+        extra = dict(args.index_options).get(name)
+        _log(f"{name}: building the hnsw index (m={args.m}, ef_construction={args.ef_construction}"
+             + (f", {extra})" if extra else ")"))
         try:
-            build = _build(self.dsn, args)
+            build = _build(self.dsn, args, extra)
         except psycopg.Error as e:
             _log(f"{name}: index build failed: {e}")
             self.result["index"] = {"status": "failed", "reason": _first_line(e)}
             return
-        self.result["index"] = {"status": "ok", "build_seconds": round(build.seconds, 3), "phases": build.phases}
+        self.result["index"] = {"status": "ok", "build_seconds": round(build.seconds, 3), "phases": build.phases,
+                                "options": extra or ""}
         self.result["phases"]["build"] = round(build.seconds, 2)
         self.result["sizes"] = db.relation_sizes(conn)
         _log(f"{name}: index built in {build.seconds:.1f} s, {self.result['sizes']['index_bytes'] / 2**20:.0f} MB")

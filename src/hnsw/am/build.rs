@@ -10,8 +10,9 @@
 //! written out, a NOTICE says so, and the remaining rows are inserted one by
 //! one through the same path as `INSERT` — slower, never out of memory.
 
+use super::codes::{self, Codes};
 use super::insert::insert_on_disk;
-use super::meta::Meta;
+use super::meta::{Meta, QuantMeta};
 use super::options::Options;
 use super::page::{init_page, nblocks, needs_wal, Buf, PAGE_DATA};
 use super::support::{payload_of, space_of};
@@ -62,6 +63,9 @@ pub fn prepare(index: pg_sys::Relation) -> (Space, Options, NodeLayout) {
             "ef_construction must be greater than or equal to 2 * m"
         );
     }
+    if let Some(kind) = opts.quantizer {
+        return (space, opts, codes::prepare(&space, &opts, kind));
+    }
     let layout = if space.is_variable() {
         NodeLayout::choose_variable(space.payload_len(), opts.m)
     } else {
@@ -91,6 +95,17 @@ struct BuildState {
     indexed: f64,
     /// Set once the in-memory graph has been written: rows now go to disk.
     spilled: bool,
+}
+
+/// The quantizer meta data of an index with these options, not trained yet.
+fn untrained(opts: &Options) -> Option<QuantMeta> {
+    opts.quantizer.map(|kind| QuantMeta {
+        kind,
+        pq_subvectors: opts.pq_subvectors as u32,
+        block: None,
+        bytes: 0,
+        checksum: 0,
+    })
 }
 
 /// `ambuild`
@@ -220,11 +235,19 @@ fn flush(state: &mut BuildState) {
     }
     state.longest = 0;
     let params = GraphParams { m: state.opts.m, ef_construction: state.opts.ef_construction, seed: 0x1d_e5_70_9e };
+    // With a quantizer: trained on the rows collected so far (this is the
+    // only flush unless the table outgrew maintenance_work_mem; later rows
+    // are encoded with it).
+    let quantizer = state.opts.quantizer.and_then(|kind| {
+        let stride = state.space.payload_len().div_ceil(4);
+        codes::train(&state.space, kind, state.opts.pq_subvectors, &words, stride, tids.len())
+    });
     let graph = MemGraph::new(state.space, params, words, &tids);
     drop(tids);
     build_graph(&graph);
     progress(pg_sys::PROGRESS_CREATEIDX_SUBPHASE, PHASE_WRITE);
-    write_graph(state.index, &graph, state.space, state.layout, state.opts.ef_construction);
+    let codes = quantizer.map(|q| Codes::new(std::sync::Arc::new(q), state.space));
+    write_graph(state.index, &graph, state.space, state.layout, &state.opts, codes.as_ref());
     progress(pg_sys::PROGRESS_CREATEIDX_SUBPHASE, PHASE_LOAD);
 }
 
@@ -298,9 +321,26 @@ fn pad_to_longest(words: &[u32], ends: &[usize]) -> Vec<u32> {
 
 /// Writes meta page, node pages and links pages of a built graph to an
 /// empty index, without WAL (the caller logs the whole index).
-fn write_graph(index: pg_sys::Relation, graph: &MemGraph, space: Space, layout: NodeLayout, ef_construction: usize) {
+fn write_graph(
+    index: pg_sys::Relation,
+    graph: &MemGraph,
+    space: Space,
+    layout: NodeLayout,
+    opts: &Options,
+    codes: Option<&Codes>,
+) {
+    let ef_construction = opts.ef_construction;
     let order = breadth_first(graph);
-    let node_size = |id: u32| layout.node_size_for(space.payload_used(graph.payload(id)).len());
+    // With a quantizer the nodes hold codes, computed here in parallel.
+    let code_size = codes.map_or(0, |c| c.quantizer.code_size());
+    let encoded = codes.map(|c| encode_all(graph, c));
+    let stored = |id: u32| -> &[u8] {
+        match &encoded {
+            Some(all) => &all[id as usize * code_size..(id as usize + 1) * code_size],
+            None => space.payload_used(graph.payload(id)),
+        }
+    };
+    let node_size = |id: u32| layout.node_size_for(stored(id).len());
     // Nodes fill pages in breadth-first order, each page as many as fit
     // (with a fixed layout, `nodes_per_page` of them).
     let mut pages: Vec<std::ops::Range<usize>> = Vec::new();
@@ -351,7 +391,16 @@ fn write_graph(index: pg_sys::Relation, graph: &MemGraph, space: Space, layout: 
     }
 
     let entry = graph.entry().map(|(id, level)| (refs[id as usize], level));
-    let meta = Meta { space, layout, ef_construction, entry, insert_block: node_pages.max(1) };
+    // The trained quantizer goes on the pages after everything else.
+    let quant_bytes = codes.filter(|c| c.quantizer.kind() != crate::quant::Kind::Bq).map(|c| c.quantizer.to_bytes());
+    let quant_block = 1 + node_pages + extra.pages.len() as u32;
+    let quant = untrained(opts).map(|q| match &quant_bytes {
+        Some(bytes) => {
+            QuantMeta { block: Some(quant_block), bytes: bytes.len() as u32, checksum: codes::checksum(bytes), ..q }
+        }
+        None => q,
+    });
+    let meta = Meta { space, layout, ef_construction, entry, insert_block: node_pages.max(1), quant };
     let meta_buf = Buf::extend(index);
     meta.write_to(meta_buf.page());
     mark_dirty(&meta_buf);
@@ -367,7 +416,7 @@ fn write_graph(index: pg_sys::Relation, graph: &MemGraph, space: Space, layout: 
             let state = graph.node(id);
             let inline = state.tids.len().min(layout.max_tids);
             let tids: Vec<Ref> = state.tids[..inline].iter().map(|&t| Ref::unpack(t)).collect();
-            let payload = space.payload_used(graph.payload(id));
+            let payload = stored(id);
             let size = layout.node_size_for(payload.len());
             let mut node = NodeMut::init(&mut bytes[..size], &layout, graph.level(id), 0, payload);
             node.set_tids(&tids);
@@ -388,6 +437,41 @@ fn write_graph(index: pg_sys::Relation, graph: &MemGraph, space: Space, layout: 
         write_extra(index, &buf, tuples, graph, &layout, &map);
         mark_dirty(&buf);
     }
+    if let Some(bytes) = &quant_bytes {
+        let first = codes::write_pages(index, bytes);
+        if first != quant_block {
+            pgrx::error!("quantizer pages of \"{}\" landed at block {first}, not {quant_block}", relation_name(index));
+        }
+    }
+}
+
+/// The codes of every node, `code_size` bytes each by node id, encoded on
+/// the build's threads (pure code: errors are collected, then raised here).
+fn encode_all(graph: &MemGraph, codes: &Codes) -> Vec<u8> {
+    use rayon::prelude::*;
+    let size = codes.quantizer.code_size();
+    let mut all = vec![0u8; graph.len() * size];
+    if size == 0 {
+        return all;
+    }
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(build_threads())
+        .build()
+        .unwrap_or_else(|e| pgrx::error!("could not start build threads: {e}"));
+    let failed = pool.install(|| {
+        all.par_chunks_mut(size)
+            .enumerate()
+            .map(|(id, out)| {
+                let values = codes::to_f32(&codes.space, graph.payload(id as u32));
+                codes.quantizer.encode(&values, out).err()
+            })
+            .find_any(|e| e.is_some())
+            .flatten()
+    });
+    if let Some(e) = failed {
+        crate::types::raise(e);
+    }
+    all
 }
 
 /// Adds links and overflow tuples to a page being written.
@@ -531,7 +615,14 @@ fn breadth_first(graph: &MemGraph) -> Vec<u32> {
 #[pgrx::pg_guard]
 pub unsafe extern "C-unwind" fn ambuildempty(index: pg_sys::Relation) {
     let (space, opts, layout) = prepare(index);
-    let meta = Meta { space, layout, ef_construction: opts.ef_construction, entry: None, insert_block: 1 };
+    let meta = Meta {
+        space,
+        layout,
+        ef_construction: opts.ef_construction,
+        entry: None,
+        insert_block: 1,
+        quant: untrained(&opts),
+    };
     // SAFETY: the init fork of a new unlogged index is empty; we write its
     // one page through the buffer manager and WAL-log it.
     unsafe {

@@ -7,6 +7,7 @@
 //! so that expanding it later reads no page. Nodes to score are grouped by
 //! block so each page is read once per batch.
 
+use super::codes::Codes;
 use super::meta::corrupt;
 use super::page::{item, prefetch, prefetch_block, Buf};
 use crate::hnsw::layout::{Links, Node, NodeLayout, Ref, KIND_LINKS, KIND_NODE};
@@ -57,6 +58,10 @@ pub struct DiskGraph {
     pub memory: usize,
     /// Node tuples read.
     pub reads: usize,
+    /// With a quantizer: nodes hold codes, scored against the query through
+    /// this table; kept payloads are the decoded codes.
+    codes: Option<Codes>,
+    table: Option<crate::quant::QueryTable>,
 }
 
 impl DiskGraph {
@@ -85,6 +90,33 @@ impl DiskGraph {
             order: Vec::new(),
             memory: 0,
             reads: 0,
+            codes: None,
+            table: None,
+        }
+    }
+
+    /// Makes this the graph of a quantized index: nodes hold codes of
+    /// `codes`, and the query is compared with them asymmetrically.
+    pub fn with_codes(mut self, codes: Option<Codes>) -> Self {
+        self.table = match (&codes, &self.query) {
+            (Some(c), Some(q)) => Some(c.table(q.as_bytes())),
+            _ => None,
+        };
+        self.codes = codes;
+        self
+    }
+
+    /// Whether nodes hold codes (the index has a quantizer).
+    pub fn is_quantized(&self) -> bool {
+        self.codes.is_some()
+    }
+
+    /// The payload a node's stored bytes stand for: the bytes themselves,
+    /// or with a quantizer the decoded code.
+    pub fn payload_of_stored(&self, stored: &[u8]) -> Payload {
+        match &self.codes {
+            Some(c) => c.decode(stored),
+            None => Payload::from_bytes(stored),
         }
     }
 
@@ -203,9 +235,10 @@ impl GraphView for DiskGraph {
                 if node.is_free() {
                     continue;
                 }
-                out[base + slot] = Some(match &self.query {
-                    Some(q) => self.space.distance(q.as_bytes(), node.payload()),
-                    None => 0.0,
+                out[base + slot] = Some(match (&self.table, &self.query) {
+                    (Some(t), _) => t.distance(node.payload()),
+                    (None, Some(q)) => self.space.distance(q.as_bytes(), node.payload()),
+                    (None, None) => 0.0,
                 });
                 let links0 = if self.layout.links0_inline {
                     let start = self.links_arena.len() as u32;
@@ -221,7 +254,10 @@ impl GraphView for DiskGraph {
                     tids: (tids_start, node.ntids() as u8),
                     overflow: node.overflow(),
                     links0,
-                    payload: self.keep_payloads.then(|| Payload::from_bytes(node.payload())),
+                    payload: self.keep_payloads.then(|| match &self.codes {
+                        Some(c) => c.decode(node.payload()),
+                        None => Payload::from_bytes(node.payload()),
+                    }),
                 };
                 self.memory += 48 + node.ntids() * 6 + links0.map_or(0, |l| usize::from(l.1) * 8);
                 self.memory += seen.payload.as_ref().map_or(0, |p| p.len());

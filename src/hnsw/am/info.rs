@@ -80,6 +80,9 @@ fn census(index: pg_sys::Relation, layout: &NodeLayout) -> Census {
         if unsafe { pg_sys::PageIsNew(page) } {
             continue; // extended but never initialised (a crash mid-extension): unused
         }
+        if page_type(page) == super::codes::PAGE_QUANT {
+            continue; // the trained quantizer, checked by lodestone_hnsw_verify
+        }
         if page_type(page) != PAGE_DATA {
             c.bad_pages.push((block, "not an hnsw data page".into()));
             continue;
@@ -172,6 +175,9 @@ fn lodestone_hnsw_info(
         name!(ef_construction, i32),
         name!(dimensions, i32),
         name!(metric, String),
+        name!(quantizer, String),
+        name!(code_bytes, i32),
+        name!(bytes_per_vector, f64),
     ),
 > {
     let opened = Opened::new(index);
@@ -212,6 +218,9 @@ fn lodestone_hnsw_info(
         meta.ef_construction as i32,
         meta.space.dims as i32,
         metric,
+        meta.quant.map_or("none", |q| super::codes::kind_name(q.kind)).to_string(),
+        meta.layout.payload_len as i32,
+        if tids > 0 { (pages * i64::from(pg_sys::BLCKSZ)) as f64 / tids as f64 } else { 0.0 },
     ))
 }
 
@@ -227,6 +236,9 @@ fn lodestone_hnsw_verify(
     let mut report = |problem: &str, at: Ref, detail: String| {
         problems.push((problem.to_string(), i64::from(at.block), i32::from(at.offset), detail));
     };
+    if let Some((block, detail)) = super::codes::check(opened.0, &meta) {
+        report("bad quantizer", Ref { block, offset: 0 }, detail);
+    }
     for (block, detail) in &c.bad_pages {
         report("bad page", Ref { block: *block, offset: 0 }, detail.clone());
     }

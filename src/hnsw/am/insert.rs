@@ -66,7 +66,19 @@ fn random_level(m: usize, heap_tid: Ref) -> usize {
 
 /// Inserts one payload for `heap_tid` (used by `INSERT` and by builds that
 /// ran out of memory).
+///
+/// With a quantizer, the node stores the payload's code, and the search and
+/// the neighbour choice compare the decoded code (see `codes.rs`).
 pub fn insert_on_disk(index: pg_sys::Relation, payload: &Payload, heap_tid: Ref) {
+    let codes = super::codes::load(index, &Meta::read(index));
+    let (decoded, stored) = match &codes {
+        Some(c) => {
+            let code = c.encode(payload.as_bytes());
+            (c.decode(&code), code)
+        }
+        None => (payload.clone(), payload.as_bytes().to_vec()),
+    };
+    let payload = &decoded;
     let mut lock = PageLock::share(index, UPDATE_LOCK);
     let mut meta = Meta::read(index);
     let level = random_level(meta.layout.m, heap_tid);
@@ -78,12 +90,12 @@ pub fn insert_on_disk(index: pg_sys::Relation, payload: &Payload, heap_tid: Ref)
     let _lock = lock;
 
     let Some((entry, top)) = meta.entry else {
-        let (node, _) = place(index, &meta, level, payload, heap_tid, &vec![Vec::new(); level + 1], None);
+        let (node, _) = place(index, &meta, level, payload, &stored, heap_tid, &vec![Vec::new(); level + 1], None);
         Meta::update(index, |m| m.entry = Some((node, level)));
         return;
     };
 
-    let mut graph = DiskGraph::new(index, meta.space, meta.layout, Some(payload.clone()), true);
+    let mut graph = DiskGraph::new(index, meta.space, meta.layout, Some(payload.clone()), true).with_codes(codes);
     let mut scratch = Scratch::default();
     let Some(entry_distance) = graph.distance(entry) else { corrupt(index, "entry point") };
     let best =
@@ -108,7 +120,8 @@ pub fn insert_on_disk(index: pg_sys::Relation, payload: &Payload, heap_tid: Ref)
 
     // The nearest neighbour links back to the new node in the same record.
     let first = chosen[0].first().copied();
-    let (node, dropped) = place(index, &meta, level, payload, heap_tid, &chosen, first.map(|f| (f, &mut graph)));
+    let (node, dropped) =
+        place(index, &meta, level, payload, &stored, heap_tid, &chosen, first.map(|f| (f, &mut graph)));
     graph.seen.insert(node.pack(), Seen::with_payload(payload.clone()));
     // What the nearest neighbour dropped for us is offered a link from us.
     for &x in &dropped {
@@ -133,7 +146,10 @@ fn cached_payload(graph: &DiskGraph, id: u64) -> &[u8] {
 }
 
 /// Adds `heap_tid` to a live node holding exactly this vector, if the
-/// search found one. `live` is sorted, closest first.
+/// search found one. `live` is sorted, closest first. With a quantizer,
+/// "this vector" is this code, and the query-to-code distance of an
+/// identical code is not exactly the self distance (the query table rounds
+/// differently): every candidate is compared (at most ef_construction).
 fn add_to_duplicate(
     index: pg_sys::Relation,
     layout: &NodeLayout,
@@ -142,8 +158,9 @@ fn add_to_duplicate(
     payload: &Payload,
     heap_tid: Ref,
 ) -> bool {
+    let bound = if graph.is_quantized() { f32::INFINITY } else { graph.space.self_distance(payload.as_bytes()) };
     live.iter()
-        .take_while(|s| s.distance <= graph.space.self_distance(payload.as_bytes()))
+        .take_while(|s| s.distance <= bound)
         .filter(|s| cached_payload(graph, s.id) == payload.as_bytes())
         .any(|s| super::tids::add_duplicate(index, layout, Ref::unpack(s.id), heap_tid))
 }
@@ -304,7 +321,7 @@ fn payload_and_flag(
     if n.is_free() {
         return None;
     }
-    let (payload, deleted) = (Payload::from_bytes(n.payload()), n.is_deleted());
+    let (payload, deleted) = (graph.payload_of_stored(n.payload()), n.is_deleted());
     drop(buf);
     let mut seen = Seen::with_payload(payload.clone());
     seen.deleted = deleted;
@@ -435,12 +452,15 @@ fn add_link(
 /// Writes a new node (and its links tuple) and, in the same WAL record, the
 /// link to it from `first`, its nearest neighbour at layer 0 (kept even if
 /// the pruning heuristic would drop it). Returns the node's TID and the links
-/// the neighbour dropped to make room.
+/// the neighbour dropped to make room. The node holds `stored`: the payload,
+/// or with a quantizer its code.
+#[allow(clippy::too_many_arguments)]
 fn place(
     index: pg_sys::Relation,
     meta: &Meta,
     level: usize,
     payload: &Payload,
+    stored: &[u8],
     heap_tid: Ref,
     chosen: &[Vec<Scored<u64>>],
     mut first: Option<(Scored<u64>, &mut DiskGraph)>,
@@ -452,7 +472,7 @@ fn place(
     if let Some((_, graph)) = first.as_mut() {
         graph.seen.insert(placeholder.pack(), Seen::with_payload(payload.clone()));
     }
-    let node_size = layout.node_size_for(payload.len());
+    let node_size = layout.node_size_for(stored.len());
     let mut start = meta.insert_block.max(1);
     for _attempt in 0..64 {
         let node_block = find_block(index, layout, start, node_size, true, None);
@@ -503,7 +523,7 @@ fn place(
         }
         let (version, slot) = free_node_slot(page_of(node_block), layout, node_size);
         let mut bytes = vec![0u8; node_size];
-        let mut node = NodeMut::init(&mut bytes, layout, level, version, payload.as_bytes());
+        let mut node = NodeMut::init(&mut bytes, layout, level, version, stored);
         node.set_tids(&[heap_tid]);
         node.set_links_tuple(links_ref);
         if layout.links0_inline {

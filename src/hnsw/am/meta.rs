@@ -29,7 +29,15 @@ struct RawMeta {
     entry_offset: u16,
     entry_level: u16,
     insert_block: u32,
-    reserved: [u32; 8],
+    /// With a quantizer: the first of the contiguous pages holding its
+    /// trained form (`u32::MAX` while untrained), its length in bytes and
+    /// a checksum of those bytes.
+    quant_block: u32,
+    quant_bytes: u32,
+    quant_checksum: u32,
+    /// PQ subvectors asked for (0: the default).
+    pq_subvectors: u32,
+    reserved: [u32; 4],
 }
 
 /// An index's meta data.
@@ -42,6 +50,36 @@ pub struct Meta {
     pub entry: Option<(Ref, usize)>,
     /// Where an insertion starts looking for free space.
     pub insert_block: u32,
+    /// The quantizer, when nodes hold codes instead of vectors.
+    pub quant: Option<QuantMeta>,
+}
+
+/// Where a quantized index keeps its trained quantizer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct QuantMeta {
+    pub kind: crate::quant::Kind,
+    /// PQ subvectors the options asked for (0: the default).
+    pub pq_subvectors: u32,
+    /// The first page of the trained quantizer, `None` when the index was
+    /// built on an empty table and has none.
+    pub block: Option<u32>,
+    pub bytes: u32,
+    pub checksum: u32,
+}
+
+fn quant_code(kind: Option<crate::quant::Kind>) -> u8 {
+    kind.map_or(0, |k| k as u8)
+}
+
+fn quant_from(code: u8) -> Option<Option<crate::quant::Kind>> {
+    use crate::quant::Kind;
+    match code {
+        0 => Some(None),
+        1 => Some(Some(Kind::Sq8)),
+        2 => Some(Some(Kind::Pq)),
+        3 => Some(Some(Kind::Bq)),
+        _ => None,
+    }
 }
 
 fn element_code(e: Element) -> u8 {
@@ -94,7 +132,7 @@ impl Meta {
             version: VERSION,
             element: element_code(self.space.element),
             metric: metric_code(self.space.metric),
-            quantizer: 0,
+            quantizer: quant_code(self.quant.map(|q| q.kind)),
             links0_inline: u8::from(self.layout.links0_inline),
             dims: self.space.dims as u32,
             m: self.layout.m as u16,
@@ -106,6 +144,10 @@ impl Meta {
             entry_offset: entry.offset,
             entry_level: level as u16,
             insert_block: self.insert_block,
+            quant_block: self.quant.and_then(|q| q.block).unwrap_or(u32::MAX),
+            quant_bytes: self.quant.map_or(0, |q| q.bytes),
+            quant_checksum: self.quant.map_or(0, |q| q.checksum),
+            pq_subvectors: self.quant.map_or(0, |q| q.pq_subvectors),
             ..RawMeta::default()
         }
     }
@@ -123,12 +165,20 @@ impl Meta {
             variable: raw.variable != 0,
         };
         let entry = Ref { block: raw.entry_block, offset: raw.entry_offset };
+        let quant = quant_from(raw.quantizer)?.map(|kind| QuantMeta {
+            kind,
+            pq_subvectors: raw.pq_subvectors,
+            block: (raw.quant_block != u32::MAX).then_some(raw.quant_block),
+            bytes: raw.quant_bytes,
+            checksum: raw.quant_checksum,
+        });
         Some(Meta {
             space,
             layout,
             ef_construction: usize::from(raw.ef_construction),
             entry: entry.is_valid().then_some((entry, usize::from(raw.entry_level))),
             insert_block: raw.insert_block,
+            quant,
         })
     }
 
@@ -200,10 +250,17 @@ mod tests {
             ef_construction: 64,
             entry: Some((Ref { block: 3, offset: 2 }, 1)),
             insert_block: 5,
+            quant: None,
         };
         assert_eq!(Meta::from_raw(&meta.to_raw()), Some(meta));
         let empty = Meta { entry: None, ..meta };
         assert_eq!(Meta::from_raw(&empty.to_raw()), Some(empty));
         assert_eq!(Meta::from_raw(&RawMeta::default()), None);
+        let quant =
+            QuantMeta { kind: crate::quant::Kind::Pq, pq_subvectors: 4, block: Some(9), bytes: 70, checksum: 7 };
+        let quantized = Meta { quant: Some(quant), ..meta };
+        assert_eq!(Meta::from_raw(&quantized.to_raw()), Some(quantized));
+        let untrained = Meta { quant: Some(QuantMeta { block: None, ..quant }), ..meta };
+        assert_eq!(Meta::from_raw(&untrained.to_raw()), Some(untrained));
     }
 }

@@ -11,8 +11,10 @@
 //! | `options.rs`  | `amoptions`, the `hnsw.*` settings                    |
 //! | this file     | the handler, `amcostestimate`, `amvalidate`           |
 //! | `info.rs`     | `lodestone_hnsw_info`, `lodestone_hnsw_verify`        |
+//! | `codes.rs`    | quantized indexes: training, the quantizer's pages    |
 
 pub mod build;
+pub mod codes;
 pub mod disk;
 pub mod info;
 pub mod insert;

@@ -27,6 +27,18 @@ pub static EF_SEARCH: GucSetting<i32> = GucSetting::<i32>::new(40);
 pub static ITERATIVE_SCAN: GucSetting<IterativeScan> = GucSetting::<IterativeScan>::new(IterativeScan::Off);
 pub static MAX_SCAN_TUPLES: GucSetting<i32> = GucSetting::<i32>::new(20000);
 pub static SCAN_MEM_MULTIPLIER: GucSetting<f64> = GucSetting::<f64>::new(1.0);
+/// `lodestone.rerank_factor` (lodestone only): with a quantizer, how many
+/// candidates are re-ranked with exact distances per batch, as a multiple of
+/// `hnsw.ef_search`.
+pub static RERANK_FACTOR: GucSetting<f64> = GucSetting::<f64>::new(1.0);
+
+/// `quantizer` index option values (the order is the stored enum value).
+pub const QUANTIZER_NONE: i32 = 0;
+pub const QUANTIZER_SQ8: i32 = 1;
+pub const QUANTIZER_PQ: i32 = 2;
+pub const QUANTIZER_BQ: i32 = 3;
+/// Most PQ subvectors (as many as dimensions, at most).
+pub const MAX_PQ_SUBVECTORS: i32 = 16000;
 
 /// The reloption kind Postgres assigned us, set once in `_PG_init`.
 static RELOPT_KIND: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
@@ -37,6 +49,8 @@ pub struct RawOptions {
     vl_len: i32,
     m: i32,
     ef_construction: i32,
+    quantizer: i32,
+    pq_subvectors: i32,
 }
 
 /// Registers the reloptions and GUCs. Called from `_PG_init`.
@@ -62,6 +76,32 @@ pub fn init() {
             DEFAULT_EF_CONSTRUCTION,
             MIN_EF_CONSTRUCTION,
             MAX_EF_CONSTRUCTION,
+            pg_sys::AccessExclusiveLock as pg_sys::LOCKMODE,
+        );
+        // The members array must outlive the backend: leaked once, here.
+        let members: &'static mut [pg_sys::relopt_enum_elt_def] = Box::leak(Box::new([
+            pg_sys::relopt_enum_elt_def { string_val: c"none".as_ptr(), symbol_val: QUANTIZER_NONE },
+            pg_sys::relopt_enum_elt_def { string_val: c"sq8".as_ptr(), symbol_val: QUANTIZER_SQ8 },
+            pg_sys::relopt_enum_elt_def { string_val: c"pq".as_ptr(), symbol_val: QUANTIZER_PQ },
+            pg_sys::relopt_enum_elt_def { string_val: c"bq".as_ptr(), symbol_val: QUANTIZER_BQ },
+            pg_sys::relopt_enum_elt_def { string_val: std::ptr::null(), symbol_val: 0 },
+        ]));
+        pg_sys::add_enum_reloption(
+            kind,
+            c"quantizer".as_ptr(),
+            c"Compressed codes on index pages: none, sq8, pq or bq (lodestone only)".as_ptr(),
+            members.as_mut_ptr(),
+            QUANTIZER_NONE,
+            c"Valid values are \"none\", \"sq8\", \"pq\" and \"bq\".".as_ptr(),
+            pg_sys::AccessExclusiveLock as pg_sys::LOCKMODE,
+        );
+        pg_sys::add_int_reloption(
+            kind,
+            c"pq_subvectors".as_ptr(),
+            c"Subvectors of a pq quantizer, dividing the dimensions (0: about one per 8 dimensions)".as_ptr(),
+            0,
+            0,
+            MAX_PQ_SUBVECTORS,
             pg_sys::AccessExclusiveLock as pg_sys::LOCKMODE,
         );
     }
@@ -104,6 +144,16 @@ pub fn init() {
         GucContext::Userset,
         GucFlags::default(),
     );
+    GucRegistry::define_float_guc(
+        c"lodestone.rerank_factor",
+        c"Sets how many candidates a quantized hnsw scan re-ranks exactly, as a multiple of hnsw.ef_search",
+        c"Valid range is 0.01..100. lodestone only.",
+        &RERANK_FACTOR,
+        0.01,
+        100.0,
+        GucContext::Userset,
+        GucFlags::default(),
+    );
     // SAFETY: marks the prefix so that misspelt hnsw.* settings warn.
     unsafe { pg_sys::MarkGUCPrefixReserved(c"hnsw".as_ptr()) };
 }
@@ -114,6 +164,12 @@ pub unsafe extern "C-unwind" fn amoptions(reloptions: pg_sys::Datum, validate: b
     let table = [
         parse_elt(c"m", std::mem::offset_of!(RawOptions, m)),
         parse_elt(c"ef_construction", std::mem::offset_of!(RawOptions, ef_construction)),
+        pg_sys::relopt_parse_elt {
+            optname: c"quantizer".as_ptr(),
+            opttype: pg_sys::relopt_type::RELOPT_TYPE_ENUM,
+            offset: std::mem::offset_of!(RawOptions, quantizer) as i32,
+        },
+        parse_elt(c"pq_subvectors", std::mem::offset_of!(RawOptions, pq_subvectors)),
     ];
     // SAFETY: build_reloptions fills a RawOptions-sized struct at the offsets
     // of the table, which match RawOptions's fields.
@@ -143,6 +199,10 @@ fn parse_elt(name: &'static CStr, offset: usize) -> pg_sys::relopt_parse_elt {
 pub struct Options {
     pub m: usize,
     pub ef_construction: usize,
+    /// `None` for full precision.
+    pub quantizer: Option<crate::quant::Kind>,
+    /// 0 for the default.
+    pub pq_subvectors: usize,
 }
 
 impl Options {
@@ -151,11 +211,37 @@ impl Options {
         unsafe {
             let raw = (*index).rd_options.cast::<RawOptions>();
             if raw.is_null() {
-                return Options { m: DEFAULT_M as usize, ef_construction: DEFAULT_EF_CONSTRUCTION as usize };
+                return Options {
+                    m: DEFAULT_M as usize,
+                    ef_construction: DEFAULT_EF_CONSTRUCTION as usize,
+                    quantizer: None,
+                    pq_subvectors: 0,
+                };
             }
-            Options { m: (*raw).m as usize, ef_construction: (*raw).ef_construction as usize }
+            Options {
+                m: (*raw).m as usize,
+                ef_construction: (*raw).ef_construction as usize,
+                quantizer: quantizer_kind((*raw).quantizer),
+                pq_subvectors: (*raw).pq_subvectors.max(0) as usize,
+            }
         }
     }
+}
+
+/// The quantizer of a stored `quantizer` option value.
+pub fn quantizer_kind(value: i32) -> Option<crate::quant::Kind> {
+    match value {
+        QUANTIZER_SQ8 => Some(crate::quant::Kind::Sq8),
+        QUANTIZER_PQ => Some(crate::quant::Kind::Pq),
+        QUANTIZER_BQ => Some(crate::quant::Kind::Bq),
+        _ => None,
+    }
+}
+
+/// Candidates a quantized scan re-ranks per batch:
+/// `ceil(ef_search × lodestone.rerank_factor)`, at least 1.
+pub fn rerank_candidates() -> usize {
+    ((ef_search() as f64 * RERANK_FACTOR.get()).ceil() as usize).max(1)
 }
 
 /// `hnsw.ef_search` now.

@@ -103,16 +103,21 @@ fn all_links(index: pg_sys::Relation, layout: &NodeLayout, at: Ref, out: &mut Ve
 fn relink(index: pg_sys::Relation, meta: &Meta, node: Ref) -> bool {
     let _lock = PageLock::share(index, UPDATE_LOCK);
     let layout = meta.layout;
+    let codes = super::codes::load(index, meta);
     let (payload, level) = {
         let buf = Buf::share(index, node.block);
         let Some(n) = item(buf.page(), node.offset).and_then(|b| Node::parse(b, &layout)) else { return false };
         if n.flags() != 0 {
             return false;
         }
-        (Payload::from_bytes(n.payload()), n.level())
+        let payload = match &codes {
+            Some(c) => c.decode(n.payload()),
+            None => Payload::from_bytes(n.payload()),
+        };
+        (payload, n.level())
     };
     let Some((entry, top)) = Meta::read(index).entry else { return false };
-    let mut graph = DiskGraph::new(index, meta.space, layout, Some(payload.clone()), true);
+    let mut graph = DiskGraph::new(index, meta.space, layout, Some(payload.clone()), true).with_codes(codes);
     let Some(d) = graph.distance(entry) else { return false };
     let mut scratch = Scratch::default();
     let best = descend(&mut graph, Scored { id: entry.pack(), distance: d }, top, level.min(top), &mut scratch);

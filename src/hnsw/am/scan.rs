@@ -12,6 +12,19 @@
 //!
 //! The scan state is Rust memory owned by the scan's memory context: if the
 //! query is cancelled, deleting the context drops it.
+//!
+//! **Quantized indexes** (`quantizer = sq8 | pq | bq`) hold codes, so the
+//! beam orders candidates by approximate (asymmetric) distances. Their heap
+//! TIDs go to a `pending` queue in that order; the scan then takes
+//! `R = ceil(hnsw.ef_search × lodestone.rerank_factor)` of them at a time,
+//! fetches each row from the heap with the scan's snapshot (following HOT
+//! chains, skipping rows it cannot see), computes the exact distance of the
+//! indexed value (evaluating the index expression, if any) and returns the
+//! batch in exact order. The beam is `max(ef_search, R)` wide, so with the
+//! default factor 1 the first batch re-ranks the whole beam. Rows come out
+//! in exact order within a batch; a later batch (more rows than `R`, or an
+//! iterative scan's next round) may return a closer row after a farther
+//! one, which `strict_order` drops, as it drops any out-of-order row.
 
 use super::disk::DiskGraph;
 use super::meta::Meta;
@@ -43,6 +56,28 @@ struct ScanState {
     mode: IterativeScan,
     ef_search: usize,
     exhausted: bool,
+    /// With a quantizer: candidates by approximate distance, not yet
+    /// re-ranked; the batch size; the heap access for re-ranking.
+    quantized: bool,
+    pending: VecDeque<(f32, Ref)>,
+    rerank: usize,
+    heap: Option<HeapFetch>,
+    /// The memory context of the scan (the state's own).
+    context: pg_sys::MemoryContext,
+}
+
+/// What re-ranking needs to read the indexed value of a heap row: a table
+/// AM index-fetch, a slot, and an executor state to evaluate the index's
+/// expression (if it has one). Allocated in the scan's memory context,
+/// released by `amendscan` (and by Postgres's abort processing on error).
+struct HeapFetch {
+    heap: pg_sys::Relation,
+    fetch: *mut pg_sys::IndexFetchTableData,
+    slot: *mut pg_sys::TupleTableSlot,
+    estate: *mut pg_sys::EState,
+    info: *mut pg_sys::IndexInfo,
+    /// Reset after every batch: detoasted values and expression results.
+    batch: pg_sys::MemoryContext,
 }
 
 /// `ambeginscan`
@@ -68,6 +103,12 @@ pub unsafe extern "C-unwind" fn ambeginscan(
         mode: IterativeScan::Off,
         ef_search: 40,
         exhausted: false,
+        quantized: false,
+        pending: VecDeque::new(),
+        rerank: 0,
+        heap: None,
+        // SAFETY: reads the current memory context, the scan's.
+        context: unsafe { pg_sys::CurrentMemoryContext },
     };
     // SAFETY: the state lives until the scan's memory context is deleted or
     // reset, which also happens when the query fails.
@@ -106,6 +147,7 @@ pub unsafe extern "C-unwind" fn amrescan(
     state.visited = HashVisited::default();
     state.discarded.clear();
     state.ready.clear();
+    state.pending.clear();
     state.previous = f32::NEG_INFINITY;
     state.exhausted = false;
 }
@@ -173,6 +215,10 @@ pub unsafe extern "C-unwind" fn amgettuple(
         start(scan, state);
     }
     loop {
+        if state.ready.is_empty() && !state.pending.is_empty() {
+            rerank_batch(scan, state);
+            continue;
+        }
         if let Some((distance, tid)) = state.ready.pop_front() {
             if state.mode == IterativeScan::StrictOrder {
                 if distance < state.previous {
@@ -220,8 +266,14 @@ fn start(scan: pg_sys::IndexScanDesc, state: &mut ScanState) {
         state.exhausted = true;
         return;
     };
+    let codes = super::codes::load(state.index, &meta);
+    state.quantized = codes.is_some();
+    if state.quantized {
+        state.rerank = options::rerank_candidates();
+        state.ef_search = state.ef_search.max(state.rerank);
+    }
     let _lock = PageLock::share(state.index, SCAN_LOCK);
-    let mut graph = DiskGraph::new(state.index, meta.space, meta.layout, state.query.clone(), false);
+    let mut graph = DiskGraph::new(state.index, meta.space, meta.layout, state.query.clone(), false).with_codes(codes);
     let Some(d) = graph.distance(entry) else {
         state.exhausted = true;
         return;
@@ -244,17 +296,132 @@ fn start(scan: pg_sys::IndexScanDesc, state: &mut ScanState) {
     state.graph = Some(graph);
 }
 
-/// Queues the heap TIDs of `found` (closest first), skipping deleted nodes.
+/// Queues the heap TIDs of `found` (closest first), skipping deleted nodes:
+/// ready to return, or with a quantizer pending a re-rank.
 fn queue_results(state: &mut ScanState, graph: &DiskGraph, found: &[Scored<u64>]) {
+    let queue = if state.quantized { &mut state.pending } else { &mut state.ready };
     for s in found {
         if let Some(node) = graph.seen.get(&s.id) {
             if !node.deleted {
-                state.ready.extend(graph.tids(node).iter().map(|&t| (s.distance, t)));
+                queue.extend(graph.tids(node).iter().map(|&t| (s.distance, t)));
                 if node.overflow.is_valid() {
                     let more = super::tids::read_chain(state.index, node.overflow);
-                    state.ready.extend(more.into_iter().map(|t| (s.distance, t)));
+                    queue.extend(more.into_iter().map(|t| (s.distance, t)));
                 }
             }
+        }
+    }
+}
+
+/// Re-ranks the next `rerank` pending candidates with exact distances from
+/// the heap and queues the visible ones, closest first.
+fn rerank_batch(scan: pg_sys::IndexScanDesc, state: &mut ScanState) {
+    let take = state.rerank.max(1).min(state.pending.len());
+    let batch: Vec<(f32, Ref)> = state.pending.drain(..take).collect();
+    if state.heap.is_none() {
+        state.heap = Some(HeapFetch::begin(scan, state.index, state.context));
+    }
+    let Some(heap) = state.heap.as_ref() else { return };
+    let Some(graph) = state.graph.as_ref() else { return };
+    let space = graph.space;
+    let mut exact: Vec<(f32, Ref)> = Vec::with_capacity(batch.len());
+    // SAFETY: the batch context is ours; everything allocated while it is
+    // current (detoasted values) is freed by the reset below.
+    let old = unsafe { pg_sys::MemoryContextSwitchTo(heap.batch) };
+    for (_, tid) in batch {
+        // SAFETY: the scan's snapshot is an MVCC snapshot (checked in start).
+        let Some(payload) = (unsafe { heap.indexed_payload(&space, tid, (*scan).xs_snapshot) }) else {
+            continue;
+        };
+        let d = match &state.query {
+            Some(q) => space.distance(q.as_bytes(), payload.as_bytes()),
+            None => 0.0,
+        };
+        exact.push((d, tid));
+    }
+    // SAFETY: back to the caller's context, then free the batch's memory.
+    unsafe {
+        pg_sys::MemoryContextSwitchTo(old);
+        pg_sys::MemoryContextReset(heap.batch);
+    }
+    exact.sort_by(|a, b| a.0.total_cmp(&b.0).then_with(|| a.1.cmp(&b.1)));
+    state.ready.extend(exact);
+}
+
+impl HeapFetch {
+    fn begin(scan: pg_sys::IndexScanDesc, index: pg_sys::Relation, context: pg_sys::MemoryContext) -> HeapFetch {
+        // SAFETY: an index scan run by the executor has its heap relation
+        // open; every object is created in the scan's memory context, as
+        // the executor would, and released in `end`.
+        unsafe {
+            let heap = (*scan).heapRelation;
+            if heap.is_null() {
+                pgrx::error!("a quantized hnsw scan needs its table to re-rank");
+            }
+            let old = pg_sys::MemoryContextSwitchTo(context);
+            let am = (*heap).rd_tableam;
+            let Some(fetch_begin) = (*am).index_fetch_begin else {
+                pgrx::error!("the table access method cannot fetch rows by TID");
+            };
+            let fetch = fetch_begin(heap);
+            let slot = pg_sys::table_slot_create(heap, std::ptr::null_mut());
+            let info = pg_sys::BuildIndexInfo(index);
+            let estate = pg_sys::CreateExecutorState();
+            let econtext = pg_sys::MakePerTupleExprContext(estate);
+            (*econtext).ecxt_scantuple = slot;
+            let batch = pg_sys::AllocSetContextCreateInternal(
+                context,
+                c"lodestone hnsw rerank".as_ptr(),
+                pg_sys::ALLOCSET_DEFAULT_MINSIZE as usize,
+                pg_sys::ALLOCSET_DEFAULT_INITSIZE as usize,
+                pg_sys::ALLOCSET_DEFAULT_MAXSIZE as usize,
+            );
+            pg_sys::MemoryContextSwitchTo(old);
+            HeapFetch { heap, fetch, slot, estate, info, batch }
+        }
+    }
+
+    /// The index's payload of the row at `tid`, as the snapshot sees it
+    /// (`None` when it sees no version of it).
+    ///
+    /// # Safety
+    /// `snapshot` must be the scan's registered MVCC snapshot.
+    unsafe fn indexed_payload(
+        &self,
+        space: &crate::hnsw::space::Space,
+        tid: Ref,
+        snapshot: pg_sys::Snapshot,
+    ) -> Option<Payload> {
+        // SAFETY: the fetch, slot and executor state were made for this
+        // heap and index in `begin`; the TID is a copy (the table AM moves
+        // it along the HOT chain).
+        unsafe {
+            let mut at = tid_from_ref(tid);
+            let (mut call_again, mut all_dead) = (false, false);
+            let fetch_tuple = (*(*self.heap).rd_tableam).index_fetch_tuple?;
+            if !fetch_tuple(self.fetch, &mut at, snapshot, self.slot, &mut call_again, &mut all_dead) {
+                return None;
+            }
+            let econtext = (*self.estate).es_per_tuple_exprcontext;
+            let (mut values, mut isnull) = ([pg_sys::Datum::from(0usize); 1], [false; 1]);
+            pg_sys::FormIndexDatum(self.info, self.slot, self.estate, values.as_mut_ptr(), isnull.as_mut_ptr());
+            let payload = if isnull[0] { None } else { super::support::payload_of(space, values[0]) };
+            if !econtext.is_null() {
+                pg_sys::MemoryContextReset((*econtext).ecxt_per_tuple_memory);
+            }
+            payload
+        }
+    }
+
+    fn end(self) {
+        // SAFETY: releases what `begin` made, once (buffer pins included).
+        unsafe {
+            if let Some(fetch_end) = (*(*self.heap).rd_tableam).index_fetch_end {
+                fetch_end(self.fetch);
+            }
+            pg_sys::ExecDropSingleTupleTableSlot(self.slot);
+            pg_sys::FreeExecutorState(self.estate);
+            pg_sys::MemoryContextDelete(self.batch);
         }
     }
 }
@@ -308,6 +475,10 @@ fn resume(state: &mut ScanState) -> bool {
 #[pgrx::pg_guard]
 pub unsafe extern "C-unwind" fn amendscan(scan: pg_sys::IndexScanDesc) {
     let state = state_of(scan);
+    if let Some(heap) = state.heap.take() {
+        heap.end();
+    }
+    state.pending = VecDeque::new();
     state.graph = None;
     state.discarded = BinaryHeap::new();
     state.ready = VecDeque::new();

@@ -88,7 +88,10 @@ pub fn space_of(index: pg_sys::Relation) -> Space {
     if typmod < 0 {
         raise(Error::new(SqlState::InvalidParameterValue, "column does not have dimensions"));
     }
+    // With a quantizer nodes hold codes, not vectors: the types' own limit.
+    let quantized = super::options::Options::of(index).quantizer.is_some();
     let max = match element {
+        Element::F32 | Element::F16 if quantized => super::codes::QUANTIZED_MAX_DIMS,
         Element::F32 => VECTOR_MAX_DIMS,
         Element::F16 => HALFVEC_MAX_DIMS,
         Element::Bit => BIT_MAX_DIMS,

@@ -283,11 +283,13 @@ fn repair_list(
     mut list: List,
 ) -> bool {
     let layout = &meta.layout;
-    let Some(payload) = payload_of_node(index, layout, node) else {
+    let codes = super::codes::load(index, meta);
+    let Some(payload) = payload_of_node(index, layout, node, codes.as_ref()) else {
         return true;
     };
     for _attempt in 0..16 {
-        let mut graph = DiskGraph::new(index, meta.space, *layout, Some(payload.clone()), true);
+        let mut graph =
+            DiskGraph::new(index, meta.space, *layout, Some(payload.clone()), true).with_codes(codes.clone());
         let mut candidates: Vec<u64> = Vec::new();
         let mut scratch = Vec::new();
         for &l in &list.links {
@@ -414,10 +416,19 @@ fn search_candidates(
         .collect()
 }
 
-fn payload_of_node(index: pg_sys::Relation, layout: &NodeLayout, node: Ref) -> Option<Payload> {
+/// A node's payload (with a quantizer, its decoded code).
+fn payload_of_node(
+    index: pg_sys::Relation,
+    layout: &NodeLayout,
+    node: Ref,
+    codes: Option<&super::codes::Codes>,
+) -> Option<Payload> {
     let buf = Buf::share(index, node.block);
     let n = item(buf.page(), node.offset).and_then(|b| node_of(b, layout))?;
-    Some(Payload::from_bytes(n.payload()))
+    Some(match codes {
+        Some(c) => c.decode(n.payload()),
+        None => Payload::from_bytes(n.payload()),
+    })
 }
 
 /// Pass 4: turns deleted nodes (and their links tuples) into free slots and

@@ -1,0 +1,447 @@
+//! Quantized indexes (`WITH (quantizer = sq8 | pq | bq)`): nodes keep a
+//! compressed code of their vector instead of the vector, the graph is
+//! searched on codes, and scans re-rank their best candidates with exact
+//! distances from the heap (see `scan.rs`).
+//!
+//! * **Training** happens once, in `CREATE INDEX`, on a sample of the rows
+//!   the build collected (the pure core in `crate::quant`). The graph itself
+//!   is built on the full-precision vectors in memory, as without a
+//!   quantizer, and only the codes are written to pages.
+//! * **The trained quantizer** (`crate::quant::codec` bytes) lives in the
+//!   index, in contiguous pages of type [`PAGE_QUANT`] written with the rest
+//!   of the build and logged with it (`log_newpage_range`), so a standby
+//!   has it. The meta page records the first page, the length and a
+//!   checksum. A backend caches the parsed quantizer per index, keyed by the
+//!   index's OID and the checksum (a rebuilt index gets new bytes).
+//! * BQ has nothing to train; it stores no pages.
+//! * A build on an empty table cannot train SQ8 or PQ: it succeeds (so that
+//!   `TRUNCATE` works), but inserting into such an index asks for a
+//!   `REINDEX` once the table has data.
+//!
+//! Inserts, vacuum and reconnection compare nodes in the space of *decoded*
+//! codes: a node's payload, as the graph code sees it, is the vector its
+//! code stands for, in the index's element type, so that the pruning
+//! heuristic's distances between two nodes and from the new node are on one
+//! scale.
+
+use super::meta::{corrupt, Meta};
+use super::options::Options;
+use super::page::{init_page, page_type, Buf};
+use crate::format::{Error, SqlState};
+use crate::hnsw::layout::{NodeLayout, PAGE_TUPLE_SPACE};
+use crate::hnsw::space::{as_f16, as_f32, Element, Metric, Payload, Space};
+use crate::quant::{self, Kind, Quantizer, TrainOptions};
+use crate::types::raise;
+use pgrx::pg_sys;
+use std::cell::RefCell;
+use std::sync::Arc;
+
+/// Page type of the pages holding a trained quantizer.
+pub const PAGE_QUANT: u16 = 0x4C33; // "L3"
+
+/// Quantizer bytes one page holds (the page minus header and special space).
+const PAGE_BYTES: usize = PAGE_TUPLE_SPACE;
+
+/// Most dimensions an index accepts with a quantizer, for `vector` and
+/// `halfvec` alike (the types' own limit).
+pub const QUANTIZED_MAX_DIMS: i32 = 16000;
+
+/// Rows a build trains on, at most (SQ8: per-dimension ranges).
+const SQ8_SAMPLE: usize = 65536;
+/// PQ: at most this many rows and about this many values (k-means time
+/// grows with both; 16,384 rows are 64 per centroid).
+const PQ_SAMPLE: usize = 16384;
+const PQ_SAMPLE_VALUES: usize = 16384 * 384;
+const PQ_MIN_SAMPLE: usize = 4096;
+/// PQ bits per code: 256 centroids per subvector, one byte.
+const PQ_BITS: u32 = 8;
+
+pub fn kind_name(kind: Kind) -> &'static str {
+    match kind {
+        Kind::Sq8 => "sq8",
+        Kind::Pq => "pq",
+        Kind::Bq => "bq",
+    }
+}
+
+/// The quantizer metric that orders like the index's internal distance.
+pub fn quant_metric(metric: Metric) -> Option<quant::Metric> {
+    match metric {
+        Metric::L2 => Some(quant::Metric::L2Squared),
+        // Cosine payloads are unit vectors ordered by negative inner product.
+        Metric::InnerProduct | Metric::Cosine => Some(quant::Metric::NegativeInnerProduct),
+        Metric::L1 | Metric::Hamming | Metric::Jaccard => None,
+    }
+}
+
+/// PQ subvectors when the options leave it open: the divisor of `dims`
+/// nearest to `dims / 4` (a byte per 4 dimensions: codes stay small next to
+/// a node's links, and 8-dimension subvectors lost too much recall on
+/// clustered data, 0.75 against 0.98 at 64 dimensions).
+pub fn default_subvectors(dims: usize) -> usize {
+    let target = (dims / 4).max(1);
+    (1..=dims).filter(|d| dims.is_multiple_of(*d)).min_by_key(|&d| (d.abs_diff(target), d)).unwrap_or(1)
+}
+
+/// PQ subvectors of an index.
+pub fn subvectors(dims: usize, asked: usize) -> usize {
+    if asked == 0 {
+        default_subvectors(dims)
+    } else {
+        asked
+    }
+}
+
+/// Bytes of one code.
+pub fn code_size(kind: Kind, dims: usize, pq_subvectors: usize) -> usize {
+    match kind {
+        Kind::Sq8 => dims,
+        Kind::Pq => subvectors(dims, pq_subvectors),
+        Kind::Bq => dims.div_ceil(8),
+    }
+}
+
+/// Checks that the quantizer suits the column and the operator class, and
+/// chooses the node layout for its codes.
+pub fn prepare(space: &Space, opts: &Options, kind: Kind) -> NodeLayout {
+    let name = kind_name(kind);
+    if !matches!(space.element, Element::F32 | Element::F16) {
+        pgrx::ereport!(
+            ERROR,
+            pgrx::PgSqlErrorCode::ERRCODE_FEATURE_NOT_SUPPORTED,
+            format!("quantizer \"{name}\" is only supported for vector and halfvec columns")
+        );
+    }
+    if quant_metric(space.metric).is_none() {
+        pgrx::ereport!(
+            ERROR,
+            pgrx::PgSqlErrorCode::ERRCODE_FEATURE_NOT_SUPPORTED,
+            format!("quantizer \"{name}\" does not support L1 distance"),
+            "Use an l2, ip or cosine operator class, or quantizer = none."
+        );
+    }
+    if kind == Kind::Pq {
+        let m = subvectors(space.dims, opts.pq_subvectors);
+        if m > space.dims || !space.dims.is_multiple_of(m) {
+            raise(Error::new(
+                SqlState::InvalidParameterValue,
+                format!("pq_subvectors must divide the {} dimensions of the column, not {m}", space.dims),
+            ));
+        }
+    }
+    let size = code_size(kind, space.dims, opts.pq_subvectors);
+    if let Some(layout) = NodeLayout::choose(size, opts.m) {
+        return compact(layout);
+    }
+    // Only sq8 codes (a byte per dimension) can outgrow a page.
+    let most = (1..=space.dims).rev().find(|&d| NodeLayout::choose(d, opts.m).is_some()).unwrap_or(0);
+    pgrx::ereport!(
+        ERROR,
+        pgrx::PgSqlErrorCode::ERRCODE_PROGRAM_LIMIT_EXCEEDED,
+        format!(
+            "column cannot have more than {most} dimensions for an hnsw index with quantizer \"{name}\" and m = {}",
+            opts.m
+        ),
+        "Use quantizer = pq or bq, whose codes are smaller."
+    );
+}
+
+/// A quantized index is about size: it keeps only as many inline heap TID
+/// slots as cost no node per page (full-precision layouts give up to a
+/// tenth of a page's nodes for them). Identical vectors are rare in
+/// embeddings; their extra TIDs go to the node's overflow chain. At 384
+/// dimensions with sq8, 13 nodes fit a page instead of 12.
+pub fn compact(layout: NodeLayout) -> NodeLayout {
+    let most = NodeLayout { max_tids: 1, ..layout }.nodes_per_page();
+    let mut layout = layout;
+    while layout.max_tids > 1 && layout.nodes_per_page() < most {
+        layout.max_tids -= 1;
+    }
+    layout
+}
+
+/// A payload of the space as floats (`vector` and `halfvec` payloads).
+pub fn to_f32(space: &Space, payload: &[u8]) -> Vec<f32> {
+    match space.element {
+        Element::F16 => as_f16(&payload[..space.dims * 2]).iter().map(|h| h.to_f32()).collect(),
+        _ => as_f32(&payload[..space.dims * 4]).to_vec(),
+    }
+}
+
+/// Floats as a payload of the space, as they are (no normalisation).
+pub fn from_f32(space: &Space, values: &[f32]) -> Payload {
+    match space.element {
+        Element::F16 => {
+            let mut bytes = Vec::with_capacity(values.len() * 2);
+            for v in values {
+                bytes.extend_from_slice(&half::f16::from_f32(*v).to_bits().to_ne_bytes());
+            }
+            Payload::from_bytes(&bytes)
+        }
+        _ => Payload::from_words(values.iter().map(|v| v.to_bits()).collect(), values.len() * 4),
+    }
+}
+
+/// A trained quantizer of an index, and what it needs around it.
+#[derive(Clone)]
+pub struct Codes {
+    pub quantizer: Arc<Quantizer>,
+    pub space: Space,
+    pub metric: quant::Metric,
+}
+
+impl Codes {
+    pub fn new(quantizer: Arc<Quantizer>, space: Space) -> Codes {
+        let metric = quant_metric(space.metric).unwrap_or(quant::Metric::L2Squared);
+        Codes { quantizer, space, metric }
+    }
+
+    /// The code of a payload.
+    pub fn encode(&self, payload: &[u8]) -> Vec<u8> {
+        let mut code = vec![0u8; self.quantizer.code_size()];
+        self.quantizer.encode(&to_f32(&self.space, payload), &mut code).unwrap_or_else(|e| raise(e));
+        code
+    }
+
+    /// The payload a code stands for (what the graph code compares). For
+    /// cosine, a unit vector again (the index compares unit vectors by
+    /// inner product; a decoded one is only nearly unit).
+    pub fn decode(&self, code: &[u8]) -> Payload {
+        let mut values = vec![0f32; self.space.dims];
+        if self.quantizer.decode(code, &mut values).is_err() {
+            values.fill(f32::NAN);
+        }
+        if self.space.metric == Metric::Cosine {
+            let norm = values.iter().map(|&v| f64::from(v) * f64::from(v)).sum::<f64>().sqrt();
+            if norm > 0.0 && norm.is_finite() {
+                for v in &mut values {
+                    *v = (f64::from(*v) / norm) as f32;
+                }
+            }
+        }
+        from_f32(&self.space, &values)
+    }
+
+    /// The per-query table of a query payload.
+    pub fn table(&self, query: &[u8]) -> quant::QueryTable {
+        self.quantizer.query(&to_f32(&self.space, query), self.metric).unwrap_or_else(|e| raise(e))
+    }
+}
+
+/// Trains the quantizer on the rows a build collected: `n` payloads, one
+/// every `stride` words of `words`. A deterministic sample of evenly spaced
+/// rows. `None` when there are no rows to train SQ8 or PQ on.
+pub fn train(
+    space: &Space,
+    kind: Kind,
+    pq_subvectors: usize,
+    words: &[u32],
+    stride: usize,
+    n: usize,
+) -> Option<Quantizer> {
+    let dims = space.dims;
+    if kind == Kind::Bq {
+        return Some(Quantizer::train(Kind::Bq, &[], dims, &TrainOptions::default()).unwrap_or_else(|e| raise(e)));
+    }
+    if n == 0 {
+        return None;
+    }
+    let cap = match kind {
+        Kind::Pq => PQ_SAMPLE.min((PQ_SAMPLE_VALUES / dims.max(1)).max(PQ_MIN_SAMPLE)),
+        _ => SQ8_SAMPLE.min((64 << 20) / dims.max(1)).max(1),
+    };
+    let take = n.min(cap);
+    let mut sample = Vec::with_capacity(take * dims);
+    for i in 0..take {
+        let row = i * n / take;
+        let bytes = crate::hnsw::space::words_as_bytes(&words[row * stride..(row + 1) * stride]);
+        sample.extend_from_slice(&to_f32(space, bytes));
+    }
+    let opts = TrainOptions { subvectors: subvectors(dims, pq_subvectors), bits: PQ_BITS, ..TrainOptions::default() };
+    if kind == Kind::Pq && take < 1 << PQ_BITS {
+        // The rows the build collected before training: all of them, or as
+        // many as fit maintenance_work_mem.
+        pgrx::ereport!(
+            ERROR,
+            pgrx::PgSqlErrorCode::ERRCODE_DATA_EXCEPTION,
+            format!("quantizer \"pq\" needs at least {} rows to train, the build collected {n}", 1 << PQ_BITS),
+            "A build trains on the rows that fit maintenance_work_mem; an empty table builds an untrained index."
+        );
+    }
+    Some(Quantizer::train(kind, &sample, dims, &opts).unwrap_or_else(|e| raise(e)))
+}
+
+/// FNV-1a over the quantizer's bytes.
+pub fn checksum(bytes: &[u8]) -> u32 {
+    bytes.iter().fold(0x811c_9dc5u32, |h, &b| (h ^ u32::from(b)).wrapping_mul(0x0100_0193))
+}
+
+/// Appends the quantizer's pages to an index being built (without WAL: the
+/// build logs every page at its end). Returns the first block.
+pub fn write_pages(index: pg_sys::Relation, bytes: &[u8]) -> u32 {
+    let mut first = None;
+    for chunk in bytes.chunks(PAGE_BYTES) {
+        let buf = Buf::extend(index);
+        first.get_or_insert(buf.block());
+        let page = buf.page();
+        init_page(page, PAGE_QUANT);
+        // SAFETY: the page is ours, exclusively locked; the chunk fits
+        // between the header and the special space. pd_lower is moved past
+        // it so that WAL full-page images keep it (they drop the hole).
+        unsafe {
+            let contents = pg_sys::PageGetContents(page);
+            std::ptr::copy_nonoverlapping(chunk.as_ptr(), contents.cast::<u8>(), chunk.len());
+            let header = page.cast::<pg_sys::PageHeaderData>();
+            (*header).pd_lower = (contents as usize + chunk.len() - page as usize) as u16;
+            pg_sys::MarkBufferDirty(buf.buffer);
+        }
+    }
+    first.unwrap_or(u32::MAX)
+}
+
+/// Reads the quantizer's bytes back from its pages.
+fn read_pages(index: pg_sys::Relation, first: u32, len: usize) -> Vec<u8> {
+    try_read_pages(index, first, len).unwrap_or_else(|what| corrupt(index, what))
+}
+
+/// [`read_pages`], with what is wrong instead of an error.
+fn try_read_pages(index: pg_sys::Relation, first: u32, len: usize) -> Result<Vec<u8>, &'static str> {
+    let mut bytes = Vec::with_capacity(len);
+    let mut block = first;
+    while bytes.len() < len {
+        if block >= super::page::nblocks(index) {
+            return Err("quantizer (missing pages)");
+        }
+        let buf = Buf::share(index, block);
+        let page = buf.page();
+        if page_type(page) != PAGE_QUANT {
+            return Err("quantizer page");
+        }
+        let want = (len - bytes.len()).min(PAGE_BYTES);
+        // SAFETY: a quantizer page holds its bytes right after the header,
+        // up to pd_lower; we read no further than that.
+        unsafe {
+            let contents = pg_sys::PageGetContents(page);
+            let header = page.cast::<pg_sys::PageHeaderData>();
+            let have = usize::from((*header).pd_lower).saturating_sub(contents as usize - page as usize);
+            if have < want {
+                return Err("quantizer page");
+            }
+            bytes.extend_from_slice(std::slice::from_raw_parts(contents.cast::<u8>(), want));
+        }
+        block += 1;
+    }
+    Ok(bytes)
+}
+
+/// For `lodestone_hnsw_verify`: what is wrong with the stored quantizer, if
+/// anything (without raising an error), and its first block.
+pub fn check(index: pg_sys::Relation, meta: &Meta) -> Option<(u32, String)> {
+    let q = meta.quant?;
+    let block = q.block?;
+    let bytes = match try_read_pages(index, block, q.bytes as usize) {
+        Ok(bytes) => bytes,
+        Err(what) => return Some((block, format!("bad {what}"))),
+    };
+    if checksum(&bytes) != q.checksum {
+        return Some((block, "quantizer checksum mismatch".into()));
+    }
+    match Quantizer::from_bytes(&bytes) {
+        Err(e) => Some((block, e.message)),
+        Ok(p) if p.kind() != q.kind || p.dims() != meta.space.dims || p.code_size() != meta.layout.payload_len => {
+            Some((block, "quantizer does not match the index".into()))
+        }
+        Ok(_) => None,
+    }
+}
+
+type CacheKey = (u32, u32, u32, u32);
+
+thread_local! {
+    /// Parsed quantizers of the indexes this backend used.
+    static CACHE: RefCell<Vec<(CacheKey, Arc<Quantizer>)>> = const { RefCell::new(Vec::new()) };
+}
+
+/// The index's quantizer: `None` for a full-precision index. Raises an
+/// error when the index has a quantizer but it was never trained.
+pub fn load(index: pg_sys::Relation, meta: &Meta) -> Option<Codes> {
+    let q = meta.quant?;
+    if q.kind == Kind::Bq {
+        let bq =
+            Quantizer::train(Kind::Bq, &[], meta.space.dims, &TrainOptions::default()).unwrap_or_else(|e| raise(e));
+        return Some(Codes::new(Arc::new(bq), meta.space));
+    }
+    let Some(block) = q.block else {
+        let name = super::build::relation_name(index);
+        pgrx::ereport!(
+            ERROR,
+            pgrx::PgSqlErrorCode::ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
+            format!("hnsw index \"{name}\" has no trained quantizer"),
+            format!("The index was built on an empty table. Load rows, then REINDEX INDEX {name}.")
+        );
+    };
+    // SAFETY: reads the OID of an open relation.
+    let oid = unsafe { (*index).rd_id }.to_u32();
+    let key = (oid, block, q.bytes, q.checksum);
+    if let Some(found) = CACHE.with(|c| c.borrow().iter().find(|(k, _)| *k == key).map(|(_, q)| q.clone())) {
+        return Some(Codes::new(found, meta.space));
+    }
+    let bytes = read_pages(index, block, q.bytes as usize);
+    if checksum(&bytes) != q.checksum {
+        corrupt(index, "quantizer (checksum mismatch)");
+    }
+    let parsed = Quantizer::from_bytes(&bytes).unwrap_or_else(|_| corrupt(index, "quantizer"));
+    if parsed.kind() != q.kind || parsed.dims() != meta.space.dims || parsed.code_size() != meta.layout.payload_len {
+        corrupt(index, "quantizer (shape)");
+    }
+    let parsed = Arc::new(parsed);
+    CACHE.with(|c| {
+        let mut c = c.borrow_mut();
+        if c.len() >= 16 {
+            c.remove(0);
+        }
+        c.push((key, parsed.clone()));
+    });
+    Some(Codes::new(parsed, meta.space))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn default_subvectors_divide_the_dimensions() {
+        assert_eq!(default_subvectors(384), 96);
+        assert_eq!(default_subvectors(1536), 384);
+        assert_eq!(default_subvectors(3), 1);
+        assert_eq!(default_subvectors(100), 25);
+        assert_eq!(default_subvectors(4000), 1000);
+        for d in 1..300 {
+            assert!(d % default_subvectors(d) == 0);
+        }
+    }
+
+    #[test]
+    fn compact_layouts_keep_every_node_per_page() {
+        let full = NodeLayout::choose(384, 16).unwrap();
+        let compact = compact(full);
+        assert_eq!(compact.nodes_per_page(), NodeLayout { max_tids: 1, ..full }.nodes_per_page());
+        assert!(compact.nodes_per_page() > full.nodes_per_page(), "{full:?}");
+        assert!(compact.max_tids >= 1 && compact.max_tids <= full.max_tids);
+    }
+
+    #[test]
+    fn payloads_round_trip_through_floats() {
+        for element in [Element::F32, Element::F16] {
+            let space = Space::new(element, Metric::L2, 3);
+            let p = from_f32(&space, &[1.0, -2.5, 0.25]);
+            assert_eq!(to_f32(&space, p.as_bytes()), vec![1.0, -2.5, 0.25]);
+        }
+    }
+
+    #[test]
+    fn checksums_differ_for_different_bytes() {
+        assert_ne!(checksum(b"abc"), checksum(b"abd"));
+        assert_eq!(checksum(b""), 0x811c_9dc5);
+    }
+}
