@@ -411,9 +411,8 @@ fn linked_by_a_neighbor(index: pg_sys::Relation, layout: &NodeLayout, x: Ref, le
     };
     let links_to = |from: Ref, to: Ref| read_list(index, layout, from, level).is_some_and(|(_, l)| l.contains(&to));
     out.iter().any(|&o| {
-        read_list(index, layout, o, level).is_some_and(|(_, o_out)| {
-            o_out.contains(&x) && o_out.iter().any(|&p| p != x && links_to(p, o))
-        })
+        read_list(index, layout, o, level)
+            .is_some_and(|(_, o_out)| o_out.contains(&x) && o_out.iter().any(|&p| p != x && links_to(p, o)))
     })
 }
 
