@@ -206,7 +206,14 @@ impl MemGraph {
                     continue;
                 }
                 let found = search(self, self.payload(id), self.params.ef_construction, self.params.ef_construction);
-                let host = found.iter().find(|s| s.id != id && reached[s.id as usize] && !self.node(s.id).merged);
+                let mut hosts =
+                    found.iter().filter(|s| s.id != id && reached[s.id as usize] && !self.node(s.id).merged);
+                // The nearest host that can take the link without giving up
+                // one the heuristic or an earlier reconnection needs: under
+                // inner product the nearest is the same hub for many nodes,
+                // and links forced into one list would displace each other.
+                let first = hosts.clone().next();
+                let host = hosts.find(|s| self.has_room(s.id)).or(first);
                 if let Some(host) = host {
                     self.force_link(host.id, id, host.distance);
                     fixed += 1;
@@ -238,6 +245,13 @@ impl MemGraph {
                 }
             }
         }
+    }
+
+    /// Whether `node`'s layer-0 list can take a forced link without losing
+    /// a diverse one (those the heuristic keeps, and earlier forced links).
+    fn has_room(&self, node: u32) -> bool {
+        let links = self.links(node, 0);
+        links.len() < self.params.capacity(0) || links.iter().any(|l| !l.diverse)
     }
 
     /// Puts `new` in `node`'s layer-0 list whatever the heuristic says, in
@@ -609,6 +623,32 @@ mod tests {
         }
         let unreachable = seen.iter().filter(|s| !**s).count();
         assert_eq!(unreachable, 0);
+    }
+
+    /// Nodes no walk from the entry point reaches, over links on any level.
+    fn unreachable(graph: &MemGraph) -> usize {
+        let (entry, _) = graph.entry().unwrap();
+        let mut seen = vec![false; graph.len()];
+        graph.mark_reachable(entry, &mut seen);
+        (0..graph.len()).filter(|&i| !seen[i] && !graph.node(i as u32).merged).count()
+    }
+
+    #[test]
+    fn inner_product_on_unnormalised_vectors_leaves_no_node_out() {
+        // Under inner product the long vectors are everyone's nearest, and
+        // the short ones nobody's: pruning strands many of them, and the
+        // nearest reachable node of each is one of the same few hubs.
+        let mut rng = rand::rngs::StdRng::seed_from_u64(11);
+        let points: Vec<Vec<f32>> = (0..3000)
+            .map(|i| {
+                let norm = 1.0 + (i % 7) as f32;
+                (0..32).map(|_| rng.gen_range(-1.0f32..1.0) * norm).collect()
+            })
+            .collect();
+        let space = Space::new(Element::F32, Metric::InnerProduct, 32);
+        let graph = graph_of(space, &points, PARAMS);
+        graph.build_parallel(&AtomicUsize::new(0), &AtomicBool::new(false)).unwrap();
+        assert_eq!(unreachable(&graph), 0);
     }
 
     #[test]
