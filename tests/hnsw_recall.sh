@@ -91,6 +91,27 @@ same "row-by-row inserts of near-orthogonal vectors leave every node reachable" 
   "$(sql main -c "SELECT * FROM lodestone_hnsw_verify('ortho_v')")"
 sql main -c "DROP TABLE ortho"
 
+# Inner product on vectors of very different lengths: the long ones are
+# everyone's nearest, the short ones nobody's. The build used to leave 146
+# of 10,000 nodes unreachable (forced links into the same few hubs displaced
+# each other); every node must be reachable after the build, after row-by-row
+# inserts and after VACUUM.
+sql main <<'SQL'
+CREATE TABLE ipraw (id int, v vector(64));
+SELECT setseed(0.42);
+INSERT INTO ipraw SELECT i, ARRAY(SELECT (random() * 2 - 1) * (1 + i % 7) FROM generate_series(1, 64) j WHERE j + i > 0)::vector(64)
+  FROM generate_series(1, 10000) i;
+CREATE INDEX ipraw_v ON ipraw USING hnsw (v vector_ip_ops);
+SQL
+same "inner product on unnormalised vectors: every node reachable after the build" "" \
+  "$(sql main -c "SELECT * FROM lodestone_hnsw_verify('ipraw_v')")"
+sql main -c "INSERT INTO ipraw SELECT i, ARRAY(SELECT (random() * 2 - 1) * (1 + i % 7) FROM generate_series(1, 64) j WHERE j + i > 0)::vector(64)
+  FROM generate_series(10001, 12000) i"
+same "... after 2,000 row-by-row inserts" "" "$(sql main -c "SELECT * FROM lodestone_hnsw_verify('ipraw_v')")"
+sql main -c "DELETE FROM ipraw WHERE id % 3 = 0" -c "VACUUM ipraw"
+same "... after deleting a third and VACUUM" "" "$(sql main -c "SELECT * FROM lodestone_hnsw_verify('ipraw_v')")"
+sql main -c "DROP TABLE ipraw"
+
 # Half the rows deleted, then VACUUM repairs the graph. Half of every
 # cluster: the cluster of a row is id % 10, so the choice goes by a hash.
 sql main -c "DELETE FROM items WHERE hashint4(id) & 1 = 0" -c "VACUUM items"
