@@ -13,10 +13,11 @@
 # on restore) at an ef_search high enough to be exact on this data. Every
 # index verifies.
 #
-# HOOK(pq): product-quantized `pq` values and their codebooks are being built
-# on another branch. When a type named pq exists, every pq column is compared
-# too (by its text); the pq engineer should extend compare() below with the
-# codebooks and a pq index search. Until then that part reports SKIP.
+# pq: a table with a `pq` column encoded with two trained codebooks (rows of
+# lodestone.pq_codebooks, an extension configuration table) and a quantized
+# hnsw index (quantizer = pq, its quantizer stored in the index's own pages)
+# must come through every path too: the same codebooks, the same pq values,
+# the same top-10 ids through the quantized index.
 source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
 
 new_cluster src "wal_level = replica" "max_wal_senders = 4"
@@ -36,7 +37,16 @@ CREATE INDEX items_h ON items USING hnsw ((h::vector(24)) vector_l2_ops) WHERE h
 DELETE FROM items WHERE id % 7 = 0;
 VACUUM items;
 INSERT INTO items SELECT 10000 + id, v::vector(24), NULL, NULL, 'late' FROM lodestone_test.clustered(500, 24, 40, 0.4, 0.3);
+CREATE TABLE codes (id bigint PRIMARY KEY, v vector(24), c pq);
+INSERT INTO codes (id, v) SELECT id, v::vector(24) FROM lodestone_test.clustered(1000, 24, 40, 0.4, 0.15);
+SELECT lodestone.pq_train('codes', 'v', 6) \gset first_
+SELECT lodestone.pq_train('codes', 'v', 4, 4) \gset second_
+UPDATE codes SET c = pq_encode(v, CASE WHEN id % 2 = 0 THEN :first_pq_train ELSE :second_pq_train END);
+CREATE INDEX codes_pq ON codes USING hnsw (v vector_l2_ops) WITH (quantizer = pq);
 SQL
+
+check "the source has 2 pq codebooks and 1000 pq values" '$1 == "2|1000"' \
+  "$(sql src -c "SELECT (SELECT count(*) FROM lodestone.pq_codebooks) || '|' || (SELECT count(c) FROM codes)")"
 
 content="SELECT count(*), md5(string_agg(id || '|' || coalesce(v::text, '-') || '|' || coalesce(h::text, '-') || '|' || coalesce(s::text, '-') || '|' || coalesce(note, '-'), ',' ORDER BY id)) FROM items"
 indexdefs="SELECT string_agg(indexdef, E'\n' ORDER BY indexname) FROM pg_indexes WHERE tablename = 'items'"
@@ -50,6 +60,9 @@ labels=("vector <-> (items_l2)" "vector <=> (items_cos)" "halfvec <-> (items_h, 
 
 # psql against database DB of cluster NAME
 db() { local name=$1 d=$2; shift 2; local dv="DIR_$name" pv="PORT_$name"; cluster_psql "${!dv}" "${!pv}" -d "$d" -qAt "$@"; }
+
+codebooks="SELECT string_agg(format('%s:%s:%s:%s:%s', id, dims, subvectors, bits, md5(codebook)), ',' ORDER BY id) FROM lodestone.pq_codebooks"
+pq_search="SELECT q.id, ARRAY(SELECT c.id FROM codes c ORDER BY c.v <-> q.v LIMIT 10) FROM queries q ORDER BY q.id"
 
 pq_columns() { # name db: "table.column" of every column of a type named pq
   db "$1" "$2" -c "SELECT quote_ident(table_name) || '.' || quote_ident(column_name) FROM information_schema.columns
@@ -73,24 +86,20 @@ compare() { # label name db physical(yes/no)
       "$(sql src -c "SET enable_seqscan = off" -c "SET hnsw.ef_search = $ef" -c "${searches[$i]}")" \
       "$(db "$name" "$d" -c "SET enable_seqscan = off" -c "SET hnsw.ef_search = $ef" -c "${searches[$i]}")"
   done
-  # A rebuilt index must verify completely; a physical copy is the source's
-  # graph, whose late inserts may have left a node unreachable until the next
-  # VACUUM (see docs/reliability.md), so only its structure is checked.
-  local ignore=""
-  [[ $physical == yes ]] && ignore="unreachable node"
-  for idx in items_l2 items_cos items_h; do
-    same "$label: $idx verifies" "" "$(db "$name" "$d" -c "SELECT * FROM lodestone_hnsw_verify('$idx') WHERE problem <> '$ignore'")"
+  # Every index verifies completely, the physical copy's (the source's own
+  # graph, late row-by-row inserts included) as much as the rebuilt ones.
+  for idx in items_l2 items_cos items_h codes_pq; do
+    same "$label: $idx verifies" "" "$(db "$name" "$d" -c "SELECT * FROM lodestone_hnsw_verify('$idx')")"
   done
-  # HOOK(pq): see the header.
-  if [[ "$(sql src -c "SELECT to_regtype('pq') IS NOT NULL")" == t ]]; then
-    same "$label: the same pq columns" "$(pq_columns src postgres)" "$(pq_columns "$name" "$d")"
-    for col in $(pq_columns src postgres); do
-      local q="SELECT count(*), md5(string_agg(${col#*.}::text, ',' ORDER BY ${col#*.}::text)) FROM ${col%%.*}"
-      same "$label: pq column $col equal" "$(sql src -c "$q")" "$(db "$name" "$d" -c "$q")"
-    done
-  else
-    echo "  SKIP  $label: pq values and codebooks (no pq type yet; HOOK(pq) in this file)"
-  fi
+  same "$label: the same pq codebooks" "$(sql src -c "$codebooks")" "$(db "$name" "$d" -c "$codebooks")"
+  same "$label: the same pq columns" "$(pq_columns src postgres)" "$(pq_columns "$name" "$d")"
+  for col in $(pq_columns src postgres); do
+    local q="SELECT count(*), md5(string_agg(${col#*.}::text, ',' ORDER BY ${col#*.}::text)) FROM ${col%%.*}"
+    same "$label: pq column $col equal" "$(sql src -c "$q")" "$(db "$name" "$d" -c "$q")"
+  done
+  same_lines "$label: top-10 ids through the quantized index codes_pq at ef_search $ef" \
+    "$(sql src -c "SET enable_seqscan = off" -c "SET hnsw.ef_search = $ef" -c "$pq_search")" \
+    "$(db "$name" "$d" -c "SET enable_seqscan = off" -c "SET hnsw.ef_search = $ef" -c "$pq_search")"
 }
 
 # pg_dump custom format -> pg_restore
