@@ -26,18 +26,27 @@ SQL
 
 wait_for_replay primary standby
 
-for op in '<->' '<=>'; do
-  primary_results="$(topk primary items queries "$op" 10 "hnsw.ef_search = 60")"
-  same "standby's top-10 by $op equals the primary's for 100 queries" "$primary_results" "$(topk standby items queries "$op" 10 "hnsw.ef_search = 60")"
-  check "the primary returned 10 ids per query ($op)" '$1 == 100' "$(grep -c ',.*,.*,.*,.*,.*,.*,.*,.*,' <<<"$primary_results")"
-done
-plan="$(sql standby -c "SET enable_seqscan = off" -c "EXPLAIN (COSTS OFF) SELECT id FROM items ORDER BY v <-> '[0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0]' LIMIT 5")"
-check "the standby plans an index scan" '/Index Scan using items_l2/' "$plan"
-for idx in items_l2 items_cos; do
-  same "$idx verifies on the standby" "" "$(sql standby -c "SELECT * FROM lodestone_hnsw_verify('$idx')")"
-  same "$idx: the standby's info equals the primary's" "$(sql primary -c "SELECT * FROM lodestone_hnsw_info('$idx')")" \
-    "$(sql standby -c "SELECT * FROM lodestone_hnsw_info('$idx')")"
-done
+# The standby answers like the primary: TABLE's top-10 by both operators at
+# ef_search EF, an index scan of PLANNED, and INDEXES verify with the same info.
+compare_standby() { # label table ef planned indexes...
+  local label=$1 table=$2 ef=$3 planned=$4 op idx primary_results plan
+  shift 4
+  for op in '<->' '<=>'; do
+    primary_results="$(topk primary "$table" queries "$op" 10 "hnsw.ef_search = $ef")"
+    same "${label}the standby's top-10 by $op equals the primary's for 100 queries" "$primary_results" \
+      "$(topk standby "$table" queries "$op" 10 "hnsw.ef_search = $ef")"
+    check "${label}the primary returned 10 ids per query ($op)" '$1 == 100' \
+      "$(grep -c ',.*,.*,.*,.*,.*,.*,.*,.*,' <<<"$primary_results")"
+  done
+  plan="$(sql standby -c "SET enable_seqscan = off" -c "EXPLAIN (COSTS OFF) SELECT id FROM $table ORDER BY v <-> '[0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0]' LIMIT 5")"
+  check "the standby plans an index scan of $planned" "/Index Scan using $planned/" "$plan"
+  for idx in "$@"; do
+    same "$idx verifies on the standby" "" "$(sql standby -c "SELECT * FROM lodestone_hnsw_verify('$idx')")"
+    same "$idx: the standby's info equals the primary's" "$(sql primary -c "SELECT * FROM lodestone_hnsw_info('$idx')")" \
+      "$(sql standby -c "SELECT * FROM lodestone_hnsw_info('$idx')")"
+  done
+}
+compare_standby "" items 60 items_l2 items_l2 items_cos
 
 # A quantized index (codes on pages, the trained quantizer in pages of its
 # own): the standby has the quantizer from WAL and re-ranks from its own
@@ -53,20 +62,7 @@ VACUUM qitems;
 INSERT INTO qitems SELECT id + 40000, v FROM lodestone_test.clustered(500, 16, 50, 0.3, 0.6);
 SQL
 wait_for_replay primary standby
-for op in '<->' '<=>'; do
-  primary_results="$(topk primary qitems queries "$op" 10 "hnsw.ef_search = 40")"
-  same "quantized: the standby's top-10 by $op equals the primary's" "$primary_results" \
-    "$(topk standby qitems queries "$op" 10 "hnsw.ef_search = 40")"
-  check "quantized: the primary returned 10 ids per query ($op)" '$1 == 100' \
-    "$(grep -c ',.*,.*,.*,.*,.*,.*,.*,.*,' <<<"$primary_results")"
-done
-plan="$(sql standby -c "SET enable_seqscan = off" -c "EXPLAIN (COSTS OFF) SELECT id FROM qitems ORDER BY v <-> '[0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0]' LIMIT 5")"
-check "the standby plans a scan of the pq index" '/Index Scan using qitems_pq/' "$plan"
-for idx in qitems_pq qitems_sq8; do
-  same "$idx verifies on the standby" "" "$(sql standby -c "SELECT * FROM lodestone_hnsw_verify('$idx')")"
-  same "$idx: the standby's info equals the primary's" "$(sql primary -c "SELECT * FROM lodestone_hnsw_info('$idx')")" \
-    "$(sql standby -c "SELECT * FROM lodestone_hnsw_info('$idx')")"
-done
+compare_standby "quantized: " qitems 40 qitems_pq qitems_pq qitems_sq8
 # The standby's answers are exact: the same as a sequential scan on the
 # primary, here with a beam over the whole table.
 exact="$(sql primary -c "SET enable_indexscan = off" -c "SET enable_bitmapscan = off" -c "
