@@ -604,25 +604,14 @@ mod tests {
         let space = Space::new(Element::F32, Metric::L2, 16);
         let graph = graph_of(space, &points, PARAMS);
         graph.build_parallel(&AtomicUsize::new(0), &AtomicBool::new(false)).unwrap();
-        let (entry, _) = graph.entry().unwrap();
-        let mut seen = vec![false; graph.len()];
-        let mut stack = vec![entry];
-        seen[entry as usize] = true;
-        while let Some(n) = stack.pop() {
+        for n in 0..graph.len() as u32 {
             for level in 0..=graph.level(n) {
                 let links = graph.links(n, level);
                 assert!(links.len() <= PARAMS.capacity(level));
-                for l in links.iter().map(|l| l.id) {
-                    assert!(graph.level(l) >= level, "link to a node without that level");
-                    if !seen[l as usize] {
-                        seen[l as usize] = true;
-                        stack.push(l);
-                    }
-                }
+                assert!(links.iter().all(|l| graph.level(l.id) >= level), "link to a node without that level");
             }
         }
-        let unreachable = seen.iter().filter(|s| !**s).count();
-        assert_eq!(unreachable, 0);
+        assert_eq!(unreachable(&graph), 0);
     }
 
     /// Nodes no walk from the entry point reaches, over links on any level.
