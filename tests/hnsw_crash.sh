@@ -39,14 +39,14 @@ for cycle in $(seq "$CYCLES"); do
   wait "$bench" || true
   cluster_start "$DIR_main"
   echo "  cycle $cycle: $(sql main -c "SELECT count(*) FROM items") rows committed"
-  same "cycle $cycle: no structural damage after the crash" "" \
-    "$(sql main -c "SELECT * FROM lodestone_hnsw_verify('items_v') WHERE problem <> 'unreachable node'")"
+  no_rows "cycle $cycle: no structural damage after the crash" \
+    sql main -c "SELECT * FROM lodestone_hnsw_verify('items_v') WHERE problem <> 'unreachable node'"
   missing="$(sql main -c "SET enable_seqscan = off" -c "SET hnsw.ef_search = 100" -c "
     SELECT count(*) FROM items i WHERE i.id > (SELECT max(id) - 1500 FROM items)
       AND i.id <> ALL (ARRAY(SELECT j.id FROM items j ORDER BY j.v <-> i.v LIMIT 3))" | tail -1)"
   check "cycle $cycle: the newest 1,500 committed rows are found by their vectors" '$1 == 0' "$missing"
-  same "cycle $cycle: no structural damage to the quantized index" "" \
-    "$(sql main -c "SELECT * FROM lodestone_hnsw_verify('items_q') WHERE problem <> 'unreachable node'")"
+  no_rows "cycle $cycle: no structural damage to the quantized index" \
+    sql main -c "SELECT * FROM lodestone_hnsw_verify('items_q') WHERE problem <> 'unreachable node'"
   missing="$(sql main -c "SET enable_seqscan = off" -c "SET hnsw.ef_search = 100" -c "
     SELECT count(*) FROM items i WHERE i.id > (SELECT max(id) - 1500 FROM items)
       AND i.id <> ALL (ARRAY(SELECT j.id FROM items j ORDER BY j.v <=> i.v LIMIT 3))" | tail -1)"
@@ -58,9 +58,9 @@ check "recall@10 after $CYCLES crashes (was $before)" "\$1 >= $before - 0.05" "$
 sql main -c "VACUUM (INDEX_CLEANUP ON) items"
 same "after VACUUM the index holds exactly the committed rows" "$(sql main -c "SELECT count(*) FROM items")" \
   "$(sql main -c "SELECT heap_tids FROM lodestone_hnsw_info('items_v')")"
-same "and verifies, every node reachable" "" "$(sql main -c "SELECT * FROM lodestone_hnsw_verify('items_v')")"
+no_rows "and verifies, every node reachable" sql main -c "SELECT * FROM lodestone_hnsw_verify('items_v')"
 same "the quantized index holds exactly the committed rows" "$(sql main -c "SELECT count(*) FROM items")" \
   "$(sql main -c "SELECT heap_tids FROM lodestone_hnsw_info('items_q')")"
-same "and verifies, every node reachable" "" "$(sql main -c "SELECT * FROM lodestone_hnsw_verify('items_q')")"
+no_rows "and verifies, every node reachable" sql main -c "SELECT * FROM lodestone_hnsw_verify('items_q')"
 
 echo "$passes passed, 0 failed"

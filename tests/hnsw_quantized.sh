@@ -42,7 +42,7 @@ one() {
     "$(sql main -c "SET enable_seqscan = off" -c "EXPLAIN (COSTS OFF) SELECT id FROM $table ORDER BY v $op (SELECT v FROM $queries LIMIT 1) LIMIT 10" | tr '\n' ' ')"
   check "recall@10, $table $op, $options, ef_search $ef, rerank_factor $factor" '$1 >= 0.95' \
     "$(recall "$table" "$queries" "$op" "$ef" "$factor")"
-  same "$table ($options) verifies" "" "$(sql main -c "SELECT * FROM lodestone_hnsw_verify('q_idx')")"
+  no_rows "$table ($options) verifies" sql main -c "SELECT * FROM lodestone_hnsw_verify('q_idx')"
   sql main -c "DROP INDEX q_idx"
 }
 
@@ -72,7 +72,7 @@ sql main -c "INSERT INTO items SELECT id + 100000, v FROM lodestone_test.cluster
 check "recall@10, sq8, after 3,000 inserts, ef_search 40" '$1 >= 0.95' "$(recall items queries '<->' 40 1)"
 sql main -c "DELETE FROM items WHERE hashint4(id) % 2 = 0" -c "VACUUM items"
 check "recall@10, sq8, half deleted and VACUUM, ef_search 100" '$1 >= 0.95' "$(recall items queries '<->' 100 1)"
-same "q_sq8 verifies after VACUUM" "" "$(sql main -c "SELECT * FROM lodestone_hnsw_verify('q_sq8')")"
+no_rows "q_sq8 verifies after VACUUM" sql main -c "SELECT * FROM lodestone_hnsw_verify('q_sq8')"
 same "heap and index agree on the row count" "$(sql main -c "SELECT count(*) FROM items")" \
   "$(sql main -c "SELECT heap_tids FROM lodestone_hnsw_info('q_sq8')")"
 

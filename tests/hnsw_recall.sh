@@ -68,7 +68,7 @@ SQL
 check "recall@10, sparsevec L2 (<->), ef_search 100" '$1 >= 0.95' "$(recall sparse '<->' sparse_queries)"
 check "recall@10, sparsevec cosine (<=>), ef_search 100" '$1 >= 0.95' "$(recall sparse '<=>' sparse_queries)"
 for idx in halfs_v_idx halfs_v_idx1 bits_v_idx bits_v_idx1 sparse_v_idx sparse_v_idx1; do
-  same "$idx verifies" "" "$(sql main -c "SELECT * FROM lodestone_hnsw_verify('$idx')")"
+  no_rows "$idx verifies" sql main -c "SELECT * FROM lodestone_hnsw_verify('$idx')"
 done
 sql main -c "DROP TABLE halfs, half_queries, bits, bit_queries, sparse, sparse_queries"
 
@@ -87,8 +87,8 @@ SELECT setseed(0.3);
 INSERT INTO ortho SELECT i, ARRAY(SELECT CASE WHEN random() < 0.15 THEN round((random() * 2 - 1)::numeric, 3) ELSE 0 END
   FROM generate_series(1, 64) j WHERE j + i > 0)::vector(64) FROM generate_series(1, 3000) i;
 SQL
-same "row-by-row inserts of near-orthogonal vectors leave every node reachable" "" \
-  "$(sql main -c "SELECT * FROM lodestone_hnsw_verify('ortho_v')")"
+no_rows "row-by-row inserts of near-orthogonal vectors leave every node reachable" \
+  sql main -c "SELECT * FROM lodestone_hnsw_verify('ortho_v')"
 sql main -c "DROP TABLE ortho"
 
 # Inner product on vectors of very different lengths: the long ones are
@@ -103,13 +103,13 @@ INSERT INTO ipraw SELECT i, ARRAY(SELECT (random() * 2 - 1) * (1 + i % 7) FROM g
   FROM generate_series(1, 10000) i;
 CREATE INDEX ipraw_v ON ipraw USING hnsw (v vector_ip_ops);
 SQL
-same "inner product on unnormalised vectors: every node reachable after the build" "" \
-  "$(sql main -c "SELECT * FROM lodestone_hnsw_verify('ipraw_v')")"
+no_rows "inner product on unnormalised vectors: every node reachable after the build" \
+  sql main -c "SELECT * FROM lodestone_hnsw_verify('ipraw_v')"
 sql main -c "INSERT INTO ipraw SELECT i, ARRAY(SELECT (random() * 2 - 1) * (1 + i % 7) FROM generate_series(1, 64) j WHERE j + i > 0)::vector(64)
   FROM generate_series(10001, 12000) i"
-same "... after 2,000 row-by-row inserts" "" "$(sql main -c "SELECT * FROM lodestone_hnsw_verify('ipraw_v')")"
+no_rows "... after 2,000 row-by-row inserts" sql main -c "SELECT * FROM lodestone_hnsw_verify('ipraw_v')"
 sql main -c "DELETE FROM ipraw WHERE id % 3 = 0" -c "VACUUM ipraw"
-same "... after deleting a third and VACUUM" "" "$(sql main -c "SELECT * FROM lodestone_hnsw_verify('ipraw_v')")"
+no_rows "... after deleting a third and VACUUM" sql main -c "SELECT * FROM lodestone_hnsw_verify('ipraw_v')"
 sql main -c "DROP TABLE ipraw"
 
 # Half the rows deleted, then VACUUM repairs the graph. Half of every
@@ -118,7 +118,7 @@ sql main -c "DELETE FROM items WHERE hashint4(id) & 1 = 0" -c "VACUUM items"
 check "recall@10, L2, after deleting half and VACUUM" '$1 >= 0.9' "$(recall items '<->')"
 check "recall@10, cosine, after deleting half and VACUUM" '$1 >= 0.9' "$(recall items '<=>')"
 for idx in items_v_idx items_v_idx1 items_v_idx2; do
-  same "$idx verifies after VACUUM" "" "$(sql main -c "SELECT * FROM lodestone_hnsw_verify('$idx')")"
+  no_rows "$idx verifies after VACUUM" sql main -c "SELECT * FROM lodestone_hnsw_verify('$idx')"
   same "$idx holds every remaining row" "$(sql main -c "SELECT count(*) FROM items")" \
     "$(sql main -c "SELECT heap_tids FROM lodestone_hnsw_info('$idx')")"
 done
@@ -127,7 +127,7 @@ done
 # the rest inserted on disk, with a NOTICE.
 notice="$(sql main -c "SET maintenance_work_mem = '1MB'" -c "CREATE INDEX small_mem ON units USING hnsw (v vector_l2_ops)" 2>&1)"
 check "a build over maintenance_work_mem says so" '/no longer fits into maintenance_work_mem/' "$notice"
-same "the spilled build verifies" "" "$(sql main -c "SELECT * FROM lodestone_hnsw_verify('small_mem')")"
+no_rows "the spilled build verifies" sql main -c "SELECT * FROM lodestone_hnsw_verify('small_mem')"
 check "recall@10, L2, spilled build" '$1 >= 0.95' "$(recall units '<->' unit_queries)"
 
 # Iterative scans: a filter that keeps 1% of the rows still yields k rows.

@@ -89,7 +89,7 @@ compare() { # label name db physical(yes/no)
   # Every index verifies completely, the physical copy's (the source's own
   # graph, late row-by-row inserts included) as much as the rebuilt ones.
   for idx in items_l2 items_cos items_h codes_pq; do
-    same "$label: $idx verifies" "" "$(db "$name" "$d" -c "SELECT * FROM lodestone_hnsw_verify('$idx')")"
+    no_rows "$label: $idx verifies" db "$name" "$d" -c "SELECT * FROM lodestone_hnsw_verify('$idx')"
   done
   same "$label: the same pq codebooks" "$(sql src -c "$codebooks")" "$(db "$name" "$d" -c "$codebooks")"
   same "$label: the same pq columns" "$(pq_columns src postgres)" "$(pq_columns "$name" "$d")"

@@ -147,19 +147,19 @@ for cycle in $(seq "$CYCLES"); do
     WHERE (i.id IN (SELECT id FROM committed) OR i.id IN (SELECT id FROM items ORDER BY random() LIMIT 500))
       AND i.id <> ALL (ARRAY(SELECT j.id FROM items j ORDER BY j.v <-> i.v LIMIT 3))" | tail -1)"
   same "cycle $cycle: those rows and 500 others are found through the index" 0 "$missing"
-  same "cycle $cycle: items_v has no structural damage" "" \
-    "$(sql main -c "SELECT * FROM lodestone_hnsw_verify('items_v') WHERE problem <> 'unreachable node'")"
+  no_rows "cycle $cycle: items_v has no structural damage" \
+    sql main -c "SELECT * FROM lodestone_hnsw_verify('items_v') WHERE problem <> 'unreachable node'"
   if [[ $mode == 1 || $mode == 4 ]]; then
     if [[ "$(sql main -c "SELECT to_regclass('builds_v') IS NOT NULL")" == t ]]; then
       finished_build=$((finished_build + 1))
-      same "cycle $cycle: the build finished before the crash and verifies" "" \
-        "$(sql main -c "SELECT * FROM lodestone_hnsw_verify('builds_v')")"
+      no_rows "cycle $cycle: the build finished before the crash and verifies" \
+        sql main -c "SELECT * FROM lodestone_hnsw_verify('builds_v')"
       same "cycle $cycle: and indexes every row" 30000 "$(sql main -c "SELECT heap_tids FROM lodestone_hnsw_info('builds_v')")"
       sql main -c "DROP INDEX builds_v"
     else
       mid_build=$((mid_build + 1))
-      same "cycle $cycle: the interrupted build left no index" "" \
-        "$(sql main -c "SELECT indexrelid::regclass FROM pg_index WHERE indrelid = 'builds'::regclass")"
+      no_rows "cycle $cycle: the interrupted build left no index" \
+        sql main -c "SELECT indexrelid::regclass FROM pg_index WHERE indrelid = 'builds'::regclass"
     fi
   fi
   fresh="$(fresh_recall)"
@@ -171,10 +171,10 @@ echo "  $mid_build builds interrupted, $finished_build finished before the crash
 sql main -c "VACUUM (INDEX_CLEANUP ON) items"
 same "after VACUUM the index holds exactly the table's rows" "$(sql main -c "SELECT count(*) FROM items")" \
   "$(sql main -c "SELECT heap_tids FROM lodestone_hnsw_info('items_v')")"
-same "and verifies with no finding, every node reachable" "" "$(sql main -c "SELECT * FROM lodestone_hnsw_verify('items_v')")"
+no_rows "and verifies with no finding, every node reachable" sql main -c "SELECT * FROM lodestone_hnsw_verify('items_v')"
 # A build after all this still works and verifies.
 sql main -c "CREATE INDEX builds_v ON builds USING hnsw (v vector_l2_ops)"
-same "a fresh build verifies" "" "$(sql main -c "SELECT * FROM lodestone_hnsw_verify('builds_v')")"
+no_rows "a fresh build verifies" sql main -c "SELECT * FROM lodestone_hnsw_verify('builds_v')"
 same "no PANIC in the server log" "" "$(grep -E 'PANIC' "$DIR_main/server.log" || true)"
 
 echo "$passes passed, 0 failed"

@@ -81,7 +81,7 @@ recall_of() {
     END { printf "%.3f\n", q ? total / q : 0 }' <(echo "$1") <(echo "$2")
 }
 
-compare() { # label [verify-finding-to-ignore]
+compare() { # label
   local db i exact plan
   for db in sub_text sub_binary; do
     wait_same "$db"
@@ -96,8 +96,7 @@ compare() { # label [verify-finding-to-ignore]
     plan="$(sub "$db" -c "SET enable_seqscan = off" -c "EXPLAIN (COSTS OFF) ${searches[2]}")"
     check "$1, $db: the sparsevec search uses docs_s" '/Index Scan using docs_s/' "$plan"
     for i in docs_v docs_h docs_s; do
-      same "$1, $db: $i verifies${2:+ (structure only)}" "" \
-        "$(sub "$db" -c "SELECT * FROM lodestone_hnsw_verify('$i') WHERE problem <> '$2'")"
+      no_rows "$1, $db: $i verifies" sub "$db" -c "SELECT * FROM lodestone_hnsw_verify('$i')"
     done
   done
 }
@@ -114,12 +113,19 @@ done
 # index must verify with no finding straight after the copy.
 compare "after the initial copy"
 
+# The updated and deleted rows are spread over all 20 clusters (a row's
+# cluster is id % 20). Deleting id % 10 = 2 used to empty clusters 2 and 12
+# whole, and rotating id % 10 = 1 moved clusters 1 and 11 away: queries
+# drawn from an emptied cluster sit in a hole whose nearest rows lie in other
+# clusters that the graph linked through the deleted ones. HNSW finds those
+# at recall@10 0.94-0.98 at ef_search 200, pgvector 0.8.6 alike
+# (docs/reliability.md, finding 6), which is not what this test is about.
 sql pub <<'SQL'
 INSERT INTO docs SELECT 100000 + id, v::vector(16), v::vector(16)::halfvec(16), sparse_row(100000 + id)
   FROM lodestone_test.clustered(1000, 16, 20, 0.3, 0.5);
-UPDATE docs SET v = (v::real[])[16:16] || (v::real[])[1:15], h = NULL WHERE id % 10 = 1;
-UPDATE docs SET h = v::halfvec(16), s = sparse_row(id + 7) WHERE id % 10 = 1;
-DELETE FROM docs WHERE id % 10 = 2;
+UPDATE docs SET v = (v::real[])[16:16] || (v::real[])[1:15], h = NULL WHERE id % 9 = 1;
+UPDATE docs SET h = v::halfvec(16), s = sparse_row(id + 7) WHERE id % 9 = 1;
+DELETE FROM docs WHERE id % 7 = 2;
 UPDATE docs SET id = id + 500000 WHERE id % 10 = 3 AND id < 1000;
 SQL
 for db in sub_text sub_binary; do wait_same "$db"; sub "$db" -c "VACUUM (INDEX_CLEANUP ON) docs"; done

@@ -70,7 +70,7 @@ compare_all() { # reference-cluster label other-clusters...
   done
   for other in "$ref" "$@"; do
     for idx in items_l2 items_cos; do
-      same "$label: $idx verifies on $other" "" "$(sql "$other" -c "SELECT * FROM lodestone_hnsw_verify('$idx')")"
+      no_rows "$label: $idx verifies on $other" sql "$other" -c "SELECT * FROM lodestone_hnsw_verify('$idx')"
     done
   done
   for other in "$@"; do

@@ -66,6 +66,22 @@ same() {
   fi
 }
 
+# no_rows DESCRIPTION COMMAND...: COMMAND (a query that lists problems, such
+# as lodestone_hnsw_verify) succeeds and prints nothing. A failing query
+# fails the check: compared as `same "..." "" "$(sql ...)"`, its empty output
+# would pass.
+no_rows() {
+  local what=$1 out status=0; shift
+  out="$("$@" 2>&1)" || status=$?
+  if ((status == 0)) && [[ -z $out ]]; then
+    printf '  ok    %s\n' "$what"
+    passes=$((passes + 1))
+  else
+    printf '  FAIL  %s (exit status %s)\n%s\n' "$what" "$status" "$out"
+    exit 1
+  fi
+}
+
 # same_lines DESCRIPTION A B: like `same`, for long multi-line results (top-k
 # lists of many queries); on a mismatch prints how many lines differ and the
 # first differences.
