@@ -133,7 +133,7 @@ impl Quantizer {
     /// Bytes of one code.
     pub fn code_size(&self) -> usize {
         match self {
-            Quantizer::Sq8(q) => q.dims(),
+            Quantizer::Sq8(q) => q.code_size(),
             Quantizer::Pq(q) => q.subvectors(),
             Quantizer::Bq(q) => q.code_size(),
         }

@@ -95,7 +95,8 @@ pub fn subvectors(dims: usize, asked: usize) -> usize {
 /// Bytes of one code.
 pub fn code_size(kind: Kind, dims: usize, pq_subvectors: usize) -> usize {
     match kind {
-        Kind::Sq8 => dims,
+        // A byte per dimension and the code's norm (see `crate::quant::sq8`).
+        Kind::Sq8 => quant::sq8::Sq8::code_size_of(dims),
         Kind::Pq => subvectors(dims, pq_subvectors),
         Kind::Bq => dims.div_ceil(8),
     }
@@ -134,7 +135,10 @@ pub fn prepare(space: &Space, opts: &Options, kind: Kind) -> NodeLayout {
         return compact(layout);
     }
     // Only sq8 codes (a byte per dimension) can outgrow a page.
-    let most = (1..=space.dims).rev().find(|&d| NodeLayout::choose(d, opts.m).is_some()).unwrap_or(0);
+    let most = (1..=space.dims)
+        .rev()
+        .find(|&d| NodeLayout::choose(code_size(kind, d, opts.pq_subvectors), opts.m).is_some())
+        .unwrap_or(0);
     pgrx::ereport!(
         ERROR,
         pgrx::PgSqlErrorCode::ERRCODE_PROGRAM_LIMIT_EXCEEDED,
