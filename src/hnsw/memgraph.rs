@@ -10,28 +10,13 @@
 //! entry-point lock for its whole insertion, as hnswlib does: rare, and it
 //! keeps the top of the graph consistent.
 //!
-//! **Codes as a filter.** Once an insertion's beam is full, most nodes it
-//! measures are farther than its farthest result and are thrown away, and
-//! reading their vectors is much of a build's time. A build of `vector`
-//! (L2, inner product, cosine; 64 dimensions or more) therefore also keeps
-//! an sq8 code of every vector (a byte per dimension, `crate::quant::sq8`,
-//! a quarter of the memory) and scores a batch on codes first: a node whose
-//! code lies more than 2% beyond the beam's farthest result is rejected
-//! unmeasured (sq8 errs by about 0.3% at 384 dimensions), every other is
-//! measured exactly. Every distance the search keeps, and everything that
-//! shapes the graph (links, their distances, pruning), is exact, so the
-//! graph is the one an exact search builds but for the rare node whose code
-//! errs by more than the margin. On 100,000 × 384 vectors it halves the
-//! exact distances per insertion (603 to 270) at equal recall.
-//!
 //! Nothing here touches Postgres: the build runs on rayon threads.
 
 use super::level::{level_for_index, MAX_LEVEL};
 use super::lists::{huge_vec, Lists};
 use super::search::{descend, search_layer, EpochVisited, GraphView, Scored, Scratch};
 use super::select::{offer, select_links, Link};
-use super::space::{as_f32, words_as_bytes, Element, Metric, Space};
-use crate::quant::sq8::{Sq8, Sq8Query};
+use super::space::{words_as_bytes, Space};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Mutex, MutexGuard};
 
@@ -72,8 +57,6 @@ pub struct MemGraph {
     pub params: GraphParams,
     payloads: Vec<u32>,
     stride: usize,
-    /// What insertions search on, where the space has codes.
-    codes: Option<BuildCodes>,
     levels: Vec<u8>,
     lists: Lists,
     nodes: Vec<Mutex<NodeState>>,
@@ -106,13 +89,11 @@ impl MemGraph {
             (0..tids.len()).map(|i| level_for_index(i as u64, params.seed, params.m, MAX_LEVEL) as u8).collect();
         let lists = Lists::new(&params, &levels);
         let nodes = tids.iter().map(|&tid| Mutex::new(NodeState { tids: vec![tid], merged: false })).collect();
-        let codes = BuildCodes::new(&space, &payloads, stride, tids.len());
         MemGraph {
             space,
             params,
             payloads,
             stride,
-            codes,
             levels,
             lists,
             nodes,
@@ -120,12 +101,6 @@ impl MemGraph {
             search_distances: AtomicUsize::new(0),
             link_distances: AtomicUsize::new(0),
         }
-    }
-
-    /// Memory a node's search code takes in a build over `space` (0 when
-    /// its searches compare the vectors themselves).
-    pub fn code_bytes(space: &Space) -> usize {
-        BuildCodes::metric(space).map_or(0, |_| Sq8::code_size_of(space.dims))
     }
 
     pub fn len(&self) -> usize {
@@ -313,14 +288,7 @@ impl MemGraph {
         };
 
         inserter.known.clear();
-        let table = self.codes.as_ref().map(|c| c.table(self.payload(id)));
-        let mut view = MemView {
-            graph: self,
-            query: self.payload(id),
-            table: table.as_ref(),
-            computed: 0,
-            known: Some(&mut inserter.known),
-        };
+        let mut view = MemView { graph: self, query: self.payload(id), computed: 0, known: Some(&mut inserter.known) };
         let start = Scored { id: entry, distance: view.distance_to(entry) };
         let mut best = descend(&mut view, start, top, level.min(top), &mut inserter.scratch);
         let mut entries = vec![best];
@@ -475,11 +443,9 @@ impl KnownDistances {
 struct MemView<'a> {
     graph: &'a MemGraph,
     query: &'a [u8],
-    /// The query against the build's codes, when searches compare codes.
-    table: Option<&'a Sq8Query>,
     /// Distances computed, for measurements.
     computed: usize,
-    /// Where to note every exact distance computed (when inserting).
+    /// Where to note every distance computed (when inserting).
     known: Option<&'a mut KnownDistances>,
 }
 
@@ -493,106 +459,12 @@ impl MemView<'_> {
     }
 }
 
-/// How far (relative to the bound) a code's distance must lie beyond the
-/// beam's farthest result for the node to be rejected without measuring
-/// it: well above the error of sq8 distances (about 1e-3 relative).
-const CODE_MARGIN: f32 = 0.02;
-
-/// The sq8 codes of a build's vectors (see the module's documentation).
-struct BuildCodes {
-    quantizer: Sq8,
-    metric: crate::quant::Metric,
-    code_size: usize,
-    codes: Vec<u8>,
-}
-
-impl BuildCodes {
-    /// Shortest vectors worth coding.
-    const MIN_DIMS: usize = 64;
-    /// Rows the ranges are learnt from, at most.
-    const SAMPLE: usize = 16384;
-
-    /// The metric codes are compared by, for spaces that get codes.
-    fn metric(space: &Space) -> Option<crate::quant::Metric> {
-        if space.element != Element::F32 || space.dims < Self::MIN_DIMS {
-            return None;
-        }
-        match space.metric {
-            Metric::L2 => Some(crate::quant::Metric::L2Squared),
-            // Cosine payloads are unit vectors, ordered by -a·b.
-            Metric::InnerProduct | Metric::Cosine => Some(crate::quant::Metric::NegativeInnerProduct),
-            _ => None,
-        }
-    }
-
-    fn new(space: &Space, payloads: &[u32], stride: usize, n: usize) -> Option<BuildCodes> {
-        let metric = Self::metric(space)?;
-        if n == 0 {
-            return None;
-        }
-        let dims = space.dims;
-        let row = |i: usize| &as_f32(words_as_bytes(&payloads[i * stride..(i + 1) * stride]))[..dims];
-        let take = n.min(Self::SAMPLE);
-        let mut sample = Vec::with_capacity(take * dims);
-        for i in 0..take {
-            sample.extend_from_slice(row(i * n / take));
-        }
-        let quantizer = Sq8::train(&sample, dims).ok()?;
-        let code_size = quantizer.code_size();
-        let mut codes = huge_vec(n * code_size, |_| 0u8);
-        for (i, code) in codes.chunks_exact_mut(code_size).enumerate() {
-            // Rows outside the sampled ranges clamp to the nearest byte.
-            quantizer.encode(row(i), code);
-        }
-        Some(BuildCodes { quantizer, metric, code_size, codes })
-    }
-
-    fn code(&self, id: u32) -> &[u8] {
-        let start = id as usize * self.code_size;
-        &self.codes[start..start + self.code_size]
-    }
-
-    fn table(&self, payload: &[u8]) -> Sq8Query {
-        self.quantizer.query(&as_f32(payload)[..self.quantizer.dims()], self.metric)
-    }
-}
-
 impl GraphView for MemView<'_> {
     type Id = u32;
 
     fn neighbors(&mut self, id: u32, level: usize, out: &mut Vec<u32>) {
         if level <= self.graph.level(id) {
             self.graph.lists.read_ids(id, level, out);
-        }
-    }
-
-    /// With codes, a node whose distance to its code exceeds `bound` by
-    /// more than [`CODE_MARGIN`] is left unmeasured (reported at its code's
-    /// distance, which the search rejects as it would the exact one); the
-    /// rest are measured exactly, so every distance a search keeps is exact.
-    fn distances_within(&mut self, ids: &[u32], bound: f32, out: &mut Vec<Option<f32>>) {
-        let (Some(table), Some(codes)) = (self.table, &self.graph.codes) else {
-            return self.distances(ids, out);
-        };
-        if !bound.is_finite() {
-            return self.distances(ids, out);
-        }
-        let reject_above = bound + CODE_MARGIN * bound.abs();
-        if let Some(&first) = ids.first() {
-            prefetch(codes.code(first));
-        }
-        for (i, &id) in ids.iter().enumerate() {
-            if let Some(&next) = ids.get(i + 1) {
-                prefetch(codes.code(next));
-            }
-            let approximate = table.distance(codes.code(id));
-            if approximate > reject_above {
-                out.push(Some(approximate));
-            } else {
-                prefetch(self.graph.payload(id));
-                self.computed += 1;
-                out.push(Some(self.distance_to(id)));
-            }
         }
     }
 
@@ -641,7 +513,7 @@ pub fn search(graph: &MemGraph, query: &[u8], k: usize, ef: usize) -> Vec<Scored
 /// [`search`], also returning how many distances it computed.
 pub fn search_counting(graph: &MemGraph, query: &[u8], k: usize, ef: usize) -> (Vec<Scored<u32>>, usize) {
     let Some((entry, top)) = graph.entry() else { return (Vec::new(), 0) };
-    let mut view = MemView { graph, query, table: None, computed: 1, known: None };
+    let mut view = MemView { graph, query, computed: 1, known: None };
     let mut scratch = Scratch::default();
     let start = Scored { id: entry, distance: view.distance_to(entry) };
     let best = descend(&mut view, start, top, 0, &mut scratch);
@@ -724,35 +596,6 @@ mod tests {
             let r = recall(space, &points, &graph, &queries, 10, 200);
             assert!(r >= 0.95, "{metric:?}: recall {r}");
         }
-    }
-
-    /// A build that searches on sq8 codes (64 dimensions and more) finds
-    /// neighbours as well as one that searches on the vectors.
-    #[test]
-    fn searching_on_codes_keeps_recall() {
-        for metric in [Metric::L2, Metric::Cosine, Metric::InnerProduct] {
-            let (points, queries) = (clustered(3000, 96, 20, 1), clustered(100, 96, 20, 2));
-            let space = Space::new(Element::F32, metric, 96);
-            let one_thread = rayon::ThreadPoolBuilder::new().num_threads(1).build().unwrap();
-            let mut recalls = Vec::new();
-            for codes in [true, false] {
-                let mut graph = graph_of(space, &points, PARAMS);
-                assert!(graph.codes.is_some(), "{metric:?}: 96 dimensions get codes");
-                if !codes {
-                    graph.codes = None;
-                }
-                one_thread.install(|| graph.build_parallel(&AtomicUsize::new(0), &AtomicBool::new(false))).unwrap();
-                assert_eq!(unreachable(&graph), 0);
-                recalls.push(recall(space, &points, &graph, &queries, 10, 40));
-            }
-            let (with_codes, without) = (recalls[0], recalls[1]);
-            assert!(with_codes >= 0.9 && with_codes >= without - 0.02, "{metric:?}: {with_codes} against {without}");
-        }
-        // Short vectors and other metrics search on the vectors.
-        assert!(MemGraph::code_bytes(&Space::new(Element::F32, Metric::L2, 63)) == 0);
-        assert!(MemGraph::code_bytes(&Space::new(Element::F32, Metric::L1, 96)) == 0);
-        assert!(MemGraph::code_bytes(&Space::new(Element::F16, Metric::L2, 96)) == 0);
-        assert_eq!(MemGraph::code_bytes(&Space::new(Element::F32, Metric::Cosine, 96)), 100);
     }
 
     #[test]

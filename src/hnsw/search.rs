@@ -39,14 +39,6 @@ pub trait GraphView {
     /// node cannot take part (for example a slot freed by vacuum). Results go
     /// to `out`, one per id, in order.
     fn distances(&mut self, ids: &[Self::Id], out: &mut Vec<Option<f32>>);
-
-    /// [`distances`](Self::distances) for a search that will reject any node
-    /// farther than `bound`: a view may report such a node at an estimate
-    /// above `bound` instead of measuring it.
-    fn distances_within(&mut self, ids: &[Self::Id], bound: f32, out: &mut Vec<Option<f32>>) {
-        let _ = bound;
-        self.distances(ids, out);
-    }
 }
 
 /// Which nodes a search has already seen.
@@ -194,14 +186,7 @@ pub fn search_layer<G: GraphView>(
             continue;
         }
         scratch.distances.clear();
-        // Once the beam is full, nothing farther than its farthest result
-        // gets in (the bound only falls while the batch is taken in).
-        if results.len() >= ef && discarded.is_none() {
-            let bound = results.peek().map_or(f32::INFINITY, |r| r.distance);
-            graph.distances_within(&scratch.fresh, bound, &mut scratch.distances);
-        } else {
-            graph.distances(&scratch.fresh, &mut scratch.distances);
-        }
+        graph.distances(&scratch.fresh, &mut scratch.distances);
         for (&id, &distance) in scratch.fresh.iter().zip(&scratch.distances) {
             let Some(distance) = distance else { continue };
             let scored = Scored { id, distance };

@@ -195,7 +195,7 @@ pub struct Sq8Query {
 }
 
 impl Sq8Query {
-    #[inline]
+    #[inline(always)]
     pub fn distance(&self, code: &[u8]) -> f32 {
         let dims = self.weights.len().max(self.query.len());
         debug_assert_eq!(code.len(), dims + NORM_BYTES);
@@ -274,7 +274,7 @@ mod kernels {
         }
     }
 
-    #[inline]
+    #[inline(always)]
     pub fn dot(simd: Simd, code: &[u8], weights: &[i16]) -> i64 {
         assert_eq!(code.len(), weights.len());
         match simd {
@@ -325,12 +325,16 @@ mod kernels {
                 acc = _mm512_add_epi32(acc, _mm512_madd_epi16(_mm512_cvtepu8_epi16(bytes), w));
                 i += 32;
             }
-            let mut lanes = [0i32; 16];
-            // SAFETY: `lanes` is 64 bytes, the width of the store.
-            unsafe { _mm512_storeu_si512(lanes.as_mut_ptr().cast(), acc) };
-            total += lanes.iter().map(|&v| i64::from(v)).sum::<i64>();
+            // The 16 lanes widened to i64 before they are summed (their
+            // total may pass i32).
+            let low = _mm512_cvtepi32_epi64(_mm512_castsi512_si256(acc));
+            let high = _mm512_cvtepi32_epi64(_mm512_extracti64x4_epi64::<1>(acc));
+            total += _mm512_reduce_add_epi64(_mm512_add_epi64(low, high));
         }
-        total + dot_portable(&code[whole..], &weights[whole..])
+        if whole < n {
+            total += dot_portable(&code[whole..], &weights[whole..]);
+        }
+        total
     }
 
     /// # Safety
@@ -360,7 +364,10 @@ mod kernels {
             unsafe { _mm256_storeu_si256(lanes.as_mut_ptr().cast(), acc) };
             total += lanes.iter().map(|&v| i64::from(v)).sum::<i64>();
         }
-        total + dot_portable(&code[whole..], &weights[whole..])
+        if whole < n {
+            total += dot_portable(&code[whole..], &weights[whole..]);
+        }
+        total
     }
 
     /// Cosine (off the index's path): a float loop in 16 independent

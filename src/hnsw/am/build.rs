@@ -135,7 +135,7 @@ pub unsafe extern "C-unwind" fn ambuild(
         ends: Vec::new(),
         tids: Vec::new(),
         memory_limit,
-        node_bytes: (2 * opts.m + 2) * 4 + 96 + MemGraph::code_bytes(&space),
+        node_bytes: (2 * opts.m + 2) * 4 + 96,
         longest: 0,
         heap_tuples: 0.0,
         indexed: 0.0,
