@@ -3,11 +3,13 @@
 //! `ef_search`, for the build variants the core offers. For tuning the core;
 //! it needs no Postgres.
 //!
-//!   cargo bench --bench graph_quality -- VECTORS.npy [cosine|l2] [queries]
+//!   cargo bench --bench graph_quality -- VECTORS.npy [cosine|l2] [queries] [--exact] [--build-only]
 //!
 //! The `.npy` file holds float32 rows (the ANN harness caches its Debian
 //! MiniLM embeddings as one, under target/bench-ann/data/). The last
 //! `queries` rows (default 1000) are the queries, the rest the base.
+//! The build measures on halves as `CREATE INDEX` does, unless `--exact`;
+//! `--build-only` skips the queries (to time builds).
 
 use lodestone::hnsw::memgraph::{search_counting, GraphParams, MemGraph};
 use lodestone::hnsw::space::{Element, Metric, Space};
@@ -41,9 +43,12 @@ fn main() {
     let (base, queries) = payloads.split_at(rows - nq);
     println!("{} base vectors, {} queries, {dims} dims, {metric:?}", base.len(), queries.len());
 
+    let flag = |name: &str| std::env::args().any(|a| a == name);
+    let (exact, build_only) = (flag("--exact"), flag("--build-only"));
     // Exact top 10 of every query.
     let truth: Vec<Vec<u64>> = queries
         .iter()
+        .filter(|_| !build_only)
         .map(|q| {
             let mut d: Vec<(f32, u64)> =
                 base.iter().enumerate().map(|(i, p)| (space.distance(q.as_bytes(), p.as_bytes()), i as u64)).collect();
@@ -61,16 +66,24 @@ fn main() {
             })
             .collect();
         let tids: Vec<u64> = (0..base.len() as u64).collect();
-        let graph = MemGraph::new(space, params, words, &tids);
         let started = Instant::now();
+        let mut graph = MemGraph::new(space, params, words, &tids);
+        println!("graph allocated in {:.2} s", started.elapsed().as_secs_f64());
+        let started = Instant::now();
+        let halves = !exact && graph.measure_in_halves();
+        println!("halves in {:.2} s", started.elapsed().as_secs_f64());
         graph.build_parallel(&AtomicUsize::new(0), &AtomicBool::new(false)).expect("not cancelled");
         let (searching, linking) = graph.build_distances();
         println!(
-            "\nbuilt in {:.1} s; distances per insert: {:.0} searching, {:.0} choosing links",
+            "\nbuilt in {:.1} s ({}); distances per insert: {:.0} searching, {:.0} choosing links",
             started.elapsed().as_secs_f64(),
+            if halves { "measuring halves" } else { "measuring exactly" },
             searching as f64 / base.len() as f64,
             linking as f64 / base.len() as f64
         );
+        if build_only {
+            return;
+        }
         println!("| ef | recall@10 | distances per query |");
         println!("|---:|---:|---:|");
         for ef in [10, 20, 40, 80, 160] {

@@ -10,13 +10,22 @@
 //! entry-point lock for its whole insertion, as hnswlib does: rare, and it
 //! keeps the top of the graph consistent.
 //!
+//! An insertion's distances are most of a build's time, and most of their
+//! cost is reading payloads from memory (at 384 dimensions a payload is 24
+//! cache lines, nearly always a miss). A graph of `vector` payloads can
+//! measure them on half-precision copies instead ([`MemGraph::measure_in_halves`]):
+//! half the bytes to read, and the graph built is as good (the rounding,
+//! 2⁻¹¹ of each element, is far below the gaps between neighbours that the
+//! heuristic compares). The pages still get the exact vectors, and scans
+//! measure those.
+//!
 //! Nothing here touches Postgres: the build runs on rayon threads.
 
 use super::level::{level_for_index, MAX_LEVEL};
 use super::lists::{huge_vec, Lists};
 use super::search::{descend, search_layer, EpochVisited, GraphView, Scored, Scratch};
 use super::select::{offer, select_links, Link};
-use super::space::{words_as_bytes, Space};
+use super::space::{words_as_bytes, Element, Space};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Mutex, MutexGuard};
 
@@ -51,12 +60,42 @@ pub struct NodeState {
     pub merged: bool,
 }
 
+/// One payload per node, packed in 4-byte words, and the space that
+/// measures them.
+struct Payloads {
+    space: Space,
+    words: Vec<u32>,
+    /// Words per payload.
+    stride: usize,
+}
+
+impl Payloads {
+    #[inline]
+    fn get(&self, id: u32) -> &[u8] {
+        let start = id as usize * self.stride;
+        let bytes = words_as_bytes(&self.words[start..start + self.stride]);
+        &bytes[..bytes.len().min(self.space.payload_len())]
+    }
+
+    #[inline]
+    fn distance_to(&self, query: &[u8], id: u32) -> f32 {
+        self.space.distance(query, self.get(id))
+    }
+}
+
+/// The fewest dimensions for which [`MemGraph::measure_in_halves`] measures
+/// on halves: below it a payload is a few cache lines either way, and
+/// rounding weighs more in few dimensions.
+pub const HALVES_MIN_DIMS: usize = 64;
+
 /// The graph of a build.
 pub struct MemGraph {
     pub space: Space,
     pub params: GraphParams,
-    payloads: Vec<u32>,
-    stride: usize,
+    /// The nodes' payloads, as the pages get them.
+    payloads: Payloads,
+    /// What insertions measure, when not `payloads`: half-precision copies.
+    halves: Option<Payloads>,
     levels: Vec<u8>,
     lists: Lists,
     nodes: Vec<Mutex<NodeState>>,
@@ -92,8 +131,8 @@ impl MemGraph {
         MemGraph {
             space,
             params,
-            payloads,
-            stride,
+            payloads: Payloads { space, words: payloads, stride },
+            halves: None,
             levels,
             lists,
             nodes,
@@ -112,9 +151,75 @@ impl MemGraph {
     }
 
     pub fn payload(&self, id: u32) -> &[u8] {
-        let start = id as usize * self.stride;
-        let bytes = words_as_bytes(&self.payloads[start..start + self.stride]);
-        &bytes[..bytes.len().min(self.space.payload_len())]
+        self.payloads.get(id)
+    }
+
+    /// Bytes [`MemGraph::measure_in_halves`] would add for `nodes` nodes of
+    /// `space`, or `None` when it would not measure on halves.
+    pub fn halves_bytes(space: &Space, nodes: usize) -> Option<usize> {
+        let eligible = space.element == Element::F32 && !space.is_variable() && space.dims >= HALVES_MIN_DIMS;
+        eligible.then(|| nodes * (space.dims * 2).div_ceil(4) * 4)
+    }
+
+    /// From now on insertions measure distances on half-precision copies of
+    /// the payloads (see the module's documentation); returns whether it
+    /// does (only `vector` payloads of [`HALVES_MIN_DIMS`] or more
+    /// dimensions). Call it before the build.
+    ///
+    /// All copies are scaled by one power of two that brings the largest
+    /// element near 2¹⁴: halves then neither overflow (their largest is
+    /// 65,504) nor lose small elements to subnormals, and every distance is
+    /// scaled alike (by its square for L2 and inner products), which keeps
+    /// their order, all a build compares.
+    pub fn measure_in_halves(&mut self) -> bool {
+        use half::slice::HalfFloatSliceExt;
+        use rayon::prelude::*;
+        if Self::halves_bytes(&self.space, self.len()).is_none() || self.is_empty() {
+            return false;
+        }
+        let (dims, from) = (self.space.dims, &self.payloads);
+        let elements = |id: usize| {
+            words_as_bytes(&from.words[id * from.stride..(id + 1) * from.stride])[..dims * 4]
+                .chunks_exact(4)
+                .map(|b| f32::from_ne_bytes([b[0], b[1], b[2], b[3]]))
+        };
+        let largest = (0..self.len())
+            .into_par_iter()
+            .map(|id| elements(id).fold(0.0f32, |m, x| m.max(x.abs())))
+            .reduce(|| 0.0, f32::max);
+        // In f64: the scale of a tiny largest element is beyond f32's range.
+        let scale = if largest > 0.0 { 2f64.powi(14 - f64::from(largest).log2().floor() as i32) } else { 1.0 };
+        let stride = (dims * 2).div_ceil(4);
+        let mut words = huge_vec(self.len() * stride, |_| 0u32);
+        words.par_chunks_mut(stride).enumerate().for_each_init(
+            || (vec![0f32; dims], vec![half::f16::ZERO; stride * 2]),
+            |(scaled, halves), (id, out)| {
+                for (s, x) in scaled.iter_mut().zip(elements(id)) {
+                    *s = (f64::from(x) * scale) as f32;
+                }
+                halves[..dims].convert_from_f32_slice(scaled);
+                for (w, pair) in out.iter_mut().zip(halves.chunks_exact(2)) {
+                    // Two halves to a word, in memory order.
+                    let (lo, hi) = (pair[0].to_bits().to_ne_bytes(), pair[1].to_bits().to_ne_bytes());
+                    *w = u32::from_ne_bytes([lo[0], lo[1], hi[0], hi[1]]);
+                }
+            },
+        );
+        let space = Space::new(Element::F16, self.space.metric, dims);
+        self.halves = Some(Payloads { space, words, stride });
+        true
+    }
+
+    /// Whether two nodes hold the same vector. The halves are compared
+    /// first: they are in cache when the caller has just measured them, and
+    /// differ wherever the vectors do, nearly always in their first bytes.
+    fn same_payload(&self, a: u32, b: u32) -> bool {
+        self.halves.as_ref().is_none_or(|h| h.get(a) == h.get(b)) && self.payload(a) == self.payload(b)
+    }
+
+    /// What insertions measure: the halves, or the payloads themselves.
+    fn measured(&self) -> &Payloads {
+        self.halves.as_ref().unwrap_or(&self.payloads)
     }
 
     pub fn level(&self, id: u32) -> usize {
@@ -145,8 +250,10 @@ impl MemGraph {
         out
     }
 
+    /// The distance between two nodes as insertions measure it.
     pub fn distance(&self, a: u32, b: u32) -> f32 {
-        self.space.distance(self.payload(a), self.payload(b))
+        let measured = self.measured();
+        measured.space.distance(measured.get(a), measured.get(b))
     }
 
     /// Distances the insertions so far computed while searching and while
@@ -205,7 +312,8 @@ impl MemGraph {
                 if reached[id as usize] || self.node(id).merged {
                     continue;
                 }
-                let found = search(self, self.payload(id), self.params.ef_construction, self.params.ef_construction);
+                let ef = self.params.ef_construction;
+                let found = search_in(self, self.measured(), self.measured().get(id), ef, ef).0;
                 let mut hosts =
                     found.iter().filter(|s| s.id != id && reached[s.id as usize] && !self.node(s.id).merged);
                 // The nearest host that can take the link without giving up
@@ -288,7 +396,9 @@ impl MemGraph {
         };
 
         inserter.known.clear();
-        let mut view = MemView { graph: self, query: self.payload(id), computed: 0, known: Some(&mut inserter.known) };
+        let points = self.measured();
+        let mut view =
+            MemView { graph: self, points, query: points.get(id), computed: 0, known: Some(&mut inserter.known) };
         let start = Scored { id: entry, distance: view.distance_to(entry) };
         let mut best = descend(&mut view, start, top, level.min(top), &mut inserter.scratch);
         let mut entries = vec![best];
@@ -309,11 +419,10 @@ impl MemGraph {
                 self.search_distances.fetch_add(view.computed, Ordering::Relaxed);
                 return;
             }
-            let me = self.payload(id);
             chosen[lc] = select_links(
                 &found,
                 self.params.capacity(lc),
-                |c| self.payload(c) == me,
+                |c| self.same_payload(c, id),
                 |a, b| {
                     pairs += 1;
                     self.distance(a, b)
@@ -346,9 +455,8 @@ impl MemGraph {
     /// Adds this node's TID to an identical node found by the search (a node
     /// holds any number of them). `found` is sorted, closest first.
     fn try_merge(&self, id: u32, found: &[Scored<u32>]) -> bool {
-        let me = self.payload(id);
         for candidate in found.iter().take_while(|s| s.distance <= 0.0) {
-            if candidate.id == id || self.payload(candidate.id) != me {
+            if candidate.id == id || !self.same_payload(candidate.id, id) {
                 continue;
             }
             let tid = lock(&self.nodes[id as usize]).tids[0];
@@ -374,7 +482,7 @@ impl MemGraph {
             return 0;
         }
         let capacity = self.params.capacity(level);
-        let same = self.payload(new) == self.payload(node);
+        let same = self.same_payload(new, node);
         let mut computed = 0;
         self.edit_links(node, level, |links| {
             offer(links, Scored { id: new, distance }, capacity, same, |a, b| {
@@ -442,6 +550,8 @@ impl KnownDistances {
 /// The graph seen from one query payload.
 struct MemView<'a> {
     graph: &'a MemGraph,
+    /// The payloads measured, and the query among their kind.
+    points: &'a Payloads,
     query: &'a [u8],
     /// Distances computed, for measurements.
     computed: usize,
@@ -451,7 +561,7 @@ struct MemView<'a> {
 
 impl MemView<'_> {
     fn distance_to(&mut self, id: u32) -> f32 {
-        let distance = self.graph.space.distance(self.query, self.graph.payload(id));
+        let distance = self.points.distance_to(self.query, id);
         if let Some(known) = self.known.as_deref_mut() {
             known.record(id, distance);
         }
@@ -473,11 +583,11 @@ impl GraphView for MemView<'_> {
         // The payloads are scattered over the whole graph: ask for the next
         // one while computing with this one, so the memory latency overlaps.
         if let Some(&first) = ids.first() {
-            prefetch(self.graph.payload(first));
+            prefetch(self.points.get(first));
         }
         for (i, &id) in ids.iter().enumerate() {
             if let Some(&next) = ids.get(i + 1) {
-                prefetch(self.graph.payload(next));
+                prefetch(self.points.get(next));
             }
             out.push(Some(self.distance_to(id)));
         }
@@ -504,16 +614,23 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-/// Searches the built graph for the `k` nearest nodes to `query` with beam
-/// width `ef` (for tests and benchmarks of the core).
+/// Searches the built graph for the `k` nearest nodes to `query` (a payload
+/// of the graph's space) with beam width `ef`, measuring the exact payloads
+/// as a scan of the index does (for tests and benchmarks of the core).
 pub fn search(graph: &MemGraph, query: &[u8], k: usize, ef: usize) -> Vec<Scored<u32>> {
     search_counting(graph, query, k, ef).0
 }
 
 /// [`search`], also returning how many distances it computed.
 pub fn search_counting(graph: &MemGraph, query: &[u8], k: usize, ef: usize) -> (Vec<Scored<u32>>, usize) {
+    search_in(graph, &graph.payloads, query, k, ef)
+}
+
+/// [`search_counting`] measuring `points` (the payloads or their halves),
+/// with `query` of their kind.
+fn search_in(graph: &MemGraph, points: &Payloads, query: &[u8], k: usize, ef: usize) -> (Vec<Scored<u32>>, usize) {
     let Some((entry, top)) = graph.entry() else { return (Vec::new(), 0) };
-    let mut view = MemView { graph, query, computed: 1, known: None };
+    let mut view = MemView { graph, points, query, computed: 1, known: None };
     let mut scratch = Scratch::default();
     let start = Scored { id: entry, distance: view.distance_to(entry) };
     let best = descend(&mut view, start, top, 0, &mut scratch);
@@ -574,14 +691,6 @@ mod tests {
     fn parallel_build_finds_nearest_neighbours() {
         // Inner product is not a metric: like every HNSW, the graph serves it
         // well on vectors of similar norms, so it gets unit vectors here.
-        let unit = |v: Vec<Vec<f32>>| -> Vec<Vec<f32>> {
-            v.into_iter()
-                .map(|p| {
-                    let n = p.iter().map(|x| x * x).sum::<f32>().sqrt();
-                    p.iter().map(|x| x / n).collect()
-                })
-                .collect()
-        };
         for metric in [Metric::L2, Metric::Cosine, Metric::InnerProduct, Metric::L1] {
             let (mut points, mut queries) = (clustered(3000, 24, 20, 1), clustered(50, 24, 20, 2));
             if metric == Metric::InnerProduct {
@@ -596,6 +705,101 @@ mod tests {
             let r = recall(space, &points, &graph, &queries, 10, 200);
             assert!(r >= 0.95, "{metric:?}: recall {r}");
         }
+    }
+
+    fn unit(v: Vec<Vec<f32>>) -> Vec<Vec<f32>> {
+        v.into_iter()
+            .map(|p| {
+                let n = p.iter().map(|x| x * x).sum::<f32>().sqrt();
+                p.iter().map(|x| x / n).collect()
+            })
+            .collect()
+    }
+
+    #[test]
+    fn graphs_measured_in_halves_find_nearest_neighbours() {
+        for metric in [Metric::L2, Metric::Cosine, Metric::InnerProduct, Metric::L1] {
+            let (mut points, mut queries) = (clustered(3000, 64, 20, 1), clustered(50, 64, 20, 2));
+            if metric == Metric::InnerProduct {
+                (points, queries) = (unit(points), unit(queries));
+            }
+            let space = Space::new(Element::F32, metric, 64);
+            let mut graph = graph_of(space, &points, PARAMS);
+            assert!(graph.measure_in_halves(), "{metric:?}");
+            graph.build_parallel(&AtomicUsize::new(0), &AtomicBool::new(false)).unwrap();
+            // Searches measure the exact vectors; the links came from halves.
+            let r = recall(space, &points, &graph, &queries, 10, 100);
+            assert!(r >= 0.95, "{metric:?}: recall {r}");
+            assert_eq!(unreachable(&graph), 0, "{metric:?}");
+        }
+    }
+
+    #[test]
+    fn halves_are_scaled_to_the_vectors_magnitude() {
+        // Unscaled, 1e15 overflows a half (largest 65,504) and 1e-15 is
+        // below its smallest subnormal: every distance would be inf or 0.
+        for magnitude in [1e15f32, 1e-15, 1.0] {
+            let scaled = |v: Vec<Vec<f32>>| -> Vec<Vec<f32>> {
+                v.into_iter().map(|p| p.iter().map(|x| x * magnitude).collect()).collect()
+            };
+            let (points, queries) = (scaled(clustered(2000, 64, 10, 1)), scaled(clustered(50, 64, 10, 2)));
+            let space = Space::new(Element::F32, Metric::L2, 64);
+            let mut graph = graph_of(space, &points, PARAMS);
+            assert!(graph.measure_in_halves());
+            // Measured distances are the exact ones times one power of two
+            // (in f64: that power can be beyond f32's range).
+            let exact = |a, b| f64::from(space.distance(graph.payload(a), graph.payload(b)));
+            let ratio = f64::from(graph.distance(0, 1)) / exact(0, 1);
+            assert!(ratio.is_finite() && ratio > 0.0, "{magnitude}: {ratio}");
+            let power = ratio.log2().round();
+            assert!((ratio.log2() - power).abs() < 0.01, "{magnitude}: {ratio}");
+            for (a, b) in [(2, 3), (5, 900), (17, 1999)] {
+                let (exact, measured) = (exact(a, b), f64::from(graph.distance(a, b)) / 2f64.powf(power));
+                assert!((measured - exact).abs() <= exact * 0.01, "{magnitude}: {measured} vs {exact}");
+            }
+            graph.build_parallel(&AtomicUsize::new(0), &AtomicBool::new(false)).unwrap();
+            let r = recall(space, &points, &graph, &queries, 10, 100);
+            assert!(r >= 0.95, "magnitude {magnitude}: recall {r}");
+        }
+    }
+
+    #[test]
+    fn only_wide_float_vectors_are_measured_in_halves() {
+        let points = clustered(10, 64, 2, 1);
+        let narrow: Vec<Vec<f32>> = points.iter().map(|p| p[..HALVES_MIN_DIMS - 1].to_vec()).collect();
+        let f32_space = |dims| Space::new(Element::F32, Metric::L2, dims);
+        assert!(graph_of(f32_space(64), &points, PARAMS).measure_in_halves());
+        assert!(!graph_of(f32_space(63), &narrow, PARAMS).measure_in_halves());
+        assert_eq!(MemGraph::halves_bytes(&f32_space(64), 10), Some(10 * 128));
+        assert_eq!(MemGraph::halves_bytes(&f32_space(63), 10), None);
+        assert_eq!(MemGraph::halves_bytes(&Space::new(Element::F16, Metric::L2, 64), 10), None);
+        assert!(!graph_of(f32_space(64), &[], PARAMS).measure_in_halves());
+    }
+
+    #[test]
+    fn identical_vectors_share_a_node_when_measured_in_halves() {
+        // Vectors that differ below a half's precision are distinct rows.
+        let mut points = clustered(300, 64, 4, 4);
+        let copy = points[7].clone();
+        let mut near = copy.clone();
+        near[3] += near[3].abs() * 1e-6 + f32::MIN_POSITIVE;
+        for _ in 0..20 {
+            points.push(copy.clone());
+        }
+        points.push(near);
+        let space = Space::new(Element::F32, Metric::L2, 64);
+        let mut graph = graph_of(space, &points, PARAMS);
+        assert!(graph.measure_in_halves());
+        graph.build_parallel(&AtomicUsize::new(0), &AtomicBool::new(false)).unwrap();
+        let q = space.payload_from_f32(&copy).unwrap();
+        let found = search(&graph, q.as_bytes(), 10, 40);
+        let tids: Vec<u64> =
+            found.iter().take_while(|s| s.distance == 0.0).flat_map(|s| graph.node(s.id).tids.clone()).collect();
+        assert_eq!(tids.len(), 21, "the original and its 20 copies: {tids:?}");
+        assert!(!tids.contains(&(points.len() as u64 - 1)), "the near copy is not merged");
+        let near = &points[points.len() - 1];
+        let found = search(&graph, space.payload_from_f32(near).unwrap().as_bytes(), 1, 40);
+        assert_eq!(graph.node(found[0].id).tids, vec![points.len() as u64 - 1]);
     }
 
     #[test]

@@ -13,7 +13,7 @@
 use super::codes::{self, Codes};
 use super::insert::insert_on_disk;
 use super::meta::{Meta, QuantMeta};
-use super::options::Options;
+use super::options::{self, BuildDistances, Options};
 use super::page::{init_page, nblocks, needs_wal, Buf, PAGE_DATA};
 use super::support::{payload_of, space_of};
 use crate::hnsw::layout::{
@@ -27,7 +27,7 @@ use pgrx::pg_sys::panic::ErrorReport;
 use pgrx::{ereport, PgLogLevel, PgSqlErrorCode};
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// Build sub-phases shown in `pg_stat_progress_create_index.phase`.
 pub const PHASE_LOAD: i64 = 2;
@@ -141,6 +141,7 @@ pub unsafe extern "C-unwind" fn ambuild(
         indexed: 0.0,
         spilled: false,
     };
+    let started = Instant::now();
     // SAFETY: the table AM calls `collect` for every row with our state; the
     // FFI guard turns a Postgres ERROR inside the scan into a Rust panic so
     // our frames unwind instead of being jumped over.
@@ -149,12 +150,15 @@ pub unsafe extern "C-unwind" fn ambuild(
             pg_sys::IndexBuildHeapScan(heap, index, index_info, Some(collect), &mut state);
         });
     }
+    pgrx::debug2!("hnsw build: read {} rows in {:.2} s", state.heap_tuples, started.elapsed().as_secs_f64());
     if !state.spilled {
         flush(&mut state);
     }
     if needs_wal(index) {
+        let started = Instant::now();
         // SAFETY: logs full images of every page we wrote without WAL.
         unsafe { pg_sys::log_newpage_range(index, pg_sys::ForkNumber::MAIN_FORKNUM, 0, nblocks(index), true) };
+        pgrx::debug2!("hnsw build: logged the pages in {:.2} s", started.elapsed().as_secs_f64());
     }
 
     // SAFETY: palloc0 of the result struct Postgres expects back.
@@ -233,6 +237,7 @@ fn flush(state: &mut BuildState) {
     if state.space.is_variable() {
         words = pad_to_longest(&words, &ends);
     }
+    let used = tids.len() * (state.node_bytes + state.longest);
     state.longest = 0;
     let params = GraphParams { m: state.opts.m, ef_construction: state.opts.ef_construction, seed: 0x1d_e5_70_9e };
     // With a quantizer: trained on the rows collected so far (this is the
@@ -242,12 +247,24 @@ fn flush(state: &mut BuildState) {
         let stride = state.space.payload_len().div_ceil(4);
         codes::train(&state.space, kind, state.opts.pq_subvectors, &words, stride, tids.len())
     });
-    let graph = MemGraph::new(state.space, params, words, &tids);
+    let started = Instant::now();
+    let mut graph = MemGraph::new(state.space, params, words, &tids);
     drop(tids);
-    build_graph(&graph);
+    // Half-precision copies to measure, when asked for and they fit.
+    let halves = options::BUILD_DISTANCES.get() == BuildDistances::Half
+        && MemGraph::halves_bytes(&state.space, graph.len()).is_some_and(|b| used + b <= state.memory_limit);
+    pgrx::debug1!(
+        "hnsw build: linking {} nodes, measuring {}",
+        graph.len(),
+        if halves { "halves" } else { "exact vectors" }
+    );
+    build_graph(&mut graph, halves);
+    pgrx::debug2!("hnsw build: linked {} nodes in {:.2} s", graph.len(), started.elapsed().as_secs_f64());
     progress(pg_sys::PROGRESS_CREATEIDX_SUBPHASE, PHASE_WRITE);
+    let started = Instant::now();
     let codes = quantizer.map(|q| Codes::new(std::sync::Arc::new(q), state.space));
     write_graph(state.index, &graph, state.space, state.layout, &state.opts, codes.as_ref());
+    pgrx::debug2!("hnsw build: wrote {} pages in {:.2} s", nblocks(state.index), started.elapsed().as_secs_f64());
     progress(pg_sys::PROGRESS_CREATEIDX_SUBPHASE, PHASE_LOAD);
 }
 
@@ -262,7 +279,8 @@ fn build_threads() -> usize {
 
 /// Runs the parallel build on a rayon pool while this thread reports
 /// progress and checks for cancellation. Only this thread calls Postgres.
-fn build_graph(graph: &MemGraph) {
+/// With `halves`, the build measures half-precision copies of the vectors.
+fn build_graph(graph: &mut MemGraph, halves: bool) {
     progress(pg_sys::PROGRESS_CREATEIDX_SUBPHASE, PHASE_GRAPH);
     progress(pg_sys::PROGRESS_CREATEIDX_TUPLES_TOTAL, graph.len() as i64);
     progress(pg_sys::PROGRESS_CREATEIDX_TUPLES_DONE, 0);
@@ -271,6 +289,10 @@ fn build_graph(graph: &MemGraph) {
         .thread_name(|i| format!("lodestone-build-{i}"))
         .build()
         .unwrap_or_else(|e| pgrx::error!("could not start build threads: {e}"));
+    if halves {
+        pool.install(|| graph.measure_in_halves());
+    }
+    let graph = &*graph;
     let done = AtomicUsize::new(0);
     let cancel = AtomicBool::new(false);
     let outcome = std::thread::scope(|scope| {

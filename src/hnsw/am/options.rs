@@ -23,6 +23,19 @@ pub enum IterativeScan {
     StrictOrder,
 }
 
+/// `lodestone.build_distances` (lodestone only): what an index build
+/// measures while it links the graph.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PostgresGucEnum)]
+pub enum BuildDistances {
+    /// Half-precision copies of `vector` payloads of 64 dimensions or more,
+    /// when they fit in `maintenance_work_mem` beside the graph.
+    #[name = c"half"]
+    Half,
+    /// The vectors themselves.
+    #[name = c"exact"]
+    Exact,
+}
+
 pub static EF_SEARCH: GucSetting<i32> = GucSetting::<i32>::new(40);
 pub static ITERATIVE_SCAN: GucSetting<IterativeScan> = GucSetting::<IterativeScan>::new(IterativeScan::Off);
 pub static MAX_SCAN_TUPLES: GucSetting<i32> = GucSetting::<i32>::new(20000);
@@ -31,6 +44,7 @@ pub static SCAN_MEM_MULTIPLIER: GucSetting<f64> = GucSetting::<f64>::new(1.0);
 /// candidates are re-ranked with exact distances per batch, as a multiple of
 /// `hnsw.ef_search`.
 pub static RERANK_FACTOR: GucSetting<f64> = GucSetting::<f64>::new(1.0);
+pub static BUILD_DISTANCES: GucSetting<BuildDistances> = GucSetting::<BuildDistances>::new(BuildDistances::Half);
 
 /// `quantizer` index option values (the order is the stored enum value).
 pub const QUANTIZER_NONE: i32 = 0;
@@ -151,6 +165,14 @@ pub fn init() {
         &RERANK_FACTOR,
         0.01,
         100.0,
+        GucContext::Userset,
+        GucFlags::default(),
+    );
+    GucRegistry::define_enum_guc(
+        c"lodestone.build_distances",
+        c"Sets what an hnsw index build measures while linking: half-precision copies of the vectors, or the vectors",
+        c"half (the default) applies to vector columns of 64 or more dimensions when the copies fit in maintenance_work_mem beside the graph; the index stores exact vectors either way. lodestone only.",
+        &BUILD_DISTANCES,
         GucContext::Userset,
         GucFlags::default(),
     );
