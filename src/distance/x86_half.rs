@@ -83,6 +83,70 @@ pub unsafe fn cosine_parts_avx512(a: &[f16], b: &[f16]) -> [f32; 3] {
     ]
 }
 
+/// `Σ (aᵢ - bᵢ)²`, AVX-512F.
+///
+/// # Safety
+/// The CPU must support AVX-512F, and `a.len() == b.len()`.
+#[target_feature(enable = "avx512f")]
+pub unsafe fn l2_squared_avx512(a: &[f16], b: &[f16]) -> f32 {
+    let n = a.len().min(b.len());
+    let (pa, pb) = (a.as_ptr().cast::<u16>(), b.as_ptr().cast::<u16>());
+    let (mut s0, mut s1) = (_mm512_setzero_ps(), _mm512_setzero_ps());
+    let mut i = 0;
+    // SAFETY: as in `cosine_parts_avx512`.
+    unsafe {
+        while i + 32 <= n {
+            let d0 = _mm512_sub_ps(load16(pa.add(i)), load16(pb.add(i)));
+            let d1 = _mm512_sub_ps(load16(pa.add(i + 16)), load16(pb.add(i + 16)));
+            s0 = _mm512_fmadd_ps(d0, d0, s0);
+            s1 = _mm512_fmadd_ps(d1, d1, s1);
+            i += 32;
+        }
+        if i + 16 <= n {
+            let d = _mm512_sub_ps(load16(pa.add(i)), load16(pb.add(i)));
+            s0 = _mm512_fmadd_ps(d, d, s0);
+            i += 16;
+        }
+    }
+    if i < n {
+        let (ta, tb) = (tail::<16>(a, i), tail::<16>(b, i));
+        // SAFETY: the blocks hold 16 halves each.
+        let d = unsafe { _mm512_sub_ps(load16(ta.as_ptr()), load16(tb.as_ptr())) };
+        s1 = _mm512_fmadd_ps(d, d, s1);
+    }
+    _mm512_reduce_add_ps(_mm512_add_ps(s0, s1))
+}
+
+/// `Σ aᵢ bᵢ`, AVX-512F.
+///
+/// # Safety
+/// The CPU must support AVX-512F, and `a.len() == b.len()`.
+#[target_feature(enable = "avx512f")]
+pub unsafe fn dot_avx512(a: &[f16], b: &[f16]) -> f32 {
+    let n = a.len().min(b.len());
+    let (pa, pb) = (a.as_ptr().cast::<u16>(), b.as_ptr().cast::<u16>());
+    let (mut s0, mut s1) = (_mm512_setzero_ps(), _mm512_setzero_ps());
+    let mut i = 0;
+    // SAFETY: as in `cosine_parts_avx512`.
+    unsafe {
+        while i + 32 <= n {
+            s0 = _mm512_fmadd_ps(load16(pa.add(i)), load16(pb.add(i)), s0);
+            s1 = _mm512_fmadd_ps(load16(pa.add(i + 16)), load16(pb.add(i + 16)), s1);
+            i += 32;
+        }
+        if i + 16 <= n {
+            s0 = _mm512_fmadd_ps(load16(pa.add(i)), load16(pb.add(i)), s0);
+            i += 16;
+        }
+    }
+    if i < n {
+        let (ta, tb) = (tail::<16>(a, i), tail::<16>(b, i));
+        // SAFETY: the blocks hold 16 halves each.
+        s1 = unsafe { _mm512_fmadd_ps(load16(ta.as_ptr()), load16(tb.as_ptr()), s1) };
+    }
+    _mm512_reduce_add_ps(_mm512_add_ps(s0, s1))
+}
+
 /// `Σ |aᵢ - bᵢ|`, AVX-512F.
 ///
 /// # Safety
