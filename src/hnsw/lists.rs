@@ -68,6 +68,20 @@ impl Lists {
         out.extend(words[1..1 + len].iter().map(|w| w.load(Ordering::Relaxed) & !DIVERSE));
     }
 
+    /// Hints the CPU to load the length and first ids of `node`'s list at
+    /// `level`.
+    pub(super) fn prefetch(&self, node: u32, level: usize) {
+        let (words, _) = self.block(node, level);
+        #[cfg(target_arch = "x86_64")]
+        for line in words.chunks(16).take(2) {
+            // SAFETY: prefetching is only a hint, valid for any address; SSE
+            // is part of every x86-64 CPU.
+            unsafe { std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(line.as_ptr().cast()) };
+        }
+        #[cfg(not(target_arch = "x86_64"))]
+        let _ = words;
+    }
+
     pub(super) fn lock(&self, node: u32) -> ListLock<'_> {
         let word = &self.layer0[node as usize * (2 + 2 * self.cap0)];
         let mut spins = 0u32;

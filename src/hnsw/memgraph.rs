@@ -516,34 +516,35 @@ impl Inserter {
 /// neighbour's links, which are mostly nodes the search already measured:
 /// looking them up here saves recomputing them.
 struct KnownDistances {
-    marks: Vec<u32>,
+    /// Per node: the epoch it was recorded in, and its distance (side by
+    /// side: one cache line per lookup).
+    entries: Vec<(u32, f32)>,
     epoch: u32,
-    distances: Vec<f32>,
 }
 
 impl KnownDistances {
     fn new(n: usize) -> Self {
-        KnownDistances { marks: vec![0; n], epoch: 1, distances: vec![0.0; n] }
+        KnownDistances { entries: vec![(0, 0.0); n], epoch: 1 }
     }
 
     /// Forgets everything (for the next insertion).
     fn clear(&mut self) {
         self.epoch = self.epoch.wrapping_add(1);
         if self.epoch == 0 {
-            self.marks.fill(0);
+            self.entries.fill((0, 0.0));
             self.epoch = 1;
         }
     }
 
     #[inline]
     fn record(&mut self, id: u32, distance: f32) {
-        self.marks[id as usize] = self.epoch;
-        self.distances[id as usize] = distance;
+        self.entries[id as usize] = (self.epoch, distance);
     }
 
     #[inline]
     fn get(&self, id: u32) -> Option<f32> {
-        (self.marks[id as usize] == self.epoch).then(|| self.distances[id as usize])
+        let (epoch, distance) = self.entries[id as usize];
+        (epoch == self.epoch).then_some(distance)
     }
 }
 
@@ -575,6 +576,12 @@ impl GraphView for MemView<'_> {
     fn neighbors(&mut self, id: u32, level: usize, out: &mut Vec<u32>) {
         if level <= self.graph.level(id) {
             self.graph.lists.read_ids(id, level, out);
+        }
+    }
+
+    fn prefetch_neighbors(&mut self, id: u32, level: usize) {
+        if level <= self.graph.level(id) {
+            self.graph.lists.prefetch(id, level);
         }
     }
 

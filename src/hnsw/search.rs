@@ -39,6 +39,9 @@ pub trait GraphView {
     /// node cannot take part (for example a slot freed by vacuum). Results go
     /// to `out`, one per id, in order.
     fn distances(&mut self, ids: &[Self::Id], out: &mut Vec<Option<f32>>);
+
+    /// Hints that the neighbours of `id` at `level` will be read soon.
+    fn prefetch_neighbors(&mut self, _id: Self::Id, _level: usize) {}
 }
 
 /// Which nodes a search has already seen.
@@ -97,10 +100,13 @@ impl Hasher for IdHasher {
 }
 
 /// A visited set for dense `u32` ids `0..n`, cleared in O(1) by bumping an
-/// epoch: the build reuses one per thread for every insertion.
+/// epoch: the build reuses one per thread for every insertion. Marks are
+/// 16 bits, so that the set stays small enough for the CPU's L2 cache (a
+/// search checks it for every neighbour); every 65,535 clears it is
+/// zeroed.
 pub struct EpochVisited {
-    marks: Vec<u32>,
-    epoch: u32,
+    marks: Vec<u16>,
+    epoch: u16,
 }
 
 impl EpochVisited {
@@ -173,6 +179,11 @@ pub fn search_layer<G: GraphView>(
         let furthest = results.peek().map_or(f32::INFINITY, |r| r.distance);
         if results.len() >= ef && current.distance > furthest {
             break;
+        }
+        // The next candidate's list is likely read next: start loading it
+        // while this one's neighbours are measured.
+        if let Some(Reverse(next)) = candidates.peek() {
+            graph.prefetch_neighbors(next.id, level);
         }
         scratch.neighbors.clear();
         graph.neighbors(current.id, level, &mut scratch.neighbors);
