@@ -3,13 +3,15 @@
 //! `ef_search`, for the build variants the core offers. For tuning the core;
 //! it needs no Postgres.
 //!
-//!   cargo bench --bench graph_quality -- VECTORS.npy [cosine|l2] [queries] [--exact] [--build-only]
+//!   cargo bench --bench graph_quality -- VECTORS.npy [cosine|l2] [queries] [--exact] [--build-only] [--seed=N]
 //!
 //! The `.npy` file holds float32 rows (the ANN harness caches its Debian
 //! MiniLM embeddings as one, under target/bench-ann/data/). The last
 //! `queries` rows (default 1000) are the queries, the rest the base.
 //! The build measures on halves as `CREATE INDEX` does, unless `--exact`;
-//! `--build-only` skips the queries (to time builds).
+//! `--build-only` skips the queries (to time builds); `--seed=N` seeds the
+//! level assignment (default 1). With `RAYON_NUM_THREADS=1` a build is
+//! deterministic: one seed, one graph.
 
 use lodestone::hnsw::memgraph::{search_counting, GraphParams, MemGraph};
 use lodestone::hnsw::space::{Element, Metric, Space};
@@ -45,6 +47,7 @@ fn main() {
 
     let flag = |name: &str| std::env::args().any(|a| a == name);
     let (exact, build_only) = (flag("--exact"), flag("--build-only"));
+    let seed = std::env::args().find_map(|a| a.strip_prefix("--seed=").and_then(|s| s.parse().ok())).unwrap_or(1);
     // Exact top 10 of every query.
     let truth: Vec<Vec<u64>> = queries
         .iter()
@@ -58,7 +61,7 @@ fn main() {
         .collect();
 
     {
-        let params = GraphParams { m: 16, ef_construction: 64, seed: 1 };
+        let params = GraphParams { m: 16, ef_construction: 64, seed };
         let words: Vec<u32> = base
             .iter()
             .flat_map(|p| {
