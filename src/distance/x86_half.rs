@@ -83,38 +83,52 @@ pub unsafe fn cosine_parts_avx512(a: &[f16], b: &[f16]) -> [f32; 3] {
     ]
 }
 
+/// The sum of every lane of `step` folded over `a` and `b` sixteen halves
+/// at a time (`step(acc, x, y)` with `x` from `a` and `y` from `b`, widened
+/// to floats), in two accumulators; the tail is zero-padded, which adds
+/// nothing to a sum of differences or products. The shape of the kernels
+/// below; inlined into each, so that it runs with their AVX-512F.
+///
+/// # Safety
+/// The CPU must support AVX-512F.
+#[inline(always)]
+unsafe fn fold16(a: &[f16], b: &[f16], step: impl Fn(__m512, __m512, __m512) -> __m512) -> f32 {
+    let n = a.len().min(b.len());
+    let (pa, pb) = (a.as_ptr().cast::<u16>(), b.as_ptr().cast::<u16>());
+    // SAFETY: AVX-512F (the caller's contract); each load reads 16 halves at
+    // offsets below `n` (loop bounds), or from a 16-half block.
+    unsafe {
+        let (mut s0, mut s1) = (_mm512_setzero_ps(), _mm512_setzero_ps());
+        let mut i = 0;
+        while i + 32 <= n {
+            s0 = step(s0, load16(pa.add(i)), load16(pb.add(i)));
+            s1 = step(s1, load16(pa.add(i + 16)), load16(pb.add(i + 16)));
+            i += 32;
+        }
+        if i + 16 <= n {
+            s0 = step(s0, load16(pa.add(i)), load16(pb.add(i)));
+            i += 16;
+        }
+        if i < n {
+            let (ta, tb) = (tail::<16>(a, i), tail::<16>(b, i));
+            s1 = step(s1, load16(ta.as_ptr()), load16(tb.as_ptr()));
+        }
+        _mm512_reduce_add_ps(_mm512_add_ps(s0, s1))
+    }
+}
+
 /// `Σ (aᵢ - bᵢ)²`, AVX-512F.
 ///
 /// # Safety
 /// The CPU must support AVX-512F, and `a.len() == b.len()`.
 #[target_feature(enable = "avx512f")]
 pub unsafe fn l2_squared_avx512(a: &[f16], b: &[f16]) -> f32 {
-    let n = a.len().min(b.len());
-    let (pa, pb) = (a.as_ptr().cast::<u16>(), b.as_ptr().cast::<u16>());
-    let (mut s0, mut s1) = (_mm512_setzero_ps(), _mm512_setzero_ps());
-    let mut i = 0;
-    // SAFETY: as in `cosine_parts_avx512`.
-    unsafe {
-        while i + 32 <= n {
-            let d0 = _mm512_sub_ps(load16(pa.add(i)), load16(pb.add(i)));
-            let d1 = _mm512_sub_ps(load16(pa.add(i + 16)), load16(pb.add(i + 16)));
-            s0 = _mm512_fmadd_ps(d0, d0, s0);
-            s1 = _mm512_fmadd_ps(d1, d1, s1);
-            i += 32;
-        }
-        if i + 16 <= n {
-            let d = _mm512_sub_ps(load16(pa.add(i)), load16(pb.add(i)));
-            s0 = _mm512_fmadd_ps(d, d, s0);
-            i += 16;
-        }
-    }
-    if i < n {
-        let (ta, tb) = (tail::<16>(a, i), tail::<16>(b, i));
-        // SAFETY: the blocks hold 16 halves each.
-        let d = unsafe { _mm512_sub_ps(load16(ta.as_ptr()), load16(tb.as_ptr())) };
-        s1 = _mm512_fmadd_ps(d, d, s1);
-    }
-    _mm512_reduce_add_ps(_mm512_add_ps(s0, s1))
+    let step = |acc, x, y| {
+        let d = _mm512_sub_ps(x, y);
+        _mm512_fmadd_ps(d, d, acc)
+    };
+    // SAFETY: this function runs with AVX-512F.
+    unsafe { fold16(a, b, step) }
 }
 
 /// `Σ aᵢ bᵢ`, AVX-512F.
@@ -123,28 +137,8 @@ pub unsafe fn l2_squared_avx512(a: &[f16], b: &[f16]) -> f32 {
 /// The CPU must support AVX-512F, and `a.len() == b.len()`.
 #[target_feature(enable = "avx512f")]
 pub unsafe fn dot_avx512(a: &[f16], b: &[f16]) -> f32 {
-    let n = a.len().min(b.len());
-    let (pa, pb) = (a.as_ptr().cast::<u16>(), b.as_ptr().cast::<u16>());
-    let (mut s0, mut s1) = (_mm512_setzero_ps(), _mm512_setzero_ps());
-    let mut i = 0;
-    // SAFETY: as in `cosine_parts_avx512`.
-    unsafe {
-        while i + 32 <= n {
-            s0 = _mm512_fmadd_ps(load16(pa.add(i)), load16(pb.add(i)), s0);
-            s1 = _mm512_fmadd_ps(load16(pa.add(i + 16)), load16(pb.add(i + 16)), s1);
-            i += 32;
-        }
-        if i + 16 <= n {
-            s0 = _mm512_fmadd_ps(load16(pa.add(i)), load16(pb.add(i)), s0);
-            i += 16;
-        }
-    }
-    if i < n {
-        let (ta, tb) = (tail::<16>(a, i), tail::<16>(b, i));
-        // SAFETY: the blocks hold 16 halves each.
-        s1 = unsafe { _mm512_fmadd_ps(load16(ta.as_ptr()), load16(tb.as_ptr()), s1) };
-    }
-    _mm512_reduce_add_ps(_mm512_add_ps(s0, s1))
+    // SAFETY: this function runs with AVX-512F.
+    unsafe { fold16(a, b, |acc, x, y| _mm512_fmadd_ps(x, y, acc)) }
 }
 
 /// `Σ |aᵢ - bᵢ|`, AVX-512F.
@@ -153,32 +147,8 @@ pub unsafe fn dot_avx512(a: &[f16], b: &[f16]) -> f32 {
 /// The CPU must support AVX-512F, and `a.len() == b.len()`.
 #[target_feature(enable = "avx512f")]
 pub unsafe fn l1_avx512(a: &[f16], b: &[f16]) -> f32 {
-    let n = a.len().min(b.len());
-    let (pa, pb) = (a.as_ptr().cast::<u16>(), b.as_ptr().cast::<u16>());
-    let (mut s0, mut s1) = (_mm512_setzero_ps(), _mm512_setzero_ps());
-    let mut i = 0;
-    // SAFETY: as in `cosine_parts_avx512`.
-    unsafe {
-        while i + 32 <= n {
-            let d0 = _mm512_sub_ps(load16(pa.add(i)), load16(pb.add(i)));
-            let d1 = _mm512_sub_ps(load16(pa.add(i + 16)), load16(pb.add(i + 16)));
-            s0 = _mm512_add_ps(s0, _mm512_abs_ps(d0));
-            s1 = _mm512_add_ps(s1, _mm512_abs_ps(d1));
-            i += 32;
-        }
-        if i + 16 <= n {
-            let d = _mm512_sub_ps(load16(pa.add(i)), load16(pb.add(i)));
-            s0 = _mm512_add_ps(s0, _mm512_abs_ps(d));
-            i += 16;
-        }
-    }
-    if i < n {
-        let (ta, tb) = (tail::<16>(a, i), tail::<16>(b, i));
-        // SAFETY: the blocks hold 16 halves each.
-        let d = unsafe { _mm512_sub_ps(load16(ta.as_ptr()), load16(tb.as_ptr())) };
-        s1 = _mm512_add_ps(s1, _mm512_abs_ps(d));
-    }
-    _mm512_reduce_add_ps(_mm512_add_ps(s0, s1))
+    // SAFETY: this function runs with AVX-512F.
+    unsafe { fold16(a, b, |acc, x, y| _mm512_add_ps(acc, _mm512_abs_ps(_mm512_sub_ps(x, y)))) }
 }
 
 /// Eight halves at `p`, widened to floats.
