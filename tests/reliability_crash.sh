@@ -72,6 +72,19 @@ backend_pid() {
   die "no backend running $1"
 }
 
+# started_or_done PATTERN JOB: waits until an active backend's query matches,
+# or background job JOB has ended (a short VACUUM can finish before the
+# first look; the crash then lands after it, which is a case too).
+started_or_done() {
+  local i
+  for ((i = 0; i < 300; i++)); do
+    [[ -n "$(sql main -c "SELECT 1 FROM pg_stat_activity WHERE state = 'active' AND query ILIKE '$1' AND pid <> pg_backend_pid() LIMIT 1")" ]] && return 0
+    kill -0 "$2" 2>/dev/null || return 0
+    sleep 0.05
+  done
+  die "no backend running $1"
+}
+
 # A small ef_search, so that recall is below 1 and a damaged graph shows.
 recall() { sql main -c "SET hnsw.ef_search = 10" -c "SELECT round(lodestone_test.recall('$1', 'queries', '<->', 10)::numeric, 3)" | tail -1; }
 # The table grows by uniform random rows every cycle, which changes the exact
@@ -112,7 +125,7 @@ for cycle in $(seq "$CYCLES"); do
       # Throttled, so that the crash lands while VACUUM works on the index.
       sql main -c "SET vacuum_cost_delay = '2ms'" -c "SET vacuum_cost_limit = 50" -c "VACUUM (INDEX_CLEANUP ON) items" >/dev/null 2>&1 &
       job=$!
-      backend_pid 'VACUUM%' >/dev/null
+      started_or_done 'VACUUM%' "$job"
       for ((i = 0; i < 100; i++)); do
         [[ "$(sql main -c "SELECT phase FROM pg_stat_progress_vacuum WHERE relid = 'items'::regclass")" == "vacuuming indexes" ]] && break
         sleep 0.05
