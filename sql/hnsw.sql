@@ -1,6 +1,6 @@
 -- lodestone: the hnsw index access method, with pgvector's names for the
 -- access method, its handler and its operator classes. C symbols are Rust
--- functions in src/hnsw/am/.
+-- functions in src/am/hnsw/.
 
 CREATE FUNCTION hnswhandler(internal) RETURNS index_am_handler
 	AS 'MODULE_PATHNAME', 'hnswhandler_wrapper' LANGUAGE C;

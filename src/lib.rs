@@ -10,7 +10,7 @@
 //! | [`types`]     | datums and SQL functions of `vector`, `halfvec`,       | yes       |
 //! |               | `sparsevec`, `pq` and distances on `bit`               |           |
 //! | [`hnsw`]      | HNSW graph algorithms, on-page layout                  | no        |
-//! | `hnsw::am`    | the `hnsw` index access method                         | yes       |
+//! | `am::hnsw`    | the `hnsw` index access method                         | yes       |
 //! | [`quant`]     | k-means, PQ, SQ8 and binary quantizers, ADC tables     | no        |
 //! | [`personalize`] | scaling, weighted averages, preference profiles,     | math: no  |
 //! |               | weighted L2 (`personalize::math` is pure)              |           |
@@ -19,6 +19,7 @@
 //! is written by hand in `sql/`, so that its names and signatures are
 //! exactly pgvector's.
 
+pub(crate) mod am;
 pub mod distance;
 pub mod format;
 pub mod hnsw;
@@ -41,5 +42,5 @@ pgrx::extension_sql_file!("../sql/observability.sql", name = "observability", re
 /// `hnsw.*` settings.
 #[pgrx::pg_guard]
 pub extern "C-unwind" fn _PG_init() {
-    hnsw::am::options::init();
+    am::hnsw::options::init();
 }

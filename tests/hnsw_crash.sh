@@ -9,7 +9,7 @@
 #
 # (Reachability is checked after VACUUM: HNSW's pruning can take a node's
 # last incoming link under heavy concurrent inserts, crash or no crash, and
-# VACUUM reconnects such nodes; see src/hnsw/am/reconnect.rs.)
+# VACUUM reconnects such nodes; see src/am/hnsw/reconnect.rs.)
 source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
 CYCLES="${HNSW_CRASH_CYCLES:-4}"
 

@@ -14,5 +14,3 @@ pub mod memgraph;
 pub mod search;
 pub mod select;
 pub mod space;
-
-pub(crate) mod am;

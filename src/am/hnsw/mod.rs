@@ -1,6 +1,6 @@
 //! The `hnsw` index access method: the Postgres shell around the pure HNSW
-//! core in the parent module. Everything under `am/` talks to Postgres
-//! (buffers, locks, WAL, catalogs); everything else in `hnsw/` does not.
+//! core in [`crate::hnsw`]. Everything here talks to Postgres (buffers,
+//! locks, WAL, catalogs); nothing in `src/hnsw/` does.
 //!
 //! | file          | callbacks                                             |
 //! |---------------|-------------------------------------------------------|
