@@ -1,5 +1,5 @@
-//! Vector quantization: the pure core behind the `pq` SQL type and, later,
-//! the compact codes of the `hnsw` index (`quantizer = sq8 | pq | bq`).
+//! Vector quantization: the pure core behind the `pq` SQL type and the
+//! compact codes of quantized `hnsw` indexes (`quantizer = sq8 | pq | bq`).
 //!
 //! | module     | what                                                        |
 //! |------------|-------------------------------------------------------------|
