@@ -5,10 +5,23 @@
 //! results come back closest first. With `hnsw.iterative_scan` on, a scan
 //! that runs out (because a `WHERE` clause filtered rows away) resumes from
 //! the nodes the beam scored but dropped, `ef_search` at a time, keeping
-//! what it has visited, until `hnsw.max_scan_tuples` nodes have been scored
-//! or the scan's memory passes `work_mem × hnsw.scan_mem_multiplier`; then
-//! it returns what it has left. `strict_order` drops results that would come
-//! out of order; `relaxed_order` returns them as found.
+//! what it has visited. As in pgvector, it stops walking once it has
+//! visited `hnsw.max_scan_tuples` layer-0 nodes (the entries and every
+//! neighbour seen for the first time) or once what it must keep (the
+//! visited set and the queue of dropped nodes) passes `work_mem ×
+//! hnsw.scan_mem_multiplier`; then it returns what it has left, closest
+//! first. What it caches of the nodes it read (their links and TIDs) does
+//! not count against that: the cache is dropped when it would pass the
+//! limit, and nodes are read again when needed. `strict_order` drops
+//! results that would come out of order; `relaxed_order` returns them as
+//! found.
+//!
+//! The scan takes `SCAN_LOCK` before it reads the meta page: VACUUM frees
+//! nodes only after holding that lock exclusively, so the entry point the
+//! scan reads stays a node while it walks. On a hot standby no such lock
+//! keeps recovery out, so the entry node is checked (a node of the level
+//! the meta page says) and the meta page read again after it; a scan
+//! retries until both agree.
 //!
 //! The scan state is Rust memory owned by the scan's memory context: if the
 //! query is cancelled, deleting the context drops it.
@@ -21,18 +34,21 @@
 //! chains, skipping rows it cannot see), computes the exact distance of the
 //! indexed value (evaluating the index expression, if any) and returns the
 //! batch in exact order. The beam is `max(ef_search, R)` wide, so with the
-//! default factor 1 the first batch re-ranks the whole beam. Rows come out
-//! in exact order within a batch; a later batch (more rows than `R`, or an
-//! iterative scan's next round) may return a closer row after a farther
-//! one, which `strict_order` drops, as it drops any out-of-order row.
+//! default factor 1 the first batch re-ranks the whole beam; a beam widened
+//! past `ef_search` stops reading new nodes once its cache passes `work_mem
+//! × hnsw.scan_mem_multiplier`. Rows come out in exact order within a
+//! batch; a later batch (more rows than `R`, or an iterative scan's next
+//! round) may return a closer row after a farther one, which `strict_order`
+//! drops, as it drops any out-of-order row.
 
+use super::codes::Codes;
 use super::disk::DiskGraph;
-use super::meta::Meta;
+use super::meta::{corrupt, Meta};
 use super::options::{self, IterativeScan};
-use super::page::{tid_from_ref, PageLock, SCAN_LOCK};
+use super::page::{item, tid_from_ref, Buf, PageLock, SCAN_LOCK};
 use crate::format::Error;
-use crate::hnsw::layout::Ref;
-use crate::hnsw::search::{descend, search_layer, HashVisited, Scored, Scratch};
+use crate::hnsw::layout::{Node, NodeLayout, Ref, KIND_NODE};
+use crate::hnsw::search::{descend, search_layer, GraphView, HashVisited, Scored, Scratch};
 use crate::hnsw::space::{Element, Payload, Space};
 use crate::types::raise;
 use crate::types::varlena::DenseRef;
@@ -40,6 +56,19 @@ use pgrx::pg_sys;
 use pgrx::PgMemoryContexts;
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, VecDeque};
+
+/// Looks at the meta page a scan takes before it calls the index corrupt.
+/// On a primary one suffices (the scan lock keeps the entry a node); on a
+/// hot standby recovery may move the entry between two looks, rarely twice.
+const ENTRY_TRIES: usize = 100;
+
+/// Bytes a visited node costs the scan's hash set, on average (8 for the
+/// id, one control byte, a table between 7/16 and 7/8 full).
+const VISITED_BYTES: usize = 16;
+
+/// The node cache is kept below this size whatever the budget, so that a
+/// scan past its budget does not read every node twice.
+const CACHE_FLOOR: usize = 64 * 1024;
 
 struct ScanState {
     index: pg_sys::Relation,
@@ -64,6 +93,11 @@ struct ScanState {
     heap: Option<HeapFetch>,
     /// The memory context of the scan (the state's own).
     context: pg_sys::MemoryContext,
+    /// The quantizer's codes, for a new node cache.
+    codes: Option<Codes>,
+    /// A widened beam stopped reading nodes at the memory limit: the scan
+    /// walks no further.
+    walk_over: bool,
 }
 
 /// What re-ranking needs to read the indexed value of a heap row: a table
@@ -109,6 +143,8 @@ pub unsafe extern "C-unwind" fn ambeginscan(
         heap: None,
         // SAFETY: reads the current memory context, the scan's.
         context: unsafe { pg_sys::CurrentMemoryContext },
+        codes: None,
+        walk_over: false,
     };
     // SAFETY: the state lives until the scan's memory context is deleted or
     // reset, which also happens when the query fails.
@@ -150,6 +186,7 @@ pub unsafe extern "C-unwind" fn amrescan(
     state.pending.clear();
     state.previous = f32::NEG_INFINITY;
     state.exhausted = false;
+    state.walk_over = false;
 }
 
 /// The query vector as the index's payload (`None` for a NULL argument).
@@ -215,6 +252,8 @@ pub unsafe extern "C-unwind" fn amgettuple(
         start(scan, state);
     }
     loop {
+        // A strict scan may drop many rows in a row, a resumed one walk far.
+        pgrx::check_for_interrupts!();
         if state.ready.is_empty() && !state.pending.is_empty() {
             rerank_batch(scan, state);
             continue;
@@ -260,30 +299,26 @@ fn start(scan: pg_sys::IndexScanDesc, state: &mut ScanState) {
     }
     state.mode = options::iterative_scan();
     state.ef_search = options::ef_search();
-    let meta = Meta::read(state.index);
-    state.query = query_payload(scan, &meta.space);
-    let Some((entry, top)) = meta.entry else {
+    // The lock comes before the meta page (finding 2): VACUUM frees a node
+    // only after holding it exclusively, so the entry read under it stays
+    // a node until the scan lets go.
+    let _lock = PageLock::share(state.index, SCAN_LOCK);
+    let Some((mut graph, entry, top)) = open_graph(scan, state) else {
         state.exhausted = true;
         return;
     };
-    let codes = super::codes::load(state.index, &meta);
-    state.quantized = codes.is_some();
     if state.quantized {
         state.rerank = options::rerank_candidates();
         state.ef_search = state.ef_search.max(state.rerank);
     }
-    let _lock = PageLock::share(state.index, SCAN_LOCK);
-    let mut graph = DiskGraph::new(state.index, meta.space, meta.layout, state.query.clone(), false).with_codes(codes);
-    let Some(d) = graph.distance(entry) else {
-        state.exhausted = true;
-        return;
-    };
-    let best = descend(&mut graph, Scored { id: entry.pack(), distance: d }, top, 0, &mut state.scratch);
+    let limit = beam_limit(state);
+    let mut walk = Walk { graph: &mut graph, limit, stopped: false };
+    let best = descend(&mut walk, entry, top, 0, &mut state.scratch);
     state.visited = HashVisited::with_capacity(state.ef_search * 16);
     let mut discarded = Vec::new();
     let iterative = state.mode != IterativeScan::Off;
     let found = search_layer(
-        &mut graph,
+        &mut walk,
         &[best],
         state.ef_search,
         0,
@@ -291,14 +326,110 @@ fn start(scan: pg_sys::IndexScanDesc, state: &mut ScanState) {
         &mut state.scratch,
         iterative.then_some(&mut discarded),
     );
-    queue_results(state, &graph, &found);
+    state.walk_over = walk.stopped;
+    queue_results(state, &mut graph, &found);
     state.discarded.extend(discarded.into_iter().map(Reverse));
     state.graph = Some(graph);
 }
 
+/// Reads the meta page and scores its entry point: the graph to walk, the
+/// scored entry and its level; `None` for an empty index. The entry must be
+/// a node of the level the meta page gives, and still be the entry after it
+/// was read (on a hot standby, recovery may move and free it meanwhile);
+/// otherwise the scan looks again.
+fn open_graph(scan: pg_sys::IndexScanDesc, state: &mut ScanState) -> Option<(DiskGraph, Scored<u64>, usize)> {
+    for _ in 0..ENTRY_TRIES {
+        pgrx::check_for_interrupts!();
+        let meta = Meta::read(state.index);
+        state.query = query_payload(scan, &meta.space);
+        let (entry, top) = meta.entry?;
+        let codes = super::codes::load(state.index, &meta);
+        let mut graph =
+            DiskGraph::new(state.index, meta.space, meta.layout, state.query.clone(), false).with_codes(codes.clone());
+        let distance = match node_level(state.index, &meta.layout, entry) {
+            Some(level) if level == top => graph.distance(entry),
+            _ => None,
+        };
+        let Some(distance) = distance else { continue };
+        if Meta::read(state.index).entry == Some((entry, top)) {
+            state.quantized = codes.is_some();
+            state.codes = codes;
+            return Some((graph, Scored { id: entry.pack(), distance }, top));
+        }
+    }
+    corrupt(state.index, "entry point")
+}
+
+/// The level of the node at `at`, `None` when the slot holds no node.
+fn node_level(index: pg_sys::Relation, layout: &NodeLayout, at: Ref) -> Option<usize> {
+    let buf = Buf::share(index, at.block);
+    let bytes = item(buf.page(), at.offset)?;
+    if bytes.first() != Some(&KIND_NODE) {
+        return None;
+    }
+    let node = Node::parse(bytes, layout)?;
+    (!node.is_free()).then(|| node.level())
+}
+
+/// How large a search's node cache may grow: a beam that a quantizer widened
+/// past `hnsw.ef_search` is held to the scan's memory limit; a beam of
+/// `ef_search` (at most 1000) is not, as in pgvector.
+fn beam_limit(state: &ScanState) -> usize {
+    if state.ef_search > options::ef_search() {
+        options::scan_memory_limit()
+    } else {
+        usize::MAX
+    }
+}
+
+/// The graph as one search walks it: checks for interrupts once per batch
+/// of nodes it scores, and stops scoring (every node `None`) once the node
+/// cache passes `limit` bytes.
+struct Walk<'a> {
+    graph: &'a mut DiskGraph,
+    limit: usize,
+    stopped: bool,
+}
+
+impl GraphView for Walk<'_> {
+    type Id = u64;
+
+    fn neighbors(&mut self, id: u64, level: usize, out: &mut Vec<u64>) {
+        self.graph.neighbors(id, level, out);
+    }
+
+    fn distances(&mut self, ids: &[u64], out: &mut Vec<Option<f32>>) {
+        pgrx::check_for_interrupts!();
+        if self.graph.memory > self.limit {
+            self.stopped = true;
+            out.extend(ids.iter().map(|_| None));
+            return;
+        }
+        self.graph.distances(ids, out);
+    }
+
+    fn prefetch_neighbors(&mut self, id: u64, level: usize) {
+        self.graph.prefetch_neighbors(id, level);
+    }
+}
+
 /// Queues the heap TIDs of `found` (closest first), skipping deleted nodes:
 /// ready to return, or with a quantizer pending a re-rank.
-fn queue_results(state: &mut ScanState, graph: &DiskGraph, found: &[Scored<u64>]) {
+fn queue_results(state: &mut ScanState, graph: &mut DiskGraph, found: &[Scored<u64>]) {
+    // Nodes carried over from an earlier round may have left the node
+    // cache: read them again, and keep those whose distance is unchanged (a
+    // changed one means VACUUM freed the slot and an insert reused it).
+    let missing: Vec<Scored<u64>> = found.iter().filter(|s| !graph.seen.contains_key(&s.id)).copied().collect();
+    if !missing.is_empty() {
+        let ids: Vec<u64> = missing.iter().map(|s| s.id).collect();
+        let mut distances = Vec::with_capacity(ids.len());
+        graph.distances(&ids, &mut distances);
+        for (s, d) in missing.iter().zip(distances) {
+            if d.map(f32::to_bits) != Some(s.distance.to_bits()) {
+                graph.seen.remove(&s.id);
+            }
+        }
+    }
     let queue = if state.quantized { &mut state.pending } else { &mut state.ready };
     for s in found {
         if let Some(node) = graph.seen.get(&s.id) {
@@ -329,6 +460,8 @@ fn rerank_batch(scan: pg_sys::IndexScanDesc, state: &mut ScanState) {
     // current (detoasted values) is freed by the reset below.
     let old = unsafe { pg_sys::MemoryContextSwitchTo(heap.batch) };
     for (_, tid) in batch {
+        // A widened beam re-ranks up to 100,000 rows a batch.
+        pgrx::check_for_interrupts!();
         // SAFETY: the scan's snapshot is an MVCC snapshot (checked in start).
         let Some(payload) = (unsafe { heap.indexed_payload(&space, tid, (*scan).xs_snapshot) }) else {
             continue;
@@ -426,20 +559,38 @@ impl HeapFetch {
     }
 }
 
+/// Bytes the scan keeps besides its node cache: the visited set, the
+/// queue of dropped nodes and the TIDs waiting to be returned.
+fn held_bytes(state: &ScanState) -> usize {
+    state.visited.len() * VISITED_BYTES
+        + state.discarded.capacity() * std::mem::size_of::<Reverse<Scored<u64>>>()
+        + (state.ready.capacity() + state.pending.capacity()) * std::mem::size_of::<(f32, Ref)>()
+}
+
+/// An empty node cache for the graph `old` reads.
+fn fresh_graph(state: &ScanState, old: &DiskGraph) -> DiskGraph {
+    DiskGraph::new(old.index(), old.space, old.layout, state.query.clone(), false).with_codes(state.codes.clone())
+}
+
 /// Continues an iterative scan; `false` when nothing is left.
 fn resume(state: &mut ScanState) -> bool {
     let Some(mut graph) = state.graph.take() else {
         return false;
     };
-    let over_budget = graph.reads >= options::max_scan_tuples()
-        || graph.memory + state.discarded.len() * 16 + state.visited.len() * 16 > options::scan_memory_limit();
+    let limit = options::scan_memory_limit();
+    let held = held_bytes(state);
+    if held + graph.memory > limit && graph.memory > CACHE_FLOOR {
+        graph = fresh_graph(state, &graph);
+    }
+    // pgvector's budget: layer-0 nodes visited, memory kept.
+    let over_budget = state.walk_over || state.visited.len() >= options::max_scan_tuples() || held > limit;
     if over_budget {
         // Return what was scored, one by one, without walking further.
         let Some(Reverse(next)) = state.discarded.pop() else {
             state.exhausted = true;
             return false;
         };
-        queue_results(state, &graph, &[next]);
+        queue_results(state, &mut graph, &[next]);
         state.graph = Some(graph);
         return true;
     }
@@ -456,8 +607,9 @@ fn resume(state: &mut ScanState) -> bool {
     }
     let _lock = PageLock::share(state.index, SCAN_LOCK);
     let mut discarded = Vec::new();
+    let mut walk = Walk { graph: &mut graph, limit: beam_limit(state), stopped: false };
     let found = search_layer(
-        &mut graph,
+        &mut walk,
         &batch,
         state.ef_search,
         0,
@@ -465,7 +617,8 @@ fn resume(state: &mut ScanState) -> bool {
         &mut state.scratch,
         Some(&mut discarded),
     );
-    queue_results(state, &graph, &found);
+    state.walk_over |= walk.stopped;
+    queue_results(state, &mut graph, &found);
     state.discarded.extend(discarded.into_iter().map(Reverse));
     state.graph = Some(graph);
     true
