@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what building and testing lodestone needs, skipping what is there:
-#   PostgreSQL 15 server and headers, clang (Debian packages, as root),
+#   PostgreSQL 15 server and headers, clang, gdb (tests/hnsw_scan_entry.sh
+#   holds backends at chosen points with it) (Debian packages, as root),
 #   cargo-pgrx 0.18.1, and `cargo pgrx init` pointed at that server;
 #   then the client libraries of tests/drivers.sh (scripts/setup-drivers.sh;
 #   LODESTONE_SKIP_DRIVERS=1 skips them, as docker/Dockerfile does).
@@ -8,7 +9,7 @@
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 PGRX_VERSION=0.18.1
-DEBIAN_PACKAGES=(postgresql-15 postgresql-server-dev-15 libclang-dev clang)
+DEBIAN_PACKAGES=(postgresql-15 postgresql-server-dev-15 libclang-dev clang gdb)
 
 missing=()
 if command -v dpkg-query >/dev/null; then
