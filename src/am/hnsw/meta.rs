@@ -156,6 +156,17 @@ impl Meta {
         if raw.magic != MAGIC || raw.version != VERSION {
             return None;
         }
+        // Values the searches size loops and arrays by: out of range, they
+        // are corruption, not a graph to walk.
+        let m = i32::from(raw.m);
+        if !(super::options::MIN_M..=super::options::MAX_M).contains(&m)
+            || raw.max_tids == 0
+            || usize::from(raw.max_tids) > crate::hnsw::layout::MAX_TIDS
+            || usize::from(raw.entry_level) > crate::hnsw::level::MAX_LEVEL
+            || raw.payload_len as usize > crate::hnsw::layout::PAGE_TUPLE_SPACE
+        {
+            return None;
+        }
         let space = Space::new(element_from(raw.element)?, metric_from(raw.metric)?, raw.dims as usize);
         let layout = NodeLayout {
             m: usize::from(raw.m),
