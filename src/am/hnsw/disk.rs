@@ -222,7 +222,9 @@ impl GraphView for DiskGraph {
             for &slot in &self.order[start..i] {
                 let id = ids[slot];
                 let bytes = tuple_at(self.index, page, Ref::unpack(id), KIND_NODE);
-                let Some(node) = Node::parse(bytes, &self.layout) else { corrupt_at(self.index, *block, "malformed node") };
+                let Some(node) = Node::parse(bytes, &self.layout) else {
+                    corrupt_at(self.index, *block, "malformed node")
+                };
                 self.reads += 1;
                 if node.is_free() {
                     continue;

@@ -267,6 +267,12 @@ mod tests {
         let empty = Meta { entry: None, ..meta };
         assert_eq!(Meta::from_raw(&empty.to_raw()), Some(empty));
         assert_eq!(Meta::from_raw(&RawMeta::default()), None);
+        // Damaged sizes the searches loop by are a corrupt meta page.
+        let raw = meta.to_raw();
+        assert_eq!(Meta::from_raw(&RawMeta { entry_level: 17, ..raw }), None);
+        assert_eq!(Meta::from_raw(&RawMeta { m: 0, ..raw }), None);
+        assert_eq!(Meta::from_raw(&RawMeta { max_tids: 11, ..raw }), None);
+        assert_eq!(Meta::from_raw(&RawMeta { payload_len: 9000, ..raw }), None);
         let quant =
             QuantMeta { kind: crate::quant::Kind::Pq, pq_subvectors: 4, block: Some(9), bytes: 70, checksum: 7 };
         let quantized = Meta { quant: Some(quant), ..meta };

@@ -49,7 +49,11 @@ fn walk(
     while at.is_valid() {
         hops += 1;
         if hops > limit {
-            corrupt_at(index, at.block, &format!("the overflow chain from ({},{}) is a cycle", first.block, first.offset));
+            corrupt_at(
+                index,
+                at.block,
+                &format!("the overflow chain from ({},{}) is a cycle", first.block, first.offset),
+            );
         }
         let buf = if exclusive { Buf::exclusive(index, at.block) } else { Buf::share(index, at.block) };
         let Some(list) = TidList::parse(tuple_at(index, buf.page(), at, KIND_TIDS)) else {
@@ -173,7 +177,8 @@ fn page_for_overflow(index: pg_sys::Relation, node_block: u32, head: Ref) -> Opt
 /// Whether the page holds a freed overflow tuple [`put_overflow`] can reuse.
 fn has_free_overflow(page: pg_sys::Page) -> bool {
     (1..=max_offset(page)).any(|offset| {
-        item(page, offset).is_some_and(|b| b.first() == Some(&KIND_TIDS) && b.len() >= TidList::SIZE && b[1] & FLAG_FREE != 0)
+        item(page, offset)
+            .is_some_and(|b| b.first() == Some(&KIND_TIDS) && b.len() >= TidList::SIZE && b[1] & FLAG_FREE != 0)
     })
 }
 
