@@ -107,7 +107,7 @@ damage() {
   local what=$1 value=$2 want_scan=$3 want_insert=$4 want_vacuum=$5 want_verify=$6 n pid size got
   as_pg rm -rf "$DIR_main/data"
   as_pg cp -a "$DIR_main/pristine" "$DIR_main/data"
-  n="$(as_pg python3 "$LODESTONE_ROOT/tests/lib/hnsw_patch.py" "$file" "$what" "$value")"
+  n="$(python3 "$LODESTONE_ROOT/tests/lib/hnsw_patch.py" "$file" "$what" "$value")"
   size="$(stat -c %s "$file")"
   : >"$DIR_main/server.log"
   cluster_start "$DIR_main"
