@@ -8,8 +8,7 @@
 //! block so each page is read once per batch.
 
 use super::codes::Codes;
-use super::meta::corrupt;
-use super::page::{item, prefetch, prefetch_block, Buf};
+use super::page::{corrupt_at, item, prefetch, prefetch_block, tuple_at, Buf};
 use crate::hnsw::layout::{Links, Node, NodeLayout, Ref, KIND_LINKS, KIND_NODE};
 use crate::hnsw::search::{GraphView, IdHasher};
 use crate::hnsw::space::{Payload, Space};
@@ -134,13 +133,12 @@ impl DiskGraph {
 
     /// Reads a node's links at `level` from its page(s).
     fn read_links(&mut self, id: Ref, level: usize, out: &mut Vec<u64>) {
+        // Every search step reads pages here or in `distances`: the place
+        // to let a long search be cancelled, before any lock is taken.
+        pgrx::check_for_interrupts!();
         let buf = Buf::share(self.index, id.block);
-        let Some(bytes) = item(buf.page(), id.offset) else {
-            return;
-        };
-        let Some(node) = Node::parse(bytes, &self.layout) else {
-            return;
-        };
+        let bytes = tuple_at(self.index, buf.page(), id, KIND_NODE);
+        let Some(node) = Node::parse(bytes, &self.layout) else { corrupt_at(self.index, id.block, "malformed node") };
         if node.is_free() {
             return;
         }
@@ -154,15 +152,11 @@ impl DiskGraph {
             return;
         }
         let buf = Buf::share(self.index, links_ref.block);
-        let Some(bytes) = item(buf.page(), links_ref.offset) else {
-            return;
+        let bytes = tuple_at(self.index, buf.page(), links_ref, KIND_LINKS);
+        let Some(links) = Links::parse(bytes, &self.layout) else {
+            corrupt_at(self.index, links_ref.block, "malformed links tuple")
         };
-        if bytes.first() != Some(&KIND_LINKS) {
-            corrupt(self.index, "links tuple");
-        }
-        if let Some(links) = Links::parse(bytes, &self.layout) {
-            out.extend(links.at(level).map(Ref::pack));
-        }
+        out.extend(links.at(level).map(Ref::pack));
     }
 }
 
@@ -180,6 +174,7 @@ impl GraphView for DiskGraph {
     }
 
     fn distances(&mut self, ids: &[u64], out: &mut Vec<Option<f32>>) {
+        pgrx::check_for_interrupts!(); // as in `read_links`
         let base = out.len();
         out.resize(base + ids.len(), None);
         self.order.clear();
@@ -226,11 +221,10 @@ impl GraphView for DiskGraph {
             }
             for &slot in &self.order[start..i] {
                 let id = ids[slot];
-                let Some(bytes) = item(page, Ref::unpack(id).offset) else { continue };
-                if bytes.first() != Some(&KIND_NODE) {
-                    continue;
-                }
-                let Some(node) = Node::parse(bytes, &self.layout) else { corrupt(self.index, "node tuple") };
+                let bytes = tuple_at(self.index, page, Ref::unpack(id), KIND_NODE);
+                let Some(node) = Node::parse(bytes, &self.layout) else {
+                    corrupt_at(self.index, *block, "malformed node")
+                };
                 self.reads += 1;
                 if node.is_free() {
                     continue;

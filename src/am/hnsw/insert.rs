@@ -19,7 +19,8 @@
 use super::disk::{DiskGraph, Seen};
 use super::meta::{corrupt, Meta};
 use super::page::{
-    add_item, fits, init_page, item, item_mut, nblocks, overwrite_item, Buf, PageLock, Wal, PAGE_DATA, UPDATE_LOCK,
+    add_item, corrupt_at, fits, init_page, item, item_mut, nblocks, overwrite_item, tuple_at, Buf, PageLock, Wal,
+    PAGE_DATA, UPDATE_LOCK,
 };
 use super::support::payload_of;
 use crate::hnsw::layout::{
@@ -176,7 +177,7 @@ struct ListAt {
 /// Finds `node`'s list at `level`, and reads it, under a share lock.
 fn read_list(index: pg_sys::Relation, layout: &NodeLayout, node: Ref, level: usize) -> Option<(ListAt, Vec<Ref>)> {
     let buf = Buf::share(index, node.block);
-    let n = Node::parse(item(buf.page(), node.offset)?, layout)?;
+    let n = node_at(index, layout, &buf, node);
     if n.flags() & FLAG_FREE != 0 {
         return None;
     }
@@ -189,8 +190,16 @@ fn read_list(index: pg_sys::Relation, layout: &NodeLayout, node: Ref, level: usi
         return None;
     }
     let buf = Buf::share(index, at.block);
-    let links = Links::parse(item(buf.page(), at.offset)?, layout)?;
+    let Some(links) = Links::parse(tuple_at(index, buf.page(), at, KIND_LINKS), layout) else {
+        corrupt_at(index, at.block, &format!("malformed links tuple at item {}", at.offset))
+    };
     Some((ListAt { tuple: at, inline: false }, links.at(level).collect()))
+}
+
+/// The node tuple `at` (a reference read from the index) on its locked page.
+fn node_at<'a>(index: pg_sys::Relation, layout: &'a NodeLayout, buf: &Buf, at: Ref) -> Node<'a> {
+    Node::parse(tuple_at(index, buf.page(), at, KIND_NODE), layout)
+        .unwrap_or_else(|| corrupt_at(index, at.block, &format!("malformed node at item {}", at.offset)))
 }
 
 /// Writes `list` at `level` into the tuple at `at` on an already registered
@@ -317,7 +326,7 @@ fn payload_and_flag(
         }
     }
     let buf = Buf::share(index, node.block);
-    let n = Node::parse(item(buf.page(), node.offset)?, layout)?;
+    let n = node_at(index, layout, &buf, node);
     if n.is_free() {
         return None;
     }
@@ -583,6 +592,7 @@ pub(super) fn find_block(
 ) -> u32 {
     let end = nblocks(index);
     for block in start.max(1)..end {
+        pgrx::check_for_interrupts!(); // no lock is held here
         if Some(block) == exclude {
             continue;
         }
@@ -602,6 +612,11 @@ pub(super) fn find_block(
             return block;
         }
     }
+    new_data_page(index)
+}
+
+/// Adds an initialised, empty data page at the end of the index; its block.
+pub(super) fn new_data_page(index: pg_sys::Relation) -> u32 {
     let buf = Buf::extend(index);
     let mut wal = Wal::start(index);
     let page = wal.register_new(&buf);

@@ -156,6 +156,17 @@ impl Meta {
         if raw.magic != MAGIC || raw.version != VERSION {
             return None;
         }
+        // Values the searches size loops and arrays by: out of range, they
+        // are corruption, not a graph to walk.
+        let m = i32::from(raw.m);
+        if !(super::options::MIN_M..=super::options::MAX_M).contains(&m)
+            || raw.max_tids == 0
+            || usize::from(raw.max_tids) > crate::hnsw::layout::MAX_TIDS
+            || usize::from(raw.entry_level) > crate::hnsw::level::MAX_LEVEL
+            || raw.payload_len as usize > crate::hnsw::layout::PAGE_TUPLE_SPACE
+        {
+            return None;
+        }
         let space = Space::new(element_from(raw.element)?, metric_from(raw.metric)?, raw.dims as usize);
         let layout = NodeLayout {
             m: usize::from(raw.m),
@@ -256,6 +267,12 @@ mod tests {
         let empty = Meta { entry: None, ..meta };
         assert_eq!(Meta::from_raw(&empty.to_raw()), Some(empty));
         assert_eq!(Meta::from_raw(&RawMeta::default()), None);
+        // Damaged sizes the searches loop by are a corrupt meta page.
+        let raw = meta.to_raw();
+        assert_eq!(Meta::from_raw(&RawMeta { entry_level: 17, ..raw }), None);
+        assert_eq!(Meta::from_raw(&RawMeta { m: 0, ..raw }), None);
+        assert_eq!(Meta::from_raw(&RawMeta { max_tids: 11, ..raw }), None);
+        assert_eq!(Meta::from_raw(&RawMeta { payload_len: 9000, ..raw }), None);
         let quant =
             QuantMeta { kind: crate::quant::Kind::Pq, pq_subvectors: 4, block: Some(9), bytes: 70, checksum: 7 };
         let quantized = Meta { quant: Some(quant), ..meta };

@@ -75,8 +75,9 @@ impl Buf {
     }
 
     fn read(index: pg_sys::Relation, block: u32, mode: c_int) -> Buf {
-        // SAFETY: `index` is an open relation; ReadBuffer raises an ERROR for
-        // a block beyond the end rather than returning garbage.
+        check_block(index, block);
+        // SAFETY: `index` is an open relation and `block` one of its blocks
+        // (checked above: P_NEW would extend the index).
         unsafe {
             let buffer = pg_sys::ReadBuffer(index, block);
             pg_sys::LockBuffer(buffer, mode);
@@ -264,16 +265,101 @@ pub fn fits(page: pg_sys::Page, len: usize) -> bool {
     free >= maxalign(len) + LINE_POINTER
 }
 
+/// The tuple `at` refers to, which must be a normal item of `kind` on a data
+/// page: anything else is corruption (a reference read from the index that
+/// points nowhere), reported as an ERROR naming the index and the block.
+pub fn tuple_at<'a>(index: pg_sys::Relation, page: pg_sys::Page, at: Ref, kind: u8) -> &'a [u8] {
+    if page_type(page) != PAGE_DATA {
+        corrupt_at(index, at.block, "a reference points at a page that is not an hnsw data page");
+    }
+    match item(page, at.offset) {
+        Some(bytes) if bytes.first() == Some(&kind) => bytes,
+        Some(_) => corrupt_at(index, at.block, &format!("item {} is not the kind of tuple referred to", at.offset)),
+        None => corrupt_at(
+            index,
+            at.block,
+            &format!("a reference points at item {} of {}, which is not a tuple", at.offset, max_offset(page)),
+        ),
+    }
+}
+
+/// Raises ERRCODE_INDEX_CORRUPTED for the page at `block` of `index`.
+pub fn corrupt_at(index: pg_sys::Relation, block: u32, detail: &str) -> ! {
+    pgrx::pg_sys::panic::ErrorReport::new(
+        pgrx::PgSqlErrorCode::ERRCODE_INDEX_CORRUPTED,
+        format!("index \"{}\" contains corrupted page at block {block}", index_name(index)),
+        "lodestone",
+    )
+    .set_detail(detail)
+    .set_hint("REINDEX the index to rebuild it.")
+    .report(pgrx::PgLogLevel::ERROR);
+    unreachable!("ERROR does not return")
+}
+
+fn index_name(index: pg_sys::Relation) -> String {
+    // SAFETY: reads the name of an open relation.
+    unsafe { std::ffi::CStr::from_ptr((*(*index).rd_rel).relname.data.as_ptr()) }.to_string_lossy().into_owned()
+}
+
+/// Raises ERRCODE_INDEX_CORRUPTED unless `block` is inside `index`. Every
+/// block number read from the index passes here before it reaches the
+/// buffer manager: past the end, ReadBuffer fails with an I/O error, and
+/// `InvalidBlockNumber` (P_NEW) would extend the index, without WAL, from a
+/// read-only scan. The size is asked of the storage manager (a system call)
+/// only for blocks beyond the size seen last: the index never shrinks.
+pub fn check_block(index: pg_sys::Relation, block: u32) {
+    let (_, key) = relation_key(index);
+    let known = RECENT.with(|r| {
+        let r = r.borrow();
+        if r.relation == key {
+            r.nblocks
+        } else {
+            0
+        }
+    });
+    if block < known {
+        return;
+    }
+    let n = nblocks(index);
+    if block >= n {
+        pgrx::pg_sys::panic::ErrorReport::new(
+            pgrx::PgSqlErrorCode::ERRCODE_INDEX_CORRUPTED,
+            format!("index \"{}\" contains a reference to block {block}, beyond its end", index_name(index)),
+            "lodestone",
+        )
+        .set_detail(format!("The index has {n} blocks."))
+        .set_hint("REINDEX the index to rebuild it.")
+        .report(pgrx::PgLogLevel::ERROR);
+    }
+    RECENT.with(|r| {
+        let mut r = r.borrow_mut();
+        r.switch_to(key);
+        r.nblocks = n;
+    });
+}
+
 /// Which shared buffer last held each block of the index this backend read
-/// last (one index at a time: a scan or an insert works on one).
+/// last (one index at a time: a scan or an insert works on one), and how
+/// many blocks that index had then.
 struct Recent {
     relation: (u32, u32, u32),
     buffers: Vec<pg_sys::Buffer>,
+    nblocks: u32,
+}
+
+impl Recent {
+    fn switch_to(&mut self, key: (u32, u32, u32)) {
+        if self.relation != key {
+            self.relation = key;
+            self.buffers.clear();
+            self.nblocks = 0;
+        }
+    }
 }
 
 thread_local! {
     static RECENT: std::cell::RefCell<Recent> =
-        const { std::cell::RefCell::new(Recent { relation: (0, 0, 0), buffers: Vec::new() }) };
+        const { std::cell::RefCell::new(Recent { relation: (0, 0, 0), buffers: Vec::new(), nblocks: 0 }) };
 }
 
 fn relation_key(index: pg_sys::Relation) -> (pg_sys::RelFileNode, (u32, u32, u32)) {
@@ -304,14 +390,14 @@ pub fn pin_recent(index: pg_sys::Relation, block: u32) -> pg_sys::Buffer {
             return buffer;
         }
     }
-    // SAFETY: `index` is open; ReadBuffer pins the block's buffer.
+    check_block(index, block);
+    // SAFETY: `index` is open and `block` one of its blocks (checked above);
+    // ReadBuffer pins the block's buffer.
     let buffer = unsafe { pg_sys::ReadBuffer(index, block) };
     RECENT.with(|r| {
         let mut r = r.borrow_mut();
-        if r.relation != key {
-            r.relation = key;
-            r.buffers.clear();
-        }
+        r.switch_to(key);
+        // Bounded by the index's size: `block` passed `check_block`.
         if r.buffers.len() <= block as usize {
             r.buffers.resize(block as usize + 1, 0);
         }
