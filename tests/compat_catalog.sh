@@ -10,7 +10,7 @@
 source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
 export LC_ALL=C   # comm and sort must agree on the order
 
-if [[ ! -f "$("$PG_CONFIG" --sharedir)/extension/vector.control" ]]; then
+if ! pgvector_installed; then
   echo "SKIPPED: pgvector (extension \"vector\") is not installed in $("$PG_CONFIG" --sharedir)"
   exit 0
 fi

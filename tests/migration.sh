@@ -13,7 +13,7 @@
 # with a message when it is absent (as on CI).
 source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
 
-if [[ ! -f "$("$PG_CONFIG" --sharedir)/extension/vector.control" ]]; then
+if ! pgvector_installed; then
   echo "SKIPPED: pgvector (extension \"vector\") is not installed in $("$PG_CONFIG" --sharedir); the migration test needs it as the source"
   exit 0
 fi
