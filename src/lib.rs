@@ -11,6 +11,7 @@
 //! |               | `sparsevec`, `pq` and distances on `bit`               |           |
 //! | [`hnsw`]      | HNSW graph algorithms, on-page layout                  | no        |
 //! | `am::hnsw`    | the `hnsw` index access method                         | yes       |
+//! | `am::ivfflat` | the `ivfflat` index access method                      | yes       |
 //! | [`quant`]     | k-means, PQ, SQ8 and binary quantizers, ADC tables     | no        |
 //! | [`personalize`] | scaling, weighted averages, preference profiles,     | math: no  |
 //! |               | weighted L2 (`personalize::math` is pure)              |           |
@@ -37,10 +38,12 @@ pgrx::extension_sql_file!("../sql/hnsw.sql", name = "hnsw", requires = ["sparsev
 pgrx::extension_sql_file!("../sql/pq.sql", name = "pq", requires = ["hnsw"]);
 pgrx::extension_sql_file!("../sql/personalize.sql", name = "personalize", requires = ["pq"]);
 pgrx::extension_sql_file!("../sql/observability.sql", name = "observability", requires = ["personalize"]);
+pgrx::extension_sql_file!("../sql/ivfflat.sql", name = "ivfflat", requires = ["observability"]);
 
 /// Called when Postgres loads the library: registers index options and the
 /// `hnsw.*` settings.
 #[pgrx::pg_guard]
 pub extern "C-unwind" fn _PG_init() {
     am::hnsw::options::init();
+    am::ivfflat::options::init();
 }

@@ -4,3 +4,4 @@
 //! (build, insert, scan, vacuum, options, cost).
 
 pub(crate) mod hnsw;
+pub(crate) mod ivfflat;
