@@ -45,10 +45,11 @@ pub unsafe extern "C-unwind" fn aminsert(
 
 /// Appends an item to the list whose directory entry is `entry`.
 pub fn append(index: pg_sys::Relation, entry: &layout::Entry, bytes: &[u8]) {
-    let nblocks = page::nblocks(index);
     let mut block = entry.insert;
     let mut buf = loop {
-        if block == INVALID_BLOCK || block >= nblocks {
+        // Read the size here: a concurrent insert may just have linked a
+        // page it added at the end.
+        if block == INVALID_BLOCK || block >= page::nblocks(index) {
             corrupt(index, "list chain");
         }
         let b = Buf::exclusive(index, block);

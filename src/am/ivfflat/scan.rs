@@ -167,12 +167,17 @@ fn start(scan: pg_sys::IndexScanDesc, state: &mut ScanState) {
 fn probe(state: &mut ScanState, n: usize) {
     let (Some(space), Some(query)) = (state.space, state.query.as_ref()) else { return };
     let end = (state.probed + n).min(state.order.len());
-    let nblocks = page::nblocks(state.index);
+    let mut nblocks = page::nblocks(state.index);
     for &(_, start) in &state.order[state.probed..end] {
         let mut block = start;
         let mut hops = 0u32;
         while block != INVALID_BLOCK {
             pgrx::check_for_interrupts!();
+            // A concurrent insert may just have linked a page it added at
+            // the end: look at the size again before calling it corrupt.
+            if block >= nblocks {
+                nblocks = page::nblocks(state.index);
+            }
             if block >= nblocks || hops > nblocks {
                 corrupt(state.index, "list chain");
             }
