@@ -189,7 +189,6 @@ struct BuildState {
     centers: Vec<layout::Entry>,
     tails: Vec<u32>,
     index: pg_sys::Relation,
-    heap_tuples: f64,
     indexed: f64,
 }
 
@@ -235,7 +234,6 @@ unsafe extern "C-unwind" fn load(
 ) {
     // SAFETY: as in `sample`.
     let (state, tid, value, null) = unsafe { (&mut *state.cast::<BuildState>(), &*tid, *values, *isnull) };
-    state.heap_tuples += 1.0;
     if null {
         return;
     }
@@ -369,16 +367,11 @@ pub unsafe extern "C-unwind" fn ambuild(
         centers: Vec::new(),
         tails: Vec::new(),
         index,
-        heap_tuples: 0.0,
         indexed: 0.0,
     };
     // SAFETY: the table AM calls `sample` for every row with our state; the
     // FFI guard turns a Postgres ERROR inside the scan into a Rust panic.
-    unsafe {
-        pg_sys::ffi::pg_guard_ffi_boundary(|| {
-            pg_sys::IndexBuildHeapScan(heap, index, index_info, Some(sample), &mut state);
-        });
-    }
+    unsafe { crate::am::common::index_build_heap_scan(heap, index, index_info, Some(sample), &mut state) };
     let n = state.samples.len() / space.payload_len();
     if n < lists as usize {
         ErrorReport::new(
@@ -404,11 +397,8 @@ pub unsafe extern "C-unwind" fn ambuild(
     let estimate = unsafe { (*(*heap).rd_rel).reltuples }.max(0.0);
     progress(pg_sys::PROGRESS_CREATEIDX_TUPLES_TOTAL, estimate as i64);
     // SAFETY: as above, with the loading callback.
-    unsafe {
-        pg_sys::ffi::pg_guard_ffi_boundary(|| {
-            pg_sys::IndexBuildHeapScan(heap, index, index_info, Some(load), &mut state);
-        });
-    }
+    let heap_tuples =
+        unsafe { crate::am::common::index_build_heap_scan(heap, index, index_info, Some(load), &mut state) };
     flush(&mut state, pg_sys::ForkNumber::MAIN_FORKNUM);
     write_tails(index, pg_sys::ForkNumber::MAIN_FORKNUM, &state.centers, &state.tails);
     progress(pg_sys::PROGRESS_CREATEIDX_TUPLES_DONE, state.indexed as i64);
@@ -421,7 +411,7 @@ pub unsafe extern "C-unwind" fn ambuild(
     unsafe {
         let result =
             pg_sys::palloc0(std::mem::size_of::<pg_sys::IndexBuildResult>()).cast::<pg_sys::IndexBuildResult>();
-        (*result).heap_tuples = state.heap_tuples;
+        (*result).heap_tuples = heap_tuples;
         (*result).index_tuples = state.indexed;
         result
     }
