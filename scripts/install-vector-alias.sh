@@ -90,7 +90,7 @@ cat >"$tmp/vector.control" <<'CONTROL'
 # lodestone under pgvector's extension name, so that CREATE EXTENSION vector
 # (ORM migrations, pg_dump of pgvector databases) installs lodestone. Written
 # by lodestone's scripts/install-vector-alias.sh; see its docs/compatibility.md.
-comment = 'lodestone under the name vector: pgvector-compatible vector types, SIMD distances and hnsw indexes'
+comment = 'lodestone under the name vector: pgvector-compatible vector types, SIMD distances, hnsw and ivfflat indexes'
 default_version = '0.8.6'
 module_pathname = '$libdir/lodestone'
 relocatable = true
