@@ -54,7 +54,7 @@ pub struct Meta {
 impl Meta {
     const LEN: usize = 24;
 
-    pub fn to_bytes(&self) -> [u8; Self::LEN] {
+    pub fn to_bytes(self) -> [u8; Self::LEN] {
         let mut b = [0u8; Self::LEN];
         b[0..4].copy_from_slice(&MAGIC.to_ne_bytes());
         b[4..8].copy_from_slice(&VERSION.to_ne_bytes());
