@@ -75,3 +75,13 @@ CREATE OPERATOR CLASS bit_hamming_ops
 	FUNCTION 1 hamming_distance(bit, bit),
 	FUNCTION 3 hamming_distance(bit, bit),
 	FUNCTION 5 ivfflat_bit_support(internal);
+
+-- introspection (lodestone only)
+
+CREATE FUNCTION lodestone_ivfflat_info(index regclass,
+	OUT lists integer, OUT tuples bigint, OUT pages bigint, OUT empty_lists integer,
+	OUT largest_list bigint, OUT dimensions integer, OUT metric text)
+	RETURNS SETOF record ROWS 1
+	AS 'MODULE_PATHNAME', 'lodestone_ivfflat_info_wrapper' LANGUAGE C STRICT;
+
+COMMENT ON FUNCTION lodestone_ivfflat_info(regclass) IS 'size and shape of a lodestone ivfflat index';

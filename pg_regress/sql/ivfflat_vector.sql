@@ -139,6 +139,13 @@ INSERT INTO ivf_t SELECT i, ARRAY[i % 10, i / 10 % 10, i / 100] FROM generate_se
 SELECT count(*) FROM (SELECT id FROM ivf_t ORDER BY val <-> '[3,3,3]') t;
 SELECT id FROM ivf_t ORDER BY val <-> '[3,3,13]' LIMIT 3;
 RESET ivfflat.probes;
+-- lodestone_ivfflat_info (lodestone only): every row in some list
+-- (VACUUM may have left dead items if a parallel test held a snapshot)
+SELECT lists, tuples >= (SELECT count(*) FROM ivf_t) AS has_every_row, empty_lists, largest_list >= tuples / lists AS largest_ok, dimensions, metric, pages > lists AS paged
+  FROM lodestone_ivfflat_info('ivf_idx');
+CREATE INDEX ivf_btree ON ivf_t (id);
+SELECT * FROM lodestone_ivfflat_info('ivf_btree');
+DROP INDEX ivf_btree;
 -- the planner: an ivfflat index only serves ORDER BY ... LIMIT
 RESET enable_seqscan;
 ANALYZE ivf_t;

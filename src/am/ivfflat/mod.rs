@@ -11,10 +11,12 @@
 //! | `vacuum.rs`   | `ambulkdelete`, `amvacuumcleanup`                     |
 //! | `options.rs`  | `amoptions`, the `ivfflat.*` settings                 |
 //! | `layout.rs`   | meta page, directory, list pages                      |
+//! | `info.rs`     | `lodestone_ivfflat_info`                              |
 //! | this file     | the handler, `amcostestimate`, `amvalidate`           |
 
 pub mod build;
 pub mod centers;
+pub mod info;
 pub mod insert;
 pub mod layout;
 pub mod options;
