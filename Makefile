@@ -1,8 +1,11 @@
 # lodestone — the commands a developer and CI use. Each target is a thin
 # wrapper over a script in scripts/ or benches/, which documents itself.
 
-.PHONY: demo demo-personalization demo-stop demo-clean test setup install regress regress-accept compat bench bench-kernels bench-sql bench-ann bench-citus fmt lint \
+.PHONY: help demo demo-personalization demo-stop demo-clean test setup install regress regress-accept compat bench-kernels bench-quant bench-graph bench-sql bench-pq bench-ann bench-citus fmt lint \
 	reliability soak crash fuzz fuzz-long
+
+help:            ## list the targets
+	@grep -E '^[a-z-]+: .*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 22
 
 demo:            ## set up everything, start a throwaway cluster, run a demo, leave it running
 	scripts/demo.sh
@@ -37,6 +40,15 @@ compat:          ## run the pgvector-compatible regress files against pgvector i
 bench-kernels:   ## criterion benchmarks of the distance kernels
 	cargo bench --bench kernels
 
+bench-quant:     ## criterion benchmarks of the quantizers (ADC distances, training)
+	cargo bench --bench quant
+
+bench-graph:     ## recall and cost of the in-memory HNSW build; ARGS="VECTORS.npy cosine 1000 [--seed=N]"
+	cargo bench --bench graph_quality -- $(ARGS)
+
+bench-pq:        ## the pq type: bytes per row and scan time against vector; ARGS="ROWS DIM SUBVECTORS"
+	benches/pq_scan.sh $(ARGS)
+
 bench-sql:       ## sequential-scan distance benchmark, lodestone vs pgvector
 	benches/sql_scan.sh
 
@@ -61,9 +73,8 @@ fuzz:            ## coverage-guided fuzzing of the text parsers and binary decod
 fuzz-long:       ## the long fuzzing run: FUZZ_SECONDS per target (default 900)
 	FUZZ_SECONDS=$${FUZZ_SECONDS:-900} scripts/fuzz.sh
 
-fmt:
+fmt:             ## format the code
 	cargo fmt --all
 
-lint:
-	cargo fmt --all -- --check
-	cargo clippy --all-targets -- -D warnings
+lint:            ## fmt check, clippy (warnings and undocumented unsafe denied), the pure core names no Postgres
+	scripts/lint.sh

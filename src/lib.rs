@@ -44,6 +44,20 @@ pgrx::extension_sql_file!("../sql/ivfflat.sql", name = "ivfflat", requires = ["o
 /// `hnsw.*` settings.
 #[pgrx::pg_guard]
 pub extern "C-unwind" fn _PG_init() {
+    quiet_backtraces();
     am::hnsw::options::init();
     am::ivfflat::options::init();
+}
+
+/// pgrx puts a captured Rust backtrace into the DETAIL of every error raised
+/// through a panic, and `std` captures one whenever `RUST_BACKTRACE` is set in
+/// the server's environment. Users must see pgvector's message and nothing
+/// else, whatever that environment: `RUST_LIB_BACKTRACE=0` turns capture off
+/// for library backtraces only (a crash's own report is unaffected).
+fn quiet_backtraces() {
+    // `set_var` can only race with other threads reading the
+    // environment, and a backend runs `_PG_init` on its only thread, before
+    // any rayon pool exists and before any backtrace was captured (std reads
+    // the variable once, on the first capture).
+    std::env::set_var("RUST_LIB_BACKTRACE", "0");
 }

@@ -6,14 +6,18 @@
 # session and must fail with an ERROR whose SQLSTATE is not XX000 (an
 # internal error, which is what a Rust panic turns into) and whose SQLSTATE
 # and message are the ones in tests/hostile/expected.txt; the postmaster must
-# never restart and no backend may die.
+# never restart and no backend may die. The server runs with RUST_BACKTRACE=1
+# in its environment, and no message may carry a Rust backtrace: what users
+# see must not depend on the server's environment.
 #
 #   HOSTILE_ACCEPT=1 tests/reliability_hostile.sh   rewrite expected.txt (review the diff!)
 source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
 cases="$LODESTONE_ROOT/tests/hostile/cases.txt"
 expected="$LODESTONE_ROOT/tests/hostile/expected.txt"
 
+export RUST_BACKTRACE=1
 new_cluster main
+unset RUST_BACKTRACE
 load_lodestone main
 sql main -f "$LODESTONE_ROOT/tests/hostile/setup.sql" >/dev/null
 started="$(sql main -c "SELECT pg_postmaster_start_time()")"
@@ -35,7 +39,9 @@ copy_file() {
 }
 
 actual="$TEST_ROOT/actual.txt"
+all_output="$TEST_ROOT/all-output.txt"
 : >"$actual"
+: >"$all_output"
 n=0
 while IFS= read -r line; do
   [[ -z $line || $line == \#* ]] && continue
@@ -50,6 +56,7 @@ while IFS= read -r line; do
     # placeholder that nothing validates.
     out="$(sql main -v VERBOSITY=verbose -c "LOAD 'lodestone'" -c "$line" 2>&1 >/dev/null || true)"
   fi
+  printf '%s\n%s\n' "$line" "$out" >>"$all_output"
   err="$(grep -m1 -E '^(psql:[^ ]* )?ERROR:' <<<"$out" | sed -E 's/^(psql:[^ ]* )?ERROR: +//' | cut -c1-240 || true)"
   if [[ -z $err ]]; then
     err="NO ERROR: ${out%%$'\n'*}"
@@ -65,6 +72,8 @@ if [[ -n "${HOSTILE_ACCEPT:-}" ]]; then
 fi
 same "every case raised an ERROR" "" "$(grep -B1 '=> NO ERROR' "$actual" || true)"
 same "no case raised an internal error (XX000, e.g. a Rust panic)" "" "$(grep -B1 -E '=> XX000|panick' "$actual" || true)"
+same "no message carries a Rust backtrace (RUST_BACKTRACE=1 on the server)" "" \
+  "$(grep -v '^LOCATION:' "$all_output" | grep -B3 -E 'backtrace|\.rs:[0-9]+|^ +[0-9]+: ' | head -n 20 || true)"
 same "the postmaster never restarted" "$started" "$(sql main -c "SELECT pg_postmaster_start_time()")"
 same "no backend died" "" "$(grep -E 'terminated by signal|PANIC|was terminated' "$DIR_main/server.log" || true)"
 same_lines "every case gave its expected SQLSTATE and message" "$(cat "$expected")" "$(cat "$actual")"

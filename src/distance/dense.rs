@@ -181,13 +181,18 @@ mod tests {
             {
                 if std::arch::is_x86_feature_detected!("avx512f") {
                     // SAFETY: feature checked just above.
-                    l1s.push(f64::from(unsafe { crate::distance::x86::l1_avx512(&a, &b) }));
-                    parts.push(unsafe { crate::distance::x86::cosine_parts_avx512(&a, &b) });
+                    let (l1, p) = unsafe {
+                        (crate::distance::x86::l1_avx512(&a, &b), crate::distance::x86::cosine_parts_avx512(&a, &b))
+                    };
+                    l1s.push(f64::from(l1));
+                    parts.push(p);
                 }
                 if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma") {
                     // SAFETY: features checked just above.
-                    l1s.push(f64::from(unsafe { crate::distance::x86::l1_avx2(&a, &b) }));
-                    parts.push(unsafe { crate::distance::x86::cosine_parts_avx2(&a, &b) });
+                    let (l1, p) =
+                        unsafe { (crate::distance::x86::l1_avx2(&a, &b), crate::distance::x86::cosine_parts_avx2(&a, &b)) };
+                    l1s.push(f64::from(l1));
+                    parts.push(p);
                 }
             }
             for v in l1s {

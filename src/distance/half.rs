@@ -210,6 +210,13 @@ mod tests {
         [(l2, l2), (ip, ipm), (l1r, l1r), (cos, 1.0)]
     }
 
+    fn has_avx512f() -> bool {
+        #[cfg(target_arch = "x86_64")]
+        return std::arch::is_x86_feature_detected!("avx512f");
+        #[cfg(not(target_arch = "x86_64"))]
+        return false;
+    }
+
     fn tolerance(n: usize, magnitude: f64) -> f64 {
         // f32 accumulation (and the final rounding to f32): error grows like
         // sqrt(n) ulps of the magnitude.
@@ -266,9 +273,14 @@ mod tests {
                     parts.push(unsafe { crate::distance::x86_half::cosine_parts_f16c(&a, &b) });
                 }
             }
-            // SimSIMD's kernels (those of CPUs without AVX-512F).
-            l2s.push(<simsimd::f16 as SpatialSimilarity>::l2sq(as_simsimd(&a), as_simsimd(&b)).unwrap_or(f64::NAN));
-            dots.push(<simsimd::f16 as SpatialSimilarity>::dot(as_simsimd(&a), as_simsimd(&b)).unwrap_or(f64::NAN));
+            // SimSIMD's kernels, which lodestone calls only on CPUs without
+            // AVX-512F. Where AVX-512 FP16 exists, SimSIMD picks a kernel that
+            // rounds through halves (44608 for 44607.07: a 1-in-10 failure of
+            // this test), a kernel lodestone never dispatches to.
+            if !has_avx512f() {
+                l2s.push(<simsimd::f16 as SpatialSimilarity>::l2sq(as_simsimd(&a), as_simsimd(&b)).unwrap_or(f64::NAN));
+                dots.push(<simsimd::f16 as SpatialSimilarity>::dot(as_simsimd(&a), as_simsimd(&b)).unwrap_or(f64::NAN));
+            }
             for v in l2s {
                 prop_assert!((v - l2).abs() <= tolerance(n, l2m), "l2² variant {} vs {}", v, l2);
             }

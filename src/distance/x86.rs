@@ -84,9 +84,10 @@ pub unsafe fn l1_avx512(a: &[f32], b: &[f32]) -> f32 {
     _mm512_reduce_add_ps(_mm512_add_ps(s0, s1))
 }
 
-/// Horizontal sum of eight floats.
-#[target_feature(enable = "avx2")]
-fn hsum256(v: __m256) -> f32 {
+/// Horizontal sum of eight floats (the f16 kernels in `x86_half` use it too).
+#[inline]
+#[target_feature(enable = "avx")]
+pub(super) fn hsum256(v: __m256) -> f32 {
     let pair = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps::<1>(v));
     let quad = _mm_add_ps(pair, _mm_movehl_ps(pair, pair));
     let one = _mm_add_ss(quad, _mm_shuffle_ps::<0b01>(quad, quad));

@@ -11,6 +11,7 @@
 
 #![cfg(target_arch = "x86_64")]
 
+use super::x86::hsum256;
 use half::f16;
 use std::arch::x86_64::*;
 
@@ -160,16 +161,6 @@ pub unsafe fn l1_avx512(a: &[f16], b: &[f16]) -> f32 {
 unsafe fn load8(p: *const u16) -> __m256 {
     // SAFETY: the caller guarantees 16 readable bytes at `p`.
     _mm256_cvtph_ps(unsafe { _mm_loadu_si128(p.cast()) })
-}
-
-/// Horizontal sum of eight floats.
-#[inline]
-#[target_feature(enable = "avx")]
-fn hsum256(v: __m256) -> f32 {
-    let pair = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps::<1>(v));
-    let quad = _mm_add_ps(pair, _mm_movehl_ps(pair, pair));
-    let one = _mm_add_ss(quad, _mm_shuffle_ps::<0b01>(quad, quad));
-    _mm_cvtss_f32(one)
 }
 
 /// `[a·b, a·a, b·b]`, AVX, F16C and FMA (every x86-64 CPU since 2013).

@@ -9,6 +9,7 @@ pub mod dense;
 pub mod error;
 pub mod float;
 pub mod half;
+pub mod pq;
 pub mod sparse;
 
 pub use error::{Error, Result, SqlState};

@@ -1,5 +1,5 @@
-//! Vector quantization: the pure core behind the `pq` SQL type and, later,
-//! the compact codes of the `hnsw` index (`quantizer = sq8 | pq | bq`).
+//! Vector quantization: the pure core behind the `pq` SQL type and the
+//! compact codes of quantized `hnsw` indexes (`quantizer = sq8 | pq | bq`).
 //!
 //! | module     | what                                                        |
 //! |------------|-------------------------------------------------------------|
@@ -8,7 +8,6 @@
 //! | [`sq8`]    | per-dimension scalar quantization to `u8`                    |
 //! | [`bq`]     | binary (sign) quantization, Hamming and asymmetric distances |
 //! | [`codec`]  | the versioned byte format of a trained quantizer            |
-//! | [`pqvalue`]| text and wire formats of the `pq` SQL type                  |
 //!
 //! Pure code: no Postgres call, no `palloc`, no `ereport`, so it may run on
 //! rayon threads. Errors are [`crate::format::Error`]s carrying a SQLSTATE,
@@ -25,7 +24,6 @@ pub mod bq;
 pub mod codec;
 pub mod kmeans;
 pub mod pq;
-pub mod pqvalue;
 pub mod rng;
 pub mod sq8;
 

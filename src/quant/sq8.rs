@@ -321,8 +321,12 @@ mod kernels {
             while i < end {
                 // SAFETY: i + 32 <= whole <= n: 32 bytes of `code` and 32
                 // weights (64 bytes) are in bounds; unaligned loads.
-                let bytes = unsafe { _mm256_loadu_si256(code.as_ptr().add(i).cast()) };
-                let w = unsafe { _mm512_loadu_si512(weights.as_ptr().add(i).cast()) };
+                let (bytes, w) = unsafe {
+                    (
+                        _mm256_loadu_si256(code.as_ptr().add(i).cast()),
+                        _mm512_loadu_si512(weights.as_ptr().add(i).cast()),
+                    )
+                };
                 acc = _mm512_add_epi32(acc, _mm512_madd_epi16(_mm512_cvtepu8_epi16(bytes), w));
                 i += 32;
             }
@@ -355,8 +359,9 @@ mod kernels {
             while i < end {
                 // SAFETY: i + 16 <= whole <= n: 16 bytes of `code` and 16
                 // weights (32 bytes) are in bounds; unaligned loads.
-                let bytes = unsafe { _mm_loadu_si128(code.as_ptr().add(i).cast()) };
-                let w = unsafe { _mm256_loadu_si256(weights.as_ptr().add(i).cast()) };
+                let (bytes, w) = unsafe {
+                    (_mm_loadu_si128(code.as_ptr().add(i).cast()), _mm256_loadu_si256(weights.as_ptr().add(i).cast()))
+                };
                 acc = _mm256_add_epi32(acc, _mm256_madd_epi16(_mm256_cvtepu8_epi16(bytes), w));
                 i += 16;
             }

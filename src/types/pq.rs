@@ -28,8 +28,8 @@
 
 use super::vector::{Vector, VectorArg};
 use super::{raise, OrRaise, RawDatum};
+use crate::format::pq as pqvalue;
 use crate::quant::pq::{self as pqcore, AdcTable, Pq};
-use crate::quant::pqvalue;
 use crate::quant::rng::Rng;
 use crate::quant::{Metric, Quantizer};
 use pgrx::callconv::{Arg, ArgAbi};

@@ -177,6 +177,8 @@ unsafe impl SqlTranslatable for SparseArg<'_> {
     const RETURN_SQL: Result<ReturnsRef, ReturnsError> = Ok(ReturnsRef::One(SqlMappingRef::literal(SQL_NAME)));
 }
 
+// SAFETY: the SQL name is the type `sql/sparsevec.sql` declares, whose datums
+// are what `SparseOut` returns.
 unsafe impl SqlTranslatable for SparseOut {
     const TYPE_IDENT: &'static str = "lodestone::sparsevec";
     const TYPE_ORIGIN: TypeOrigin = TypeOrigin::External;

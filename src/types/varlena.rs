@@ -161,6 +161,8 @@ impl<'a, E: Copy> FromDatum for DenseRef<'a, E> {
     }
 }
 
+// SAFETY: a `DenseRef` is read from the datum of a strict function's
+// argument of its declared type, as `from_datum` requires.
 unsafe impl<'fcx, E: Copy> ArgAbi<'fcx> for DenseRef<'fcx, E> {
     unsafe fn unbox_arg_unchecked(arg: Arg<'_, 'fcx>) -> Self {
         let index = arg.index();
@@ -169,6 +171,8 @@ unsafe impl<'fcx, E: Copy> ArgAbi<'fcx> for DenseRef<'fcx, E> {
     }
 }
 
+// SAFETY: `into_datum` yields a palloc'd varlena of the function's declared
+// return type.
 unsafe impl<E: Copy> BoxRet for DenseOut<E> {
     unsafe fn box_into<'fcx>(self, fcinfo: &mut FcInfo<'fcx>) -> Datum<'fcx> {
         // SAFETY: the datum is a palloced value of the returned type.
@@ -176,6 +180,7 @@ unsafe impl<E: Copy> BoxRet for DenseOut<E> {
     }
 }
 
+// SAFETY: `E::SQL_NAME` is the SQL type whose datums `DenseRef` reads.
 unsafe impl<'a, E: SqlElement> SqlTranslatable for DenseRef<'a, E> {
     const TYPE_IDENT: &'static str = E::TYPE_IDENT;
     const TYPE_ORIGIN: TypeOrigin = TypeOrigin::External;
@@ -183,6 +188,7 @@ unsafe impl<'a, E: SqlElement> SqlTranslatable for DenseRef<'a, E> {
     const RETURN_SQL: Result<ReturnsRef, ReturnsError> = Ok(ReturnsRef::One(SqlMappingRef::literal(E::SQL_NAME)));
 }
 
+// SAFETY: `E::SQL_NAME` is the SQL type whose datums `DenseOut` builds.
 unsafe impl<E: SqlElement> SqlTranslatable for DenseOut<E> {
     const TYPE_IDENT: &'static str = E::TYPE_IDENT;
     const TYPE_ORIGIN: TypeOrigin = TypeOrigin::External;
