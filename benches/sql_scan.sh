@@ -24,7 +24,7 @@ cluster_start "$dir"
 psql_() { cluster_psql "$dir" "$port" "$@"; }
 
 systems=(lodestone)
-if [[ -f "$("$PG_CONFIG" --sharedir)/extension/vector.control" ]]; then systems+=(vector); fi
+if pgvector_installed; then systems+=(vector); fi
 
 log "generating $ROWS rows of $DIM dimensions"
 psql_ -d postgres -qc "CREATE DATABASE lodestone" -c "CREATE DATABASE vector" >/dev/null

@@ -5,7 +5,7 @@
 # lodestone does not behave exactly as pgvector. Skips, with a message, when
 # pgvector is not installed on this server.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
-if [[ ! -f "$("$PG_CONFIG" --sharedir)/extension/vector.control" ]]; then
+if ! pgvector_installed; then
   log "pgvector (extension \"vector\") is not installed here: skipping the compatibility run"
   exit 0
 fi

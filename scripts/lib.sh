@@ -87,3 +87,12 @@ free_port() {
   while (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; do port=$((port + 1)); done
   echo "$port"
 }
+
+# Whether pgvector itself is installed for $PG_CONFIG: a vector.control that is
+# not lodestone's alias (scripts/install-vector-alias.sh writes one whose
+# module_pathname is '$libdir/lodestone').
+pgvector_installed() {
+  local control
+  control="$("$PG_CONFIG" --sharedir)/extension/vector.control"
+  [[ -f "$control" ]] && ! grep -qE "^module_pathname *= *'\\\$libdir/lodestone'" "$control"
+}

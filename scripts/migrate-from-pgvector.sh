@@ -21,8 +21,9 @@
 # may be empty: the tool creates the extension in the schema pgvector used).
 #
 # Options (environment):
-#   IVFFLAT=hnsw|fail   ivfflat indexes (lodestone has no ivfflat): rebuilt as hnsw with the
-#                       same operator class (default), or stop with an error
+#   IVFFLAT=keep|hnsw|fail  ivfflat indexes: kept as ivfflat with their definition (default;
+#                       lodestone has ivfflat), rebuilt as hnsw with the same operator
+#                       class, or stop with an error
 #   PUBLICATION=name    publication and subscription name (default lodestone_migration)
 #   SUBSCRIPTION_BINARY=on  binary transfer in the subscription (pgvector's and lodestone's
 #                       binary formats are identical); default off
@@ -39,7 +40,7 @@ if [[ -z "${PG_BINDIR:-}" ]]; then
 fi
 PSQL="$PG_BINDIR/psql"
 PG_DUMP="$PG_BINDIR/pg_dump"
-IVFFLAT="${IVFFLAT:-hnsw}"
+IVFFLAT="${IVFFLAT:-keep}"
 PUBLICATION="${PUBLICATION:-lodestone_migration}"
 
 q() { # q DSN SQL: one value or rows, unaligned, tuples only
@@ -49,7 +50,7 @@ q() { # q DSN SQL: one value or rows, unaligned, tuples only
 # The dump's pgvector lines, rewritten for lodestone (stdin to stdout):
 #  * CREATE EXTENSION vector -> lodestone, in the same schema;
 #  * COMMENT ON EXTENSION vector dropped (lodestone's comment is its own);
-#  * ivfflat indexes -> hnsw with the same operator class (IVFFLAT=hnsw).
+#  * ivfflat indexes kept (IVFFLAT=keep), or -> hnsw with the same operator class (IVFFLAT=hnsw).
 rewrite() {
   local ivf_sub=''
   if [[ "$IVFFLAT" == hnsw ]]; then
@@ -71,7 +72,7 @@ check_source() { # check_source DSN
   if [[ "$IVFFLAT" == fail ]]; then
     local n
     n="$(q "$1" "SELECT count(*) FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid JOIN pg_am a ON a.oid = c.relam WHERE a.amname = 'ivfflat'")"
-    ((n == 0)) || die "the source has $n ivfflat index(es) and IVFFLAT=fail; lodestone has no ivfflat (IVFFLAT=hnsw rebuilds them as hnsw)"
+    ((n == 0)) || die "the source has $n ivfflat index(es) and IVFFLAT=fail (IVFFLAT=keep keeps them as ivfflat, IVFFLAT=hnsw rebuilds them as hnsw)"
   fi
 }
 

@@ -58,7 +58,7 @@ rm -f "$out"
 
 # When pgvector is installed here, the compatibility files must give exactly
 # lodestone's expected output under pgvector too.
-if [[ -f "$("$PG_CONFIG" --sharedir)/extension/vector.control" ]]; then
+if pgvector_installed; then
   log "3b pgvector compatibility (the compat_schedule files run under pgvector)"
   if "$LODESTONE_ROOT/scripts/compat.sh" >/tmp/lodestone-compat.log 2>&1; then
     echo "  pgvector gives lodestone's expected output"

@@ -4,6 +4,27 @@
 -- complain if script is sourced in psql, rather than via CREATE EXTENSION
 \echo Use "CREATE EXTENSION lodestone" to load this file. \quit
 
+-- lodestone is also installed under pgvector's name, vector (scripts/
+-- install-vector-alias.sh): both names, and pgvector itself, define the same
+-- types and access methods, so a database holds at most one of them. Checked
+-- first, for a clear error instead of "type vector already exists".
+DO $guard$
+DECLARE
+	installed text;
+	creating text;
+BEGIN
+	SELECT min(extname::text) FILTER (WHERE rn = 1), min(extname::text) FILTER (WHERE rn = 2) INTO installed, creating
+	FROM (SELECT extname, row_number() OVER (ORDER BY oid) AS rn
+	      FROM pg_catalog.pg_extension WHERE extname IN ('lodestone', 'vector')) e;
+	IF creating IS NOT NULL THEN
+		RAISE EXCEPTION 'extension "%" cannot be created: extension "%" is installed in this database', creating, installed
+			USING ERRCODE = 'duplicate_object',
+			DETAIL = 'lodestone, lodestone under the name vector, and pgvector define the same types, functions and access methods; a database can have only one of them.',
+			HINT = format('Use extension "%s", or drop it first.', installed);
+	END IF;
+END
+$guard$;
+
 CREATE TYPE vector;
 CREATE FUNCTION vector_in(cstring, oid, integer) RETURNS vector
 	AS 'MODULE_PATHNAME', 'vector_in_wrapper' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;

@@ -11,6 +11,7 @@
 //! |               | `sparsevec`, `pq` and distances on `bit`               |           |
 //! | [`hnsw`]      | HNSW graph algorithms, on-page layout                  | no        |
 //! | `am::hnsw`    | the `hnsw` index access method                         | yes       |
+//! | `am::ivfflat` | the `ivfflat` index access method                      | yes       |
 //! | [`quant`]     | k-means, PQ, SQ8 and binary quantizers, ADC tables     | no        |
 //! | [`personalize`] | scaling, weighted averages, preference profiles,     | math: no  |
 //! |               | weighted L2 (`personalize::math` is pure)              |           |
@@ -37,6 +38,7 @@ pgrx::extension_sql_file!("../sql/hnsw.sql", name = "hnsw", requires = ["sparsev
 pgrx::extension_sql_file!("../sql/pq.sql", name = "pq", requires = ["hnsw"]);
 pgrx::extension_sql_file!("../sql/personalize.sql", name = "personalize", requires = ["pq"]);
 pgrx::extension_sql_file!("../sql/observability.sql", name = "observability", requires = ["personalize"]);
+pgrx::extension_sql_file!("../sql/ivfflat.sql", name = "ivfflat", requires = ["observability"]);
 
 /// Called when Postgres loads the library: registers index options and the
 /// `hnsw.*` settings.
@@ -44,6 +46,7 @@ pgrx::extension_sql_file!("../sql/observability.sql", name = "observability", re
 pub extern "C-unwind" fn _PG_init() {
     quiet_backtraces();
     am::hnsw::options::init();
+    am::ivfflat::options::init();
 }
 
 /// pgrx puts a captured Rust backtrace into the DETAIL of every error raised

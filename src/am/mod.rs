@@ -3,4 +3,6 @@
 //! access method, each with pgvector's and contrib/bloom's roles as files
 //! (build, insert, scan, vacuum, options, cost).
 
+pub(crate) mod common;
 pub(crate) mod hnsw;
+pub(crate) mod ivfflat;

@@ -145,11 +145,10 @@ pub unsafe extern "C-unwind" fn ambuild(
     // SAFETY: the table AM calls `collect` for every row with our state; the
     // FFI guard turns a Postgres ERROR inside the scan into a Rust panic so
     // our frames unwind instead of being jumped over.
-    unsafe {
-        pg_sys::ffi::pg_guard_ffi_boundary(|| {
-            pg_sys::IndexBuildHeapScan(heap, index, index_info, Some(collect), &mut state);
-        });
-    }
+    let heap_tuples =
+        unsafe { crate::am::common::index_build_heap_scan(heap, index, index_info, Some(collect), &mut state) };
+    // The table's rows, not the callbacks (fewer for a partial index).
+    state.heap_tuples = heap_tuples;
     pgrx::debug2!("hnsw build: read {} rows in {:.2} s", state.heap_tuples, started.elapsed().as_secs_f64());
     if !state.spilled {
         flush(&mut state);

@@ -1,0 +1,49 @@
+//! Helpers the access methods share.
+
+use pgrx::pg_sys;
+
+/// Postgres's `table_index_build_scan`: calls `callback` for every row the
+/// index should hold (for a partial index, only the rows its predicate
+/// keeps) and returns the number of rows in the table. That number, not the
+/// callbacks, is `IndexBuildResult.heap_tuples`: CREATE INDEX stores it as
+/// the table's `reltuples`, and a partial index seeing 2% of the rows must
+/// not tell the planner the table has 2% of its rows. (pgrx's
+/// `IndexBuildHeapScan` drops it.)
+///
+/// # Safety
+/// As `table_index_build_scan`: open relations, the index's `IndexInfo`,
+/// and a callback that takes `state`.
+pub unsafe fn index_build_heap_scan<T>(
+    heap: pg_sys::Relation,
+    index: pg_sys::Relation,
+    info: *mut pg_sys::IndexInfo,
+    callback: pg_sys::IndexBuildCallback,
+    state: *mut T,
+) -> f64 {
+    let mut rows = 0.0;
+    // SAFETY: forwarded from the caller; the table AM of an open heap has
+    // index_build_range_scan. The FFI guard turns a Postgres ERROR inside
+    // the scan into a Rust panic so that our frames unwind.
+    unsafe {
+        let scan = (*(*heap).rd_tableam).index_build_range_scan;
+        let Some(scan) = scan else {
+            pgrx::error!("table access method cannot build indexes");
+        };
+        pg_sys::ffi::pg_guard_ffi_boundary(|| {
+            rows = scan(
+                heap,
+                index,
+                info,
+                true,
+                false,
+                true,
+                0,
+                pg_sys::InvalidBlockNumber,
+                callback,
+                state.cast(),
+                std::ptr::null_mut(),
+            );
+        });
+    }
+    rows
+}

@@ -1,0 +1,109 @@
+//! `aminsert`: a row goes to the end of its nearest center's list.
+//!
+//! Lock order: directory pages (shared, one at a time, released) to find
+//! the list; then the list's last page (exclusive), following the chain if
+//! another insert added pages since the directory was read; when the page
+//! is full, a new page is linked while the old one is still locked (so one
+//! insert at a time extends a list), then the directory entry's last page
+//! is updated (exclusive). Every change is one GenericXLog record.
+
+use super::layout::{self, item_bytes, Meta, INVALID_BLOCK};
+use crate::am::hnsw::meta::corrupt;
+use crate::am::hnsw::page::{self, ref_from_tid, Buf, Wal};
+use pgrx::prelude::*;
+
+/// `aminsert`
+#[pgrx::pg_guard]
+#[allow(clippy::too_many_arguments)]
+pub unsafe extern "C-unwind" fn aminsert(
+    index: pg_sys::Relation,
+    values: *mut pg_sys::Datum,
+    isnull: *mut bool,
+    heap_tid: pg_sys::ItemPointer,
+    _heap: pg_sys::Relation,
+    _check_unique: pg_sys::IndexUniqueCheck::Type,
+    _unchanged: bool,
+    _info: *mut pg_sys::IndexInfo,
+) -> bool {
+    // SAFETY: one indexed column; Postgres passes its value, null flag and TID.
+    let (value, null, tid) = unsafe { (*values, *isnull, &*heap_tid) };
+    if null {
+        return false;
+    }
+    let meta = Meta::read(index);
+    // SAFETY: a non-null value of the indexed column (detoasted by payload_of).
+    let Some(payload) = (unsafe { crate::am::hnsw::support::payload_of(&meta.space, value) }) else {
+        return false;
+    };
+    let entries = layout::read_directory(index, &meta);
+    let list = super::build::nearest(&meta.space, &entries, payload.as_bytes()) as usize;
+    let entry = &entries[list];
+    let bytes = item_bytes(ref_from_tid(tid).pack(), payload.as_bytes());
+    append(index, entry, &bytes);
+    false
+}
+
+/// Appends an item to the list whose directory entry is `entry`.
+pub fn append(index: pg_sys::Relation, entry: &layout::Entry, bytes: &[u8]) {
+    let mut block = entry.insert;
+    let mut buf = loop {
+        // Read the size here: a concurrent insert may just have linked a
+        // page it added at the end.
+        if block == INVALID_BLOCK || block >= page::nblocks(index) {
+            corrupt(index, "list chain");
+        }
+        let b = Buf::exclusive(index, block);
+        if page::page_type(b.page()) != layout::PAGE_LIST {
+            corrupt(index, "list page");
+        }
+        let next = layout::next_block(b.page());
+        if next == INVALID_BLOCK {
+            break b;
+        }
+        block = next;
+    };
+    if page::fits(buf.page(), bytes.len()) {
+        let mut wal = Wal::start(index);
+        let p = wal.register(&buf);
+        if page::add_item(p, bytes).is_none() {
+            wal.abort();
+            corrupt(index, "list page (no room for an item that fits)");
+        }
+        wal.finish();
+        return;
+    }
+    let new = Buf::extend(index);
+    let mut wal = Wal::start(index);
+    let np = wal.register_new(&new);
+    layout::init_list_page(np);
+    if page::add_item(np, bytes).is_none() {
+        wal.abort();
+        pgrx::error!("failed to add index item to \"{}\"", crate::am::hnsw::build::relation_name(index));
+    }
+    let op = wal.register(&buf);
+    layout::set_next_block(op, new.block());
+    wal.finish();
+    let new_block = new.block();
+    drop(new);
+    buf.unlock();
+    drop(buf);
+
+    // The directory's last page: a hint (inserts follow the chain), kept
+    // current so that they rarely have to.
+    let dir = Buf::exclusive(index, entry.block);
+    let mut wal = Wal::start(index);
+    let p = wal.register(&dir);
+    match page::item_mut(p, entry.offset) {
+        Some(e) if e.len() >= layout::ENTRY_HEADER => {
+            let (_, insert) = layout::entry_pages(e);
+            if insert < new_block {
+                e[4..8].copy_from_slice(&new_block.to_ne_bytes());
+            }
+            wal.finish();
+        }
+        _ => {
+            wal.abort();
+            corrupt(index, "directory entry");
+        }
+    }
+}
