@@ -2,7 +2,7 @@
 # wrapper over a script in scripts/ or benches/, which documents itself.
 
 .PHONY: demo demo-personalization demo-stop demo-clean test setup install regress regress-accept compat bench bench-kernels bench-sql bench-ann bench-citus fmt lint \
-	reliability soak crash fuzz fuzz-long
+	reliability soak crash fuzz fuzz-long stress
 
 demo:            ## set up everything, start a throwaway cluster, run a demo, leave it running
 	scripts/demo.sh
@@ -54,6 +54,9 @@ soak:            ## the long concurrency soak: pgbench, 8 clients, SOAK_SECONDS 
 
 crash:           ## crash-recovery cycles; CRASH_CYCLES (default 20, as in the suite)
 	CRASH_CYCLES=$${CRASH_CYCLES:-20} bash tests/reliability_crash.sh
+
+stress:          ## the model-based hnsw test at length: make stress SEED=123 STEPS=5000 (steps per element type; default 400, random seed)
+	MODEL_SEED=$(SEED) MODEL_STEPS=$(or $(STEPS),400) bash tests/hnsw_model.sh
 
 fuzz:            ## coverage-guided fuzzing of the text parsers and binary decoders, 30 s per target
 	scripts/fuzz.sh
