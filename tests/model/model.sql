@@ -109,7 +109,7 @@ $$;
 --      the same rows as a strict_order scan at ef_search 1000 (wider than
 --      any table here, so that one round sees all it can reach);
 --   3. a scan that has rows to return returns some;
--- and, when `found` is set (MODEL_FIND=1, after a VACUUM):
+-- and, when `find_values` is set (MODEL_FIND=1, after a VACUUM):
 --   4. every value is found: a scan for a value returns, at distance 0,
 --      exactly the live rows holding it, every duplicate once.
 -- ("Every scan returns every row" is not an invariant of HNSW: with m = 2,
@@ -118,7 +118,7 @@ $$;
 -- pgvector too, and on lodestone after a VACUUM whose reconnect pass made
 -- every node reachable over some level but not from every layer-0 start;
 -- see docs/findings/model.md. Hence opt-in.)
-CREATE FUNCTION model.check_index(r model.indexes, step int, found bool, label text) RETURNS void
+CREATE FUNCTION model.check_index(r model.indexes, step int, find_values bool, label text) RETURNS void
 LANGUAGE plpgsql AS $$
 DECLARE
   q text := format(r.query, 1 + step % 6);
@@ -141,7 +141,7 @@ BEGIN
   IF cardinality(want) > 0 AND cardinality(got) = 0 THEN
     RAISE EXCEPTION 'model violation%: % (% query %) returns nothing; % rows are live', label, r.idx, r.op, q, cardinality(want);
   END IF;
-  IF NOT found THEN
+  IF NOT find_values THEN
     RETURN;
   END IF;
   FOR value IN EXECUTE format('SELECT DISTINCT c, k FROM %I WHERE %I IS NOT NULL AND c <> 0 ORDER BY c, k', r.tbl, r.col) LOOP
