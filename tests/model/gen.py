@@ -37,7 +37,7 @@ KINDS = {
     ),
     "bit": (
         ("bit(64)", "model.bits(c, k, 64)::bit(64)", "bit_hamming_ops", "<~>"),
-        ("bit(48000)", "model.bits(c, k, 48000)::bit(48000)", "bit_hamming_ops", "<~>"),
+        ("bit(16000)", "model.bits(c, k, 16000)::bit(16000)", "bit_hamming_ops", "<~>"),
         ("", ""),
     ),
     "quantized": (
