@@ -2,7 +2,7 @@
 # wrapper over a script in scripts/ or benches/, which documents itself.
 
 .PHONY: help demo demo-personalization demo-stop demo-clean test setup install regress regress-accept compat bench-kernels bench-quant bench-graph bench-sql bench-pq bench-ann bench-citus fmt lint \
-	reliability soak crash fuzz fuzz-long
+	reliability soak crash fuzz fuzz-long stress
 
 help:            ## list the targets
 	@grep -E '^[a-z-]+: .*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 22
@@ -66,6 +66,9 @@ soak:            ## the long concurrency soak: pgbench, 8 clients, SOAK_SECONDS 
 
 crash:           ## crash-recovery cycles; CRASH_CYCLES (default 20, as in the suite)
 	CRASH_CYCLES=$${CRASH_CYCLES:-20} bash tests/reliability_crash.sh
+
+stress:          ## the model-based hnsw test at length: make stress SEED=123 STEPS=5000 (steps per element type; default 400, random seed)
+	MODEL_SEED=$(SEED) MODEL_STEPS=$(or $(STEPS),400) bash tests/hnsw_model.sh
 
 fuzz:            ## coverage-guided fuzzing of the text parsers and binary decoders, 30 s per target
 	scripts/fuzz.sh

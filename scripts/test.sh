@@ -56,19 +56,10 @@ fi
 record "pg_regress" "$ok_tests" "$bad_tests"
 rm -f "$out"
 
-# When pgvector is installed here, the compatibility files must give exactly
-# lodestone's expected output under pgvector too.
-if pgvector_installed; then
-  log "3b pgvector compatibility (the compat_schedule files run under pgvector)"
-  if "$LODESTONE_ROOT/scripts/compat.sh" >/tmp/lodestone-compat.log 2>&1; then
-    echo "  pgvector gives lodestone's expected output"
-    record "compat" 1 0
-  else
-    grep -E '^(test |     )' /tmp/lodestone-compat.log || true
-    cat pg_regress/regression.diffs 2>/dev/null || tail -n 40 /tmp/lodestone-compat.log
-    record "compat" 0 1
-  fi
-fi
+# The comparison with pgvector itself is not part of this suite: its outcome
+# depends on which pgvector build is installed (a build of pgvector's
+# development branch differs from the v0.8.6 release lodestone's expected
+# output follows). Run it with `make compat`, which names the build.
 
 log "4/4 integration tests (tests/*.sh)"
 shopt -s nullglob

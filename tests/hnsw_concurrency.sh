@@ -5,6 +5,7 @@
 # the table's rows. A second, quantized index (sq8, cosine) takes the same
 # load, and its searches re-rank from the heap rows others are changing.
 source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
+use_seed
 SECONDS_TO_RUN="${HNSW_SOAK_SECONDS:-15}"
 
 new_cluster main "max_connections = 40" "log_min_messages = error"
@@ -16,7 +17,7 @@ CREATE INDEX items_v ON items USING hnsw (v vector_l2_ops) WITH (m = 8, ef_const
 CREATE INDEX items_q ON items USING hnsw (v vector_cosine_ops) WITH (m = 8, ef_construction = 32, quantizer = sq8);
 SQL
 random_vector="ARRAY(SELECT random() * 2 - 1 FROM generate_series(1, 16))::vector(16)"
-write_script() { echo "$2" >"$TEST_ROOT/$1.sql"; chmod 644 "$TEST_ROOT/$1.sql"; }
+write_script() { printf '%s\n' "$PGBENCH_SEED_SQL" "$2" >"$TEST_ROOT/$1.sql"; chmod 644 "$TEST_ROOT/$1.sql"; }
 write_script insert "INSERT INTO items (v) SELECT $random_vector;"
 write_script update "\\set k random(0, 49)
 UPDATE items SET v = $random_vector WHERE id = (SELECT max(id) FROM items) - :k;"
@@ -31,7 +32,7 @@ write_script qsearch "SELECT id FROM items ORDER BY v <=> (SELECT $random_vector
 ) &
 vacuums=$!
 status=0
-as_pg "$(pg_bindir)/pgbench" -h "$DIR_main/sock" -p "$PORT_main" -U postgres -n -c 8 -j 2 -T "$SECONDS_TO_RUN" \
+as_pg "$(pg_bindir)/pgbench" -h "$DIR_main/sock" -p "$PORT_main" -U postgres -n -c 8 -j 2 -T "$SECONDS_TO_RUN" --random-seed="$TEST_SEED" \
   -f "$TEST_ROOT/insert.sql@40" -f "$TEST_ROOT/update.sql@15" -f "$TEST_ROOT/delete.sql@10" \
   -f "$TEST_ROOT/search.sql@20" -f "$TEST_ROOT/qsearch.sql@15" postgres >"$TEST_ROOT/pgbench.log" 2>&1 || status=$?
 wait "$vacuums"

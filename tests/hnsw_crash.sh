@@ -11,6 +11,7 @@
 # last incoming link under heavy concurrent inserts, crash or no crash, and
 # VACUUM reconnects such nodes; see src/am/hnsw/reconnect.rs.)
 source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
+use_seed
 CYCLES="${HNSW_CRASH_CYCLES:-4}"
 
 new_cluster main "max_connections = 40"
@@ -23,7 +24,8 @@ CREATE INDEX items_v ON items USING hnsw (v vector_l2_ops);
 CREATE INDEX items_q ON items USING hnsw (v vector_cosine_ops) WITH (quantizer = pq, pq_subvectors = 8);
 SQL
 script="$TEST_ROOT/insert.sql"
-cat >"$script" <<'SQL'
+cat >"$script" <<SQL
+$PGBENCH_SEED_SQL
 INSERT INTO items (v) SELECT ARRAY(SELECT random() * 2 - 1 FROM generate_series(1, 16))::vector(16);
 SQL
 chmod 644 "$script"
@@ -31,7 +33,7 @@ chmod 644 "$script"
 recall() { sql main -c "SET hnsw.ef_search = 100" -c "SELECT round(lodestone_test.recall('items', 'queries', '<->', 10)::numeric, 2)" | tail -1; }
 before="$(recall)"
 for cycle in $(seq "$CYCLES"); do
-  as_pg "$(pg_bindir)/pgbench" -h "$DIR_main/sock" -p "$PORT_main" -U postgres -n -c 4 -T 60 -f "$script" postgres \
+  as_pg "$(pg_bindir)/pgbench" -h "$DIR_main/sock" -p "$PORT_main" -U postgres -n -c 4 -T 60 --random-seed="$TEST_SEED" -f "$script" postgres \
     >"$TEST_ROOT/pgbench.$cycle.log" 2>&1 &
   bench=$!
   sleep "$((2 + cycle % 3)).$((RANDOM % 10))"

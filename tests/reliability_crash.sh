@@ -23,6 +23,7 @@
 # At the end VACUUM leaves exactly the table's rows indexed and the index
 # verifies with no finding at all.
 source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
+use_seed
 CYCLES="${CRASH_CYCLES:-20}"
 
 new_cluster main "max_connections = 40" "restart_after_crash = on"
@@ -40,8 +41,9 @@ SQL
 # session, appending each id to FILE once its commit is acknowledged; stops
 # when the server goes away.
 writer() {
-  local file=$1 id
+  local file=$1 seed=$2 id
   coproc W { sql main 2>/dev/null; }
+  printf '%s\n' "DO \$\$ BEGIN PERFORM setseed($seed / 32768.0); END \$\$;" >&"${W[1]}" 2>/dev/null || true
   while :; do
     printf '%s\n' "INSERT INTO items (v) SELECT ARRAY(SELECT random() * 2 - 1 FROM generate_series(1, 16))::vector(16) RETURNING id;" \
       >&"${W[1]}" 2>/dev/null || break
@@ -107,7 +109,7 @@ for cycle in $(seq "$CYCLES"); do
   : >"$ids"
   chmod 666 "$ids"
   writers=()
-  for w in 1 2 3 4; do writer "$ids" & writers+=($!); done
+  for w in 1 2 3 4; do writer "$ids" "$RANDOM" & writers+=($!); done
   job=""
   case $mode in
     0 | 3) sleep "1.$((RANDOM % 10))" ;;
@@ -155,7 +157,7 @@ for cycle in $(seq "$CYCLES"); do
   echo "  cycle $cycle (${modes[$mode]}): $acknowledged acknowledged inserts, $(sql main -c "SELECT count(*) FROM items") rows"
   same "cycle $cycle: every acknowledged row is in the table" 0 \
     "$(sql main -c "SELECT count(*) FROM committed c WHERE NOT EXISTS (SELECT FROM items i WHERE i.id = c.id)")"
-  missing="$(sql main -c "SET enable_seqscan = off" -c "SET enable_bitmapscan = off" -c "SET hnsw.ef_search = 100" -c "
+  missing="$(sql main -c "SELECT setseed($SEED_SQL)" -c "SET enable_seqscan = off" -c "SET enable_bitmapscan = off" -c "SET hnsw.ef_search = 100" -c "
     SELECT count(*) FROM items i
     WHERE (i.id IN (SELECT id FROM committed) OR i.id IN (SELECT id FROM items ORDER BY random() LIMIT 500))
       AND i.id <> ALL (ARRAY(SELECT j.id FROM items j ORDER BY j.v <-> i.v LIMIT 3))" | tail -1)"

@@ -13,6 +13,7 @@
 # approximate answers are held to recall@10 >= 0.95 against the exact ones
 # rather than to equality) must verify and index every row.
 source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
+use_seed
 
 new_cluster pub "wal_level = logical" "max_wal_senders = 10" "max_replication_slots = 10"
 new_cluster sub "max_logical_replication_workers = 8" "max_worker_processes = 16"
@@ -25,6 +26,7 @@ CREATE TABLE queries AS SELECT id, v::vector(16) AS v FROM lodestone_test.cluste
 CREATE FUNCTION sparse_row(seed bigint) RETURNS sparsevec LANGUAGE sql AS \$\$
   SELECT ARRAY(SELECT CASE WHEN random() < 0.15 THEN round((random() * 2 - 1)::numeric, 3) ELSE 0 END
                FROM generate_series(1, 64) j WHERE j + seed > 0)::sparsevec(64) \$\$;
+SELECT setseed($SEED_SQL);
 INSERT INTO docs SELECT id, v::vector(16), v::vector(16)::halfvec(16), sparse_row(id)
   FROM lodestone_test.clustered(3000, 16, 20, 0.3, 0.1);
 CREATE TABLE squeries AS SELECT id, sparse_row(id) AS s FROM generate_series(1, 100) id;

@@ -13,11 +13,13 @@
 # by a fresh build as much as by the soaked index), and recall@10 is within
 # 0.05 of a freshly built index's.
 source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
+use_seed
 SECONDS_TO_RUN="${SOAK_SECONDS:-20}"
 
 new_cluster main "max_connections = 40" "log_min_messages = error" "log_min_error_statement = error"
 load_lodestone main
-sql main <<'SQL'
+sql main -v seed="$SEED_SQL" <<'SQL'
+SELECT setseed(:seed);
 CREATE TABLE items (id bigserial PRIMARY KEY, v vector(16), category int DEFAULT (random() * 100)::int);
 INSERT INTO items (v) SELECT v::vector(16) FROM lodestone_test.clustered(5000, 16, 30, 0.3, 0.1);
 CREATE TABLE queries AS SELECT id, v::vector(16) AS v FROM lodestone_test.clustered(100, 16, 30, 0.3, 0.2);
@@ -29,10 +31,11 @@ printf '%s\n' "SET hnsw.iterative_scan = relaxed_order;" \
   "SELECT id FROM items WHERE category = 7 ORDER BY v <-> (SELECT $rv) LIMIT 10;" >"$TEST_ROOT/filtered.sql"
 printf '%s\n' "\\set k random(1, 200)" "BEGIN ISOLATION LEVEL REPEATABLE READ;" \
   "SELECT v FROM items WHERE id = :k;" "UPDATE items SET v = $rv WHERE id = :k;" "END;" >"$TEST_ROOT/rmw.sql"
+for f in "$TEST_ROOT"/*.sql; do printf '%s\n' "$PGBENCH_SEED_SQL" | cat - "$f" >"$f.seeded" && mv "$f.seeded" "$f"; done
 chmod 644 "$TEST_ROOT"/*.sql
 
 status=0
-run_pgbench main "$TEST_ROOT/pgbench.log" -c 8 -j 2 -T "$SECONDS_TO_RUN" --max-tries=100 --failures-detailed \
+run_pgbench main "$TEST_ROOT/pgbench.log" -c 8 -j 2 -T "$SECONDS_TO_RUN" --random-seed="$TEST_SEED" --max-tries=100 --failures-detailed \
   -f "$TEST_ROOT/insert.sql@30" -f "$TEST_ROOT/update.sql@15" -f "$TEST_ROOT/delete.sql@10" \
   -f "$TEST_ROOT/search.sql@25" -f "$TEST_ROOT/filtered.sql@8" -f "$TEST_ROOT/rmw.sql@10" -f "$TEST_ROOT/vacuum.sql@2" || status=$?
 stat() { sed -n "s/^$1: *\([0-9]*\).*/\1/p" "$TEST_ROOT/pgbench.log" | head -1; }
@@ -55,7 +58,7 @@ sql main -c "VACUUM (INDEX_CLEANUP ON) items"
 no_rows "after VACUUM the index verifies, every node reachable" sql main -c "SELECT * FROM lodestone_hnsw_verify('items_v')"
 same "the index holds exactly the table's rows" "$(sql main -c "SELECT count(*) FROM items")" \
   "$(sql main -c "SELECT heap_tids FROM lodestone_hnsw_info('items_v')")"
-missing="$(sql main -c "SET enable_seqscan = off" -c "SET enable_bitmapscan = off" -c "SET hnsw.ef_search = 1000" -c "
+missing="$(sql main -c "SELECT setseed($SEED_SQL)" -c "SET enable_seqscan = off" -c "SET enable_bitmapscan = off" -c "SET hnsw.ef_search = 1000" -c "
   SELECT count(*) FROM (SELECT * FROM items ORDER BY random() LIMIT 1000) i
   WHERE i.id <> ALL (ARRAY(SELECT j.id FROM items j ORDER BY j.v <-> i.v LIMIT 3))" | tail -1)"
 same "1000 sampled rows are found through the index by their own vectors" 0 "$missing"

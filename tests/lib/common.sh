@@ -167,3 +167,19 @@ run_pgbench() {
   local dir_var="DIR_$name" port_var="PORT_$name"
   as_pg "$(pg_bindir)/pgbench" -h "${!dir_var}/sock" -p "${!port_var}" -U postgres -n "$@" postgres >"$log" 2>&1
 }
+
+# use_seed: this test's random choices come from $TEST_SEED (default: a new
+# random one), printed so that a failing run can be repeated with
+# `TEST_SEED=N bash tests/NAME.sh`. Seeds bash's $RANDOM; sets $SEED_SQL, a
+# value for setseed() (SQL random() of one session), and $PGBENCH_SEED_SQL,
+# the first lines of a pgbench script that seed each transaction's random()
+# from pgbench's own generator (run pgbench with --random-seed="$TEST_SEED").
+# Timing (of concurrent sessions, of a crash) is not reproduced; the data is.
+use_seed() {
+  TEST_SEED=${TEST_SEED:-$(((RANDOM << 15) | RANDOM))}
+  export TEST_SEED
+  RANDOM=$TEST_SEED
+  SEED_SQL=$(awk -v s="$TEST_SEED" 'BEGIN { printf "%.9f", (s % 1000000007) / 1000000007 }')
+  PGBENCH_SEED_SQL=$'\\set seed random(1, 2147483646)\nSELECT setseed(:seed / 2147483647.0);'
+  echo "$TEST_NAME: TEST_SEED=$TEST_SEED"
+}
