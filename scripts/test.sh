@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
 # The whole test suite, in the order a failure is cheapest to find:
+#   0. lint (formatting, clippy, the pure core's independence of Postgres)
 #   1. unit and property tests of the pure core (plain `cargo test`)
 #   2. build and install the extension (release)
 #   3. pg_regress: the SQL surface against expected output
@@ -25,6 +26,9 @@ record() { # record NAME PASSED FAILED
 if [[ -z "${LODESTONE_SKIP_SETUP:-}" ]]; then
   "$LODESTONE_ROOT/scripts/setup.sh"
 fi
+
+log "0/4 lint (scripts/lint.sh: fmt, clippy, the pure core names no Postgres)"
+if "$LODESTONE_ROOT/scripts/lint.sh"; then record "lint" 1 0; else record "lint" 0 1; fi
 
 log "1/4 unit tests of the pure core (cargo test --lib)"
 out="$(mktemp)"
