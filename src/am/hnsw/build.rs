@@ -118,9 +118,8 @@ impl BuildState<'_> {
     fn need(&self, nodes: usize, longest: usize) -> usize {
         let params = GraphParams { m: self.opts.m, ef_construction: self.opts.ef_construction, seed: 0 };
         let ends = if self.space.is_variable() { std::mem::size_of::<usize>() } else { 0 };
-        let code_size = self.opts.quantizer.map_or(0, |kind| {
-            codes::code_size(kind, self.space.dims, self.opts.pq_subvectors)
-        });
+        let code_size =
+            self.opts.quantizer.map_or(0, |kind| codes::code_size(kind, self.space.dims, self.opts.pq_subvectors));
         let graph = MemGraph::overhead_bytes(&params, nodes, self.threads) + nodes * (WRITE_BYTES + code_size);
         let training = self.opts.quantizer.map_or(0, |kind| codes::sample_bytes(&self.space, kind, nodes));
         nodes * (longest + 8 + ends) + graph.max(training)
@@ -682,7 +681,11 @@ pub unsafe extern "C-unwind" fn ambuildempty(index: pg_sys::Relation) {
         );
         pg_sys::LockBuffer(buffer, pg_sys::BUFFER_LOCK_EXCLUSIVE as i32);
         pg_sys::CritSectionCount += 1;
-        std::ptr::copy_nonoverlapping(image.as_ptr().cast::<u8>(), pg_sys::BufferGetPage(buffer).cast::<u8>(), image.len() * 8);
+        std::ptr::copy_nonoverlapping(
+            image.as_ptr().cast::<u8>(),
+            pg_sys::BufferGetPage(buffer).cast::<u8>(),
+            image.len() * 8,
+        );
         pg_sys::MarkBufferDirty(buffer);
         pg_sys::log_newpage_buffer(buffer, true);
         pg_sys::CritSectionCount -= 1;

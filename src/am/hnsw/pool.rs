@@ -37,9 +37,8 @@ pub fn run_cancellable<T: Send>(work: impl FnOnce(&AtomicBool) -> T + Send, mut 
     let cancel = AtomicBool::new(false);
     let outcome = std::thread::scope(|scope| {
         let cancel = &cancel;
-        let worker = scope.spawn(|| {
-            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| pool.install(|| work(cancel))))
-        });
+        let worker =
+            scope.spawn(|| std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| pool.install(|| work(cancel)))));
         // Short waits first: most calls on small tables end in a few ms.
         let mut wait = Duration::from_millis(1);
         while !worker.is_finished() {
