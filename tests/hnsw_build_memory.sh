@@ -22,8 +22,9 @@
 # reading. The margin covers the catalog caches, the heap scan, the rayon
 # threads' stacks and allocator slack (measured: about 8 MB).
 #
-# Runtime: about 1.5 minutes with a release build on 2 cores (most of it the
-# rows inserted on disk after the build spills); a debug build takes longer.
+# Runtime: 6 minutes with a release build on a shared, busy 2-core machine
+# (most of it the 40,000 rows inserted on disk after the build spills, and
+# making the table); a debug build takes longer.
 # Override the sizes with LODESTONE_MEM_ROWS / LODESTONE_MEM_INSERT_ROWS.
 source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
 
