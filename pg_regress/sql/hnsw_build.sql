@@ -25,8 +25,8 @@ SET lodestone.build_distances = exact;
 SET client_min_messages = debug1;
 REINDEX INDEX hnsw_wide_v;
 RESET lodestone.build_distances;
--- exact, because the graph fits in 1MB and the graph with the copies does not
-SET maintenance_work_mem = '1MB';
+-- exact, because the graph fits in 1450kB and the graph with the copies does not
+SET maintenance_work_mem = '1450kB';
 REINDEX INDEX hnsw_wide_v;
 RESET maintenance_work_mem;
 -- fewer than 64 dimensions: exact

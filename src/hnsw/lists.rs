@@ -141,11 +141,21 @@ impl Drop for ListLock<'_> {
 /// transparent huge pages are off (or not Linux) this is a plain vector.
 pub(super) fn huge_vec<T>(n: usize, make: impl Fn(usize) -> T) -> Vec<T> {
     let mut v: Vec<T> = Vec::with_capacity(n);
+    advise_huge(&v);
+    v.extend((0..n).map(make));
+    v
+}
+
+/// Asks the kernel to back the rest of `v`'s capacity with transparent
+/// huge pages (see [`huge_vec`]): for a vector filled in place, such as the
+/// payloads a build collects, advised again each time it grows.
+#[allow(clippy::ptr_arg)] // the capacity, not just the elements
+pub fn advise_huge<T>(v: &Vec<T>) {
     #[cfg(target_os = "linux")]
     {
         const HUGE: usize = 2 << 20;
         let start = v.as_ptr() as usize;
-        let end = start + n * std::mem::size_of::<T>();
+        let end = start + v.capacity() * std::mem::size_of::<T>();
         let (from, to) = (start.div_ceil(HUGE) * HUGE, end / HUGE * HUGE);
         if to > from {
             // SAFETY: madvise only advises the kernel about pages of this
@@ -154,6 +164,6 @@ pub(super) fn huge_vec<T>(n: usize, make: impl Fn(usize) -> T) -> Vec<T> {
             unsafe { libc::madvise(from as *mut libc::c_void, to - from, libc::MADV_HUGEPAGE) };
         }
     }
-    v.extend((0..n).map(make));
-    v
+    #[cfg(not(target_os = "linux"))]
+    let _ = v;
 }

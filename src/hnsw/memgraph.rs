@@ -22,7 +22,7 @@
 //! Nothing here touches Postgres: the build runs on rayon threads.
 
 use super::level::{level_for_index, MAX_LEVEL};
-use super::lists::{huge_vec, Lists};
+use super::lists::{advise_huge, huge_vec, Lists};
 use super::search::{descend, search_layer, EpochVisited, GraphView, Scored, Scratch};
 use super::select::{offer, select_links, Link};
 use super::space::{words_as_bytes, Element, Space};
@@ -112,7 +112,10 @@ pub struct Cancelled;
 impl MemGraph {
     /// A graph over `payloads` (one payload of `space.payload_len()` bytes per
     /// node, packed in 4-byte words; variable payloads each padded to the
-    /// longest) with one heap TID per node.
+    /// longest) with one heap TID per node. The graph keeps `payloads` as
+    /// they are: a copy would double a build's largest allocation while both
+    /// are alive. Collect them in memory advised for huge pages
+    /// ([`super::lists::advise_huge`]) for the build's speed.
     pub fn new(space: Space, params: GraphParams, payloads: Vec<u32>, tids: &[u64]) -> Self {
         // Variable payloads come padded to the longest of them.
         let stride = match (space.is_variable(), tids.len()) {
@@ -121,8 +124,9 @@ impl MemGraph {
         };
         assert_eq!(payloads.len(), stride * tids.len(), "one payload per TID");
         // Searches read payloads all over this array: on huge pages where
-        // the kernel offers them.
-        let payloads = huge_vec(payloads.len(), |i| payloads[i]);
+        // the kernel offers them (the pages already touched are collapsed
+        // into huge ones in the background, if at all).
+        advise_huge(&payloads);
         assert!(stride * 4 <= space.payload_len().div_ceil(4) * 4, "payloads longer than the space's");
         let levels: Vec<u8> =
             (0..tids.len()).map(|i| level_for_index(i as u64, params.seed, params.m, MAX_LEVEL) as u8).collect();
@@ -144,6 +148,22 @@ impl MemGraph {
 
     pub fn len(&self) -> usize {
         self.nodes.len()
+    }
+
+    /// Bytes a graph of `nodes` nodes takes besides its payloads while
+    /// `threads` threads build it, at most (a build's budget check): the
+    /// neighbour lists (the levels above 0 at their expected count, 1 in
+    /// `m - 1` nodes, doubled), the levels, the node states with one heap
+    /// TID each, and every inserting thread's visited marks and known
+    /// distances, one entry per node each.
+    pub fn overhead_bytes(params: &GraphParams, nodes: usize, threads: usize) -> usize {
+        let (cap0, cap) = (params.capacity(0), params.capacity(1));
+        let layer0 = (2 + 2 * cap0) * 4;
+        let upper = ((1 + 2 * cap) * 4 * 2).div_ceil(params.m.max(2) - 1) + 4;
+        // One TID's Vec: the smallest allocation malloc makes (32 bytes).
+        let state = std::mem::size_of::<Mutex<NodeState>>() + 32 + 1;
+        let per_thread = std::mem::size_of::<u16>() + std::mem::size_of::<(u32, f32)>();
+        nodes * (layer0 + upper + state + per_thread * threads.max(1))
     }
 
     pub fn is_empty(&self) -> bool {
@@ -291,7 +311,7 @@ impl MemGraph {
         if cancel.load(Ordering::Relaxed) {
             return Err(Cancelled);
         }
-        self.reconnect();
+        self.reconnect_until(cancel)?;
         Ok(())
     }
 
@@ -300,7 +320,13 @@ impl MemGraph {
     /// the heuristic can take a node's last incoming link away (a few in
     /// 100,000), and a node no search reaches is a row no query returns.
     pub fn reconnect(&self) -> usize {
-        let Some((entry, _)) = self.entry() else { return 0 };
+        self.reconnect_until(&AtomicBool::new(false)).unwrap_or(0)
+    }
+
+    /// [`MemGraph::reconnect`], stopping when `cancel` is set (it walks the
+    /// whole graph, on one thread, at least once).
+    fn reconnect_until(&self, cancel: &AtomicBool) -> Result<usize, Cancelled> {
+        let Some((entry, _)) = self.entry() else { return Ok(0) };
         let mut linked = 0;
         // A forced link displaces another, which can strand its target in
         // turn: walk again until nothing is left out (in practice twice).
@@ -309,6 +335,9 @@ impl MemGraph {
             self.mark_reachable(entry, &mut reached);
             let mut fixed = 0;
             for id in 0..self.len() as u32 {
+                if id % 4096 == 0 && cancel.load(Ordering::Relaxed) {
+                    return Err(Cancelled);
+                }
                 if reached[id as usize] || self.node(id).merged {
                     continue;
                 }
@@ -333,7 +362,7 @@ impl MemGraph {
                 break;
             }
         }
-        linked
+        Ok(linked)
     }
 
     /// Marks every node reachable from `from` over links on any level.
@@ -598,6 +627,25 @@ impl GraphView for MemView<'_> {
             }
             out.push(Some(self.distance_to(id)));
         }
+    }
+}
+
+/// Variable payloads, packed back to back and ending at `ends`, each padded
+/// with zeros to the longest (the layout [`MemGraph`] reads), in place: a
+/// padded copy would hold the payloads twice.
+///
+/// Payload `i` moves from `start_i` to `i × longest`, never to the left, and
+/// what it overwrites lies past its own end: payloads after it, which were
+/// moved already (the loop runs from the last).
+pub fn pad_to_longest(words: &mut Vec<u32>, ends: &[usize]) {
+    let starts: Vec<usize> = std::iter::once(0).chain(ends.iter().copied()).take(ends.len()).collect();
+    let longest = starts.iter().zip(ends).map(|(start, &end)| end - start).max().unwrap_or(0);
+    words.reserve_exact((longest * ends.len()).saturating_sub(words.len()));
+    words.resize(longest * ends.len(), 0);
+    for (i, (&start, &end)) in starts.iter().zip(ends).enumerate().rev() {
+        let to = i * longest;
+        words.copy_within(start..end, to);
+        words[to + end - start..to + longest].fill(0);
     }
 }
 

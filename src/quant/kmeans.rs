@@ -11,6 +11,7 @@
 use super::rng::Rng;
 use crate::format::{Error, Result, SqlState};
 use rayon::prelude::*;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 /// Points handled by one parallel task; fixed so that results do not depend
 /// on the thread count.
@@ -157,6 +158,19 @@ pub fn sq_dists(ct: &[f32], x: &[f32], dists: &mut [f32]) {
 
 /// Trains `params.k` centroids on `data`, `n × dim` row-major.
 pub fn train(data: &[f32], dim: usize, params: &Params) -> Result<KMeans> {
+    train_cancellable(data, dim, params, &AtomicBool::new(false))
+}
+
+/// The error of a training stopped by its caller.
+pub fn cancelled() -> Error {
+    Error::new(SqlState::DataException, "k-means training was cancelled")
+}
+
+/// [`train`], giving up with [`cancelled`] once `cancel` is set: it is
+/// read between seeding steps and between iterations (each a pass over the
+/// points), so a caller that cannot interrupt the rayon threads (a Postgres
+/// backend) gets its answer within one pass.
+pub fn train_cancellable(data: &[f32], dim: usize, params: &Params, cancel: &AtomicBool) -> Result<KMeans> {
     let invalid = |m: String| Err(Error::new(SqlState::InvalidParameterValue, m));
     if dim == 0 || !data.len().is_multiple_of(dim) {
         return invalid(format!("k-means: {} values do not make rows of {dim} dimensions", data.len()));
@@ -195,13 +209,16 @@ pub fn train(data: &[f32], dim: usize, params: &Params) -> Result<KMeans> {
     };
     let n = data.len() / dim;
 
-    let mut centroids = plus_plus(data, dim, k, &mut rng);
+    let mut centroids = plus_plus(data, dim, k, &mut rng, cancel)?;
     let mut assign = vec![u32::MAX; n];
     let mut dist = vec![0f32; n];
     let mut prev_mse = f64::INFINITY;
     let mut mse = f64::INFINITY;
     let mut iterations = 0;
     for _ in 0..params.max_iter.max(1) {
+        if cancel.load(Ordering::Relaxed) {
+            return Err(cancelled());
+        }
         iterations += 1;
         let (sums, counts, total, changed) = assign_and_sum(data, dim, &centroids, k, &mut assign, &mut dist);
         mse = total / n as f64;
@@ -236,7 +253,7 @@ pub fn train(data: &[f32], dim: usize, params: &Params) -> Result<KMeans> {
 /// k-means++ seeding (Arthur and Vassilvitskii): each next centroid is a
 /// point drawn with probability proportional to its squared distance to the
 /// nearest centroid so far.
-fn plus_plus(data: &[f32], dim: usize, k: usize, rng: &mut Rng) -> Vec<f32> {
+fn plus_plus(data: &[f32], dim: usize, k: usize, rng: &mut Rng, cancel: &AtomicBool) -> Result<Vec<f32>> {
     let n = data.len() / dim;
     let mut centroids = Vec::with_capacity(k * dim);
     let first = rng.below(n);
@@ -244,6 +261,9 @@ fn plus_plus(data: &[f32], dim: usize, k: usize, rng: &mut Rng) -> Vec<f32> {
     let mut d2: Vec<f32> = vec![f32::INFINITY; n];
     let mut last = first;
     for _ in 1..k {
+        if cancel.load(Ordering::Relaxed) {
+            return Err(cancelled());
+        }
         let c = &data[last * dim..(last + 1) * dim];
         d2.par_chunks_mut(CHUNK).enumerate().for_each(|(ci, chunk)| {
             for (o, d) in chunk.iter_mut().enumerate() {
@@ -272,7 +292,7 @@ fn plus_plus(data: &[f32], dim: usize, k: usize, rng: &mut Rng) -> Vec<f32> {
         };
         centroids.extend_from_slice(&data[last * dim..(last + 1) * dim]);
     }
-    centroids
+    Ok(centroids)
 }
 
 /// One assignment pass: sets `assign`/`dist` and returns per-centroid sums
@@ -412,6 +432,17 @@ mod tests {
         assert!(train(&[1.0; 7], 3, &Params::new(1, 1)).is_err()); // ragged
         assert!(train(&[f32::NAN; 6], 3, &Params::new(1, 1)).is_err());
         assert!(train(&[1.0; 6], 3, &Params::new(0, 1)).is_err());
+    }
+
+    #[test]
+    fn a_set_flag_cancels_training() {
+        let data = blobs(8, 50, 4, 3);
+        let cancel = AtomicBool::new(true);
+        let e = train_cancellable(&data, 4, &Params::new(8, 42), &cancel).unwrap_err();
+        assert_eq!(e, cancelled());
+        cancel.store(false, Ordering::Relaxed);
+        let a = train_cancellable(&data, 4, &Params::new(8, 42), &cancel).unwrap();
+        assert_eq!(a.centroids, train(&data, 4, &Params::new(8, 42)).unwrap().centroids);
     }
 
     #[test]

@@ -26,6 +26,7 @@ use super::rng::Rng;
 use super::Metric;
 use crate::format::{Error, Result, SqlState};
 use rayon::prelude::*;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 pub const MIN_BITS: u32 = 4;
 pub const MAX_BITS: u32 = 8;
@@ -82,6 +83,20 @@ impl Pq {
     /// Trains one k-means per subspace on `data` (`n × dims`), in parallel,
     /// each with its own seed derived from `seed`.
     pub fn train(data: &[f32], dims: usize, m: usize, bits: u32, seed: u64) -> Result<Pq> {
+        Pq::train_cancellable(data, dims, m, bits, seed, &AtomicBool::new(false))
+    }
+
+    /// [`Pq::train`], giving up with [`kmeans::cancelled`] once `cancel`
+    /// is set (read between subspaces and inside each k-means, between its
+    /// passes over the points).
+    pub fn train_cancellable(
+        data: &[f32],
+        dims: usize,
+        m: usize,
+        bits: u32,
+        seed: u64,
+        cancel: &AtomicBool,
+    ) -> Result<Pq> {
         check_shape(dims, m, bits)?;
         if !data.len().is_multiple_of(dims) {
             return Err(invalid(format!("{} values do not make rows of {dims} dimensions", data.len())));
@@ -98,10 +113,13 @@ impl Pq {
         let books: Vec<Result<Vec<f32>>> = (0..m)
             .into_par_iter()
             .map(|j| {
+                if cancel.load(Ordering::Relaxed) {
+                    return Err(kmeans::cancelled());
+                }
                 let sub: Vec<f32> =
                     data.chunks_exact(dims).flat_map(|x| x[j * dsub..(j + 1) * dsub].iter().copied()).collect();
                 let params = kmeans::Params::new(k, Rng::derive(seed, j as u64).next_u64());
-                Ok(kmeans::train(&sub, dsub, &params)?.centroids)
+                Ok(kmeans::train_cancellable(&sub, dsub, &params, cancel)?.centroids)
             })
             .collect();
         let mut centroids = Vec::with_capacity(m * k * dsub);
@@ -389,6 +407,15 @@ mod tests {
         assert!(pq.decode(&[0, 1, 2], &mut [0.0; 12]).is_err());
         assert!(pq.decode(&[0, 1, 2, 16], &mut [0.0; 12]).is_err());
         assert!(pq.decode(&[0, 1, 2, 15], &mut [0.0; 12]).is_ok());
+    }
+
+    #[test]
+    fn a_set_flag_cancels_training() {
+        let data = clustered(300, 12, 4, 0.1, 1);
+        let e = Pq::train_cancellable(&data, 12, 4, 4, 1, &AtomicBool::new(true)).unwrap_err();
+        assert_eq!(e, kmeans::cancelled());
+        let pq = Pq::train_cancellable(&data, 12, 4, 4, 1, &AtomicBool::new(false)).unwrap();
+        assert_eq!(pq, Pq::train(&data, 12, 4, 4, 1).unwrap());
     }
 
     #[test]

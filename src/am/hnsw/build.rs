@@ -15,10 +15,12 @@ use super::insert::insert_on_disk;
 use super::meta::{Meta, QuantMeta};
 use super::options::{self, BuildDistances, Options};
 use super::page::{init_page, nblocks, needs_wal, Buf, PAGE_DATA};
-use super::support::{payload_of, space_of};
+use super::pool::{build_threads, run_cancellable};
+use super::support::{payload_of, space_of, RowContext};
 use crate::hnsw::layout::{
     maxalign, LinksMut, NodeLayout, NodeMut, Ref, TidList, TidListMut, LINE_POINTER, OVERFLOW_TIDS, PAGE_TUPLE_SPACE,
 };
+use crate::hnsw::lists::advise_huge;
 use crate::hnsw::memgraph::{GraphParams, MemGraph};
 use crate::hnsw::select::Link;
 use crate::hnsw::space::Space;
@@ -26,8 +28,8 @@ use pgrx::pg_sys;
 use pgrx::pg_sys::panic::ErrorReport;
 use pgrx::{ereport, PgLogLevel, PgSqlErrorCode};
 use std::collections::VecDeque;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::time::{Duration, Instant};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Instant;
 
 /// Build sub-phases shown in `pg_stat_progress_create_index.phase`.
 pub const PHASE_LOAD: i64 = 2;
@@ -77,24 +79,51 @@ pub fn prepare(index: pg_sys::Relation) -> (Space, Options, NodeLayout) {
     (space, opts, layout)
 }
 
-struct BuildState {
+struct BuildState<'a> {
     index: pg_sys::Relation,
     space: Space,
     opts: Options,
     layout: NodeLayout,
+    /// Where each row's allocations go, emptied after it.
+    row: &'a RowContext,
     /// The collected payloads, packed in words; for a variable space each
-    /// payload's end (in words) too.
+    /// payload's end (in words) too. The graph takes `words` over as they
+    /// are (no copy).
     words: Vec<u32>,
     ends: Vec<usize>,
     tids: Vec<u64>,
     memory_limit: usize,
-    /// Memory a node takes besides its payload, and the longest payload.
-    node_bytes: usize,
+    /// Threads that will build the graph (each has per-node scratch).
+    threads: usize,
+    /// The longest payload, in bytes rounded up to words.
     longest: usize,
     heap_tuples: f64,
     indexed: f64,
     /// Set once the in-memory graph has been written: rows now go to disk.
     spilled: bool,
+}
+
+/// Bytes per node of the arrays `write_graph` and `breadth_first` keep while
+/// the graph is alive: the order, its seen marks and queue, each node's
+/// page, and its node, links and overflow refs.
+const WRITE_BYTES: usize = 4 + 1 + 4 + 8 + 3 * std::mem::size_of::<Ref>();
+
+impl BuildState<'_> {
+    /// The most memory the build takes with `nodes` rows collected, each
+    /// payload padded to `longest` bytes (finding 10 of issue 14): the
+    /// payloads, their TIDs (and ends), and then the larger of what
+    /// training and building the graph add (training's sample is dropped
+    /// before the graph is made). Halves, when measured, are checked on
+    /// top of this.
+    fn need(&self, nodes: usize, longest: usize) -> usize {
+        let params = GraphParams { m: self.opts.m, ef_construction: self.opts.ef_construction, seed: 0 };
+        let ends = if self.space.is_variable() { std::mem::size_of::<usize>() } else { 0 };
+        let code_size =
+            self.opts.quantizer.map_or(0, |kind| codes::code_size(kind, self.space.dims, self.opts.pq_subvectors));
+        let graph = MemGraph::overhead_bytes(&params, nodes, self.threads) + nodes * (WRITE_BYTES + code_size);
+        let training = self.opts.quantizer.map_or(0, |kind| codes::sample_bytes(&self.space, kind, nodes));
+        nodes * (longest + 8 + ends) + graph.max(training)
+    }
 }
 
 /// The quantizer meta data of an index with these options, not trained yet.
@@ -126,21 +155,31 @@ pub unsafe extern "C-unwind" fn ambuild(
 
     // SAFETY: reads a GUC of this backend.
     let memory_limit = unsafe { pg_sys::maintenance_work_mem } as usize * 1024;
+    let row = RowContext::new(c"hnsw build row");
     let mut state = BuildState {
         index,
         space,
         opts,
         layout,
+        row: &row,
         words: Vec::new(),
         ends: Vec::new(),
         tids: Vec::new(),
         memory_limit,
-        node_bytes: (2 * opts.m + 2) * 4 + 96,
+        threads: build_threads(),
         longest: 0,
         heap_tuples: 0.0,
         indexed: 0.0,
         spilled: false,
     };
+    // Room for the rows expected that fit the budget, reserved (not
+    // touched) at once and advised for huge pages: growing the vector
+    // later may copy it (twice its size while both are alive).
+    let per_row = state.need(1024, space.payload_len().div_ceil(4) * 4).div_ceil(1024).max(1);
+    let fit = memory_limit / per_row;
+    let expected = if estimate > 0.0 { (estimate as usize).saturating_add(1024) } else { 1024 };
+    state.words.reserve_exact(fit.min(expected).saturating_mul(space.payload_len().div_ceil(4)));
+    advise_huge(&state.words);
     let started = Instant::now();
     // SAFETY: the table AM calls `collect` for every row with our state; the
     // FFI guard turns a Postgres ERROR inside the scan into a Rust panic so
@@ -152,21 +191,32 @@ pub unsafe extern "C-unwind" fn ambuild(
     pgrx::debug2!("hnsw build: read {} rows in {:.2} s", state.heap_tuples, started.elapsed().as_secs_f64());
     if !state.spilled {
         flush(&mut state);
+        log_pages(index);
     }
-    if needs_wal(index) {
-        let started = Instant::now();
-        // SAFETY: logs full images of every page we wrote without WAL.
-        unsafe { pg_sys::log_newpage_range(index, pg_sys::ForkNumber::MAIN_FORKNUM, 0, nblocks(index), true) };
-        pgrx::debug2!("hnsw build: logged the pages in {:.2} s", started.elapsed().as_secs_f64());
-    }
+    let (heap_tuples, indexed) = (state.heap_tuples, state.indexed);
+    drop(state);
+    drop(row);
 
     // SAFETY: palloc0 of the result struct Postgres expects back.
     unsafe {
         let result =
             pg_sys::palloc0(std::mem::size_of::<pg_sys::IndexBuildResult>()).cast::<pg_sys::IndexBuildResult>();
-        (*result).heap_tuples = state.heap_tuples;
-        (*result).index_tuples = state.indexed;
+        (*result).heap_tuples = heap_tuples;
+        (*result).index_tuples = indexed;
         result
+    }
+}
+
+/// Logs full images of every page the build wrote without WAL (a build
+/// that spilled does this once, before its first insert on disk, whose
+/// records then change pages a standby has).
+fn log_pages(index: pg_sys::Relation) {
+    if needs_wal(index) {
+        let started = Instant::now();
+        // SAFETY: logs full images of the pages of an index this
+        // transaction created and holds exclusively.
+        unsafe { pg_sys::log_newpage_range(index, pg_sys::ForkNumber::MAIN_FORKNUM, 0, nblocks(index), true) };
+        pgrx::debug2!("hnsw build: logged the pages in {:.2} s", started.elapsed().as_secs_f64());
     }
 }
 
@@ -186,18 +236,30 @@ unsafe extern "C-unwind" fn collect(
     if null {
         return;
     }
+    let heap_tid = super::page::ref_from_tid(tid);
+    // The detoasted copy of the value (and an insert's scratch once the
+    // build spilled) are freed with the row, not at the end of the build
+    // (finding 3 of issue 14).
+    let row = state.row;
+    row.run(|| add_row(state, value, heap_tid));
+    if (state.indexed as u64).is_multiple_of(1024) {
+        progress(pg_sys::PROGRESS_CREATEIDX_TUPLES_DONE, state.indexed as i64);
+    }
+}
+
+/// Collects one row's payload, or inserts it on disk once the build has
+/// spilled.
+fn add_row(state: &mut BuildState, value: pg_sys::Datum, heap_tid: Ref) {
     // SAFETY: a non-null value of the indexed column.
     let Some(payload) = (unsafe { payload_of(&state.space, value) }) else {
         return;
     };
-    let heap_tid = super::page::ref_from_tid(tid);
     if state.spilled {
         insert_on_disk(state.index, &payload, heap_tid);
     } else {
-        // Payloads are held padded to the longest (see `pad_to_longest`).
+        // Payloads are held padded to the longest (see `MemGraph::new`).
         let longest = state.longest.max(payload.len().div_ceil(4) * 4);
-        let need = (state.tids.len() + 1) * (state.node_bytes + longest);
-        if need > state.memory_limit && !state.tids.is_empty() {
+        if state.need(state.tids.len() + 1, longest) > state.memory_limit && !state.tids.is_empty() {
             ErrorReport::new(
                 PgSqlErrorCode::ERRCODE_SUCCESSFUL_COMPLETION,
                 format!("hnsw graph no longer fits into maintenance_work_mem after {} tuples", state.tids.len()),
@@ -208,8 +270,14 @@ unsafe extern "C-unwind" fn collect(
             .report(PgLogLevel::NOTICE);
             flush(state);
             state.spilled = true;
+            log_pages(state.index);
             insert_on_disk(state.index, &payload, heap_tid);
         } else {
+            let words = payload.len().div_ceil(4);
+            if state.words.capacity() - state.words.len() < words {
+                state.words.reserve(words);
+                advise_huge(&state.words);
+            }
             state.words.extend(payload.as_bytes().chunks(4).map(|c| {
                 let mut w = [0u8; 4];
                 w[..c.len()].copy_from_slice(c);
@@ -223,9 +291,6 @@ unsafe extern "C-unwind" fn collect(
         }
     }
     state.indexed += 1.0;
-    if (state.indexed as u64).is_multiple_of(1024) {
-        progress(pg_sys::PROGRESS_CREATEIDX_TUPLES_DONE, state.indexed as i64);
-    }
 }
 
 /// Builds the graph of the collected rows and writes the whole index.
@@ -234,9 +299,10 @@ fn flush(state: &mut BuildState) {
     let tids = std::mem::take(&mut state.tids);
     let ends = std::mem::take(&mut state.ends);
     if state.space.is_variable() {
-        words = pad_to_longest(&words, &ends);
+        crate::hnsw::memgraph::pad_to_longest(&mut words, &ends);
     }
-    let used = tids.len() * (state.node_bytes + state.longest);
+    drop(ends);
+    let used = state.need(tids.len(), state.longest);
     state.longest = 0;
     let params = GraphParams { m: state.opts.m, ef_construction: state.opts.ef_construction, seed: 0x1d_e5_70_9e };
     // With a quantizer: trained on the rows collected so far (this is the
@@ -267,77 +333,25 @@ fn flush(state: &mut BuildState) {
     progress(pg_sys::PROGRESS_CREATEIDX_SUBPHASE, PHASE_LOAD);
 }
 
-/// Threads for the graph: `max_parallel_maintenance_workers` plus this one,
-/// no more than the machine has cores.
-fn build_threads() -> usize {
-    // SAFETY: reads a GUC of this backend.
-    let workers = unsafe { pg_sys::max_parallel_maintenance_workers }.max(0) as usize;
-    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-    (workers + 1).min(cores).max(1)
-}
-
-/// Runs the parallel build on a rayon pool while this thread reports
-/// progress and checks for cancellation. Only this thread calls Postgres.
-/// With `halves`, the build measures half-precision copies of the vectors.
+/// Builds the graph with [`run_cancellable`], reporting progress. With
+/// `halves`, the build measures half-precision copies of the vectors.
 fn build_graph(graph: &mut MemGraph, halves: bool) {
     progress(pg_sys::PROGRESS_CREATEIDX_SUBPHASE, PHASE_GRAPH);
     progress(pg_sys::PROGRESS_CREATEIDX_TUPLES_TOTAL, graph.len() as i64);
     progress(pg_sys::PROGRESS_CREATEIDX_TUPLES_DONE, 0);
-    let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(build_threads())
-        .thread_name(|i| format!("lodestone-build-{i}"))
-        .build()
-        .unwrap_or_else(|e| pgrx::error!("could not start build threads: {e}"));
     if halves {
-        pool.install(|| graph.measure_in_halves());
+        run_cancellable(|_| graph.measure_in_halves(), || {});
     }
     let graph = &*graph;
     let done = AtomicUsize::new(0);
-    let cancel = AtomicBool::new(false);
-    let outcome = std::thread::scope(|scope| {
-        let worker = scope.spawn(|| {
-            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                pool.install(|| graph.build_parallel(&done, &cancel))
-            }))
-        });
-        while !worker.is_finished() {
-            std::thread::sleep(Duration::from_millis(20));
-            progress(pg_sys::PROGRESS_CREATEIDX_TUPLES_DONE, done.load(Ordering::Relaxed) as i64);
-            let interrupted = std::panic::catch_unwind(|| {
-                pgrx::check_for_interrupts!();
-            });
-            if let Err(error) = interrupted {
-                cancel.store(true, Ordering::Relaxed);
-                let _ = worker.join();
-                std::panic::resume_unwind(error);
-            }
-        }
-        worker.join()
-    });
-    match outcome {
-        Ok(Ok(Ok(()))) => progress(pg_sys::PROGRESS_CREATEIDX_TUPLES_DONE, graph.len() as i64),
-        Ok(Ok(Err(_cancelled))) => pgrx::error!("hnsw build was cancelled"),
-        Ok(Err(panic)) | Err(panic) => {
-            let message = panic
-                .downcast_ref::<String>()
-                .map(String::as_str)
-                .or_else(|| panic.downcast_ref::<&str>().copied())
-                .unwrap_or("unknown panic");
-            pgrx::error!("hnsw build failed: {message}")
-        }
+    let built = run_cancellable(
+        |cancel| graph.build_parallel(&done, cancel),
+        || progress(pg_sys::PROGRESS_CREATEIDX_TUPLES_DONE, done.load(Ordering::Relaxed) as i64),
+    );
+    match built {
+        Ok(()) => progress(pg_sys::PROGRESS_CREATEIDX_TUPLES_DONE, graph.len() as i64),
+        Err(_cancelled) => pgrx::error!("hnsw build was cancelled"),
     }
-}
-
-/// Variable payloads, packed back to back and ending at `ends`, each padded
-/// with zeros to the longest (the layout [`MemGraph`] reads).
-fn pad_to_longest(words: &[u32], ends: &[usize]) -> Vec<u32> {
-    let starts = std::iter::once(0).chain(ends.iter().copied());
-    let longest = starts.clone().zip(ends).map(|(start, &end)| end - start).max().unwrap_or(0);
-    let mut padded = vec![0u32; longest * ends.len()];
-    for (i, (start, &end)) in starts.zip(ends).enumerate() {
-        padded[i * longest..i * longest + end - start].copy_from_slice(&words[start..end]);
-    }
-    padded
 }
 
 /// Writes meta page, node pages and links pages of a built graph to an
@@ -467,7 +481,8 @@ fn write_graph(
 }
 
 /// The codes of every node, `code_size` bytes each by node id, encoded on
-/// the build's threads (pure code: errors are collected, then raised here).
+/// the build's threads (pure code: errors are collected, then raised here),
+/// cancellable.
 fn encode_all(graph: &MemGraph, codes: &Codes) -> Vec<u8> {
     use rayon::prelude::*;
     let size = codes.quantizer.code_size();
@@ -475,20 +490,22 @@ fn encode_all(graph: &MemGraph, codes: &Codes) -> Vec<u8> {
     if size == 0 {
         return all;
     }
-    let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(build_threads())
-        .build()
-        .unwrap_or_else(|e| pgrx::error!("could not start build threads: {e}"));
-    let failed = pool.install(|| {
-        all.par_chunks_mut(size)
-            .enumerate()
-            .map(|(id, out)| {
-                let values = codes::to_f32(&codes.space, graph.payload(id as u32));
-                codes.quantizer.encode(&values, out).err()
-            })
-            .find_any(|e| e.is_some())
-            .flatten()
-    });
+    let failed = run_cancellable(
+        |cancel| {
+            all.par_chunks_mut(size)
+                .enumerate()
+                .map(|(id, out)| {
+                    if cancel.load(Ordering::Relaxed) {
+                        return None; // the caller raises the interrupt
+                    }
+                    let values = codes::to_f32(&codes.space, graph.payload(id as u32));
+                    codes.quantizer.encode(&values, out).err()
+                })
+                .find_any(|e| e.is_some())
+                .flatten()
+        },
+        || {},
+    );
     if let Some(e) = failed {
         crate::types::raise(e);
     }
@@ -644,8 +661,15 @@ pub unsafe extern "C-unwind" fn ambuildempty(index: pg_sys::Relation) {
         insert_block: 1,
         quant: untrained(&opts),
     };
-    // SAFETY: the init fork of a new unlogged index is empty; we write its
-    // one page through the buffer manager and WAL-log it.
+    // The page is made before the critical section (an error there would
+    // be a PANIC), in memory aligned as a buffer is.
+    let mut image = vec![0u64; pg_sys::BLCKSZ as usize / 8];
+    meta.write_to(image.as_mut_ptr().cast());
+    // SAFETY: the init fork of a new unlogged index is empty; we add its one
+    // page through the buffer manager, exclusively locked, and, as
+    // Postgres's own index AMs do (ginbuildempty), fill, dirty and WAL-log
+    // it inside a critical section, so that a failure in between cannot
+    // leave a dirty page that the WAL does not describe (finding 9).
     unsafe {
         let buffer = pg_sys::ReadBufferExtended(
             index,
@@ -654,10 +678,16 @@ pub unsafe extern "C-unwind" fn ambuildempty(index: pg_sys::Relation) {
             pg_sys::ReadBufferMode::RBM_NORMAL,
             std::ptr::null_mut(),
         );
-        pg_sys::LockBuffer(buffer, 2);
-        meta.write_to(pg_sys::BufferGetPage(buffer));
+        pg_sys::LockBuffer(buffer, pg_sys::BUFFER_LOCK_EXCLUSIVE as i32);
+        pg_sys::CritSectionCount += 1;
+        std::ptr::copy_nonoverlapping(
+            image.as_ptr().cast::<u8>(),
+            pg_sys::BufferGetPage(buffer).cast::<u8>(),
+            image.len() * 8,
+        );
         pg_sys::MarkBufferDirty(buffer);
         pg_sys::log_newpage_buffer(buffer, true);
+        pg_sys::CritSectionCount -= 1;
         pg_sys::UnlockReleaseBuffer(buffer);
     }
 }

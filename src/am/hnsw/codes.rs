@@ -232,9 +232,35 @@ impl Codes {
     }
 }
 
+/// Rows a build of `n` rows trains `kind` on.
+fn sample_rows(kind: Kind, dims: usize, n: usize) -> usize {
+    let cap = match kind {
+        Kind::Pq => PQ_SAMPLE.min((PQ_SAMPLE_VALUES / dims.max(1)).max(PQ_MIN_SAMPLE)),
+        Kind::Sq8 => SQ8_SAMPLE.min((64 << 20) / dims.max(1)).max(1),
+        Kind::Bq => 0,
+    };
+    n.min(cap)
+}
+
+/// Whether training reads the collected payloads where they are: `vector`
+/// payloads are the floats training wants, and every row is in the sample.
+fn trains_in_place(space: &Space, kind: Kind, n: usize) -> bool {
+    space.element == Element::F32 && sample_rows(kind, space.dims, n) == n
+}
+
+/// Bytes of the sample a build of `n` rows copies to train `kind` (the
+/// build's memory budget counts them).
+pub fn sample_bytes(space: &Space, kind: Kind, n: usize) -> usize {
+    if trains_in_place(space, kind, n) {
+        return 0;
+    }
+    sample_rows(kind, space.dims, n) * space.dims * std::mem::size_of::<f32>()
+}
+
 /// Trains the quantizer on the rows a build collected: `n` payloads, one
 /// every `stride` words of `words`. A deterministic sample of evenly spaced
-/// rows. `None` when there are no rows to train SQ8 or PQ on.
+/// rows. `None` when there are no rows to train SQ8 or PQ on. PQ's k-means
+/// runs on the build's threads and stops when the statement is cancelled.
 pub fn train(
     space: &Space,
     kind: Kind,
@@ -250,17 +276,7 @@ pub fn train(
     if n == 0 {
         return None;
     }
-    let cap = match kind {
-        Kind::Pq => PQ_SAMPLE.min((PQ_SAMPLE_VALUES / dims.max(1)).max(PQ_MIN_SAMPLE)),
-        _ => SQ8_SAMPLE.min((64 << 20) / dims.max(1)).max(1),
-    };
-    let take = n.min(cap);
-    let mut sample = Vec::with_capacity(take * dims);
-    for i in 0..take {
-        let row = i * n / take;
-        let bytes = crate::hnsw::space::words_as_bytes(&words[row * stride..(row + 1) * stride]);
-        sample.extend_from_slice(&to_f32(space, bytes));
-    }
+    let take = sample_rows(kind, dims, n);
     let opts = TrainOptions { subvectors: subvectors(dims, pq_subvectors), bits: PQ_BITS, ..TrainOptions::default() };
     if kind == Kind::Pq && take < 1 << PQ_BITS {
         // The rows the build collected before training: all of them, or as
@@ -272,7 +288,30 @@ pub fn train(
             "A build trains on the rows that fit maintenance_work_mem; an empty table builds an untrained index."
         );
     }
-    Some(Quantizer::train(kind, &sample, dims, &opts).unwrap_or_else(|e| raise(e)))
+    let copied: Vec<f32>;
+    let sample: &[f32] = if trains_in_place(space, kind, n) && stride == dims {
+        as_f32(crate::hnsw::space::words_as_bytes(&words[..n * stride]))
+    } else {
+        let mut rows = Vec::with_capacity(take * dims);
+        for i in 0..take {
+            let row = i * n / take;
+            let bytes = crate::hnsw::space::words_as_bytes(&words[row * stride..(row + 1) * stride]);
+            rows.extend_from_slice(&to_f32(space, bytes));
+        }
+        copied = rows;
+        &copied
+    };
+    let trained = match kind {
+        Kind::Pq => super::pool::run_cancellable(
+            |cancel| {
+                quant::pq::Pq::train_cancellable(sample, dims, opts.subvectors, opts.bits, opts.seed, cancel)
+                    .map(Quantizer::Pq)
+            },
+            || {},
+        ),
+        _ => Quantizer::train(kind, sample, dims, &opts),
+    };
+    Some(trained.unwrap_or_else(|e| raise(e)))
 }
 
 /// FNV-1a over the quantizer's bytes.

@@ -50,11 +50,15 @@ pub unsafe extern "C-unwind" fn aminsert(
     if null {
         return false;
     }
-    let meta = Meta::read(index);
-    // SAFETY: a non-null value of the indexed column.
-    if let Some(payload) = unsafe { payload_of(&meta.space, value) } {
-        insert_on_disk(index, &payload, super::page::ref_from_tid(tid));
-    }
+    // The detoasted value and the insert's scratch are freed when it ends,
+    // not with the statement (finding 3 of issue 14).
+    super::support::RowContext::new(c"hnsw insert").run(|| {
+        let meta = Meta::read(index);
+        // SAFETY: a non-null value of the indexed column.
+        if let Some(payload) = unsafe { payload_of(&meta.space, value) } {
+            insert_on_disk(index, &payload, super::page::ref_from_tid(tid));
+        }
+    });
     false
 }
 

@@ -21,6 +21,7 @@ pub mod insert;
 pub mod meta;
 pub mod options;
 pub mod page;
+pub mod pool;
 pub mod reconnect;
 pub mod scan;
 pub mod support;

@@ -251,3 +251,38 @@ fn cancel_stops_the_build() {
     let graph = graph_of(space, &points, PARAMS);
     assert_eq!(graph.build_parallel(&AtomicUsize::new(0), &AtomicBool::new(true)), Err(Cancelled));
 }
+
+#[test]
+fn the_graph_keeps_the_payloads_it_is_given() {
+    // A copy would hold every payload twice while the build's are alive
+    // (finding 10 of issue 14).
+    let space = Space::new(Element::F32, Metric::L2, 4);
+    let words: Vec<u32> = (0..40).collect();
+    let at = words.as_ptr();
+    let tids: Vec<u64> = (0..10).collect();
+    let graph = MemGraph::new(space, GraphParams { m: 4, ef_construction: 8, seed: 1 }, words, &tids);
+    assert_eq!(graph.payload(0).as_ptr(), at.cast::<u8>());
+    assert_eq!(graph.payload(9), words_as_bytes(&[36, 37, 38, 39]));
+}
+
+#[test]
+fn variable_payloads_are_padded_in_place() {
+    // Lengths 2, 0, 3, 1 words: padded to 3 each.
+    let ends = [2, 2, 5, 6];
+    let mut words = vec![1, 2, 3, 4, 5, 6];
+    pad_to_longest(&mut words, &ends);
+    assert_eq!(words, vec![1, 2, 0, 0, 0, 0, 3, 4, 5, 6, 0, 0]);
+    let mut none = Vec::new();
+    pad_to_longest(&mut none, &[]);
+    assert!(none.is_empty());
+}
+
+#[test]
+fn the_overhead_estimate_grows_with_nodes_and_threads() {
+    let params = GraphParams { m: 16, ef_construction: 64, seed: 1 };
+    let one = MemGraph::overhead_bytes(&params, 1000, 1);
+    assert!(MemGraph::overhead_bytes(&params, 2000, 1) >= 2 * one);
+    assert!(MemGraph::overhead_bytes(&params, 1000, 4) > one);
+    // At least the level-0 lists: 2 m links of id and distance, per node.
+    assert!(one >= 1000 * 2 * 16 * 8, "{one}");
+}
