@@ -117,19 +117,3 @@ pub fn chain_is_empty(index: pg_sys::Relation, first: Ref) -> bool {
     }
     true
 }
-
-/// Marks every tuple of a chain free.
-pub fn free_chain(index: pg_sys::Relation, first: Ref) {
-    let mut at = first;
-    while at.is_valid() {
-        let buf = Buf::exclusive(index, at.block);
-        let next = item(buf.page(), at.offset).and_then(TidList::parse).map_or(Ref::INVALID, |l| l.next());
-        let mut wal = Wal::start(index);
-        let page = wal.register(&buf);
-        if let Some(mut l) = item_mut(page, at.offset).and_then(TidListMut::open) {
-            l.set_free();
-        }
-        wal.finish();
-        at = next;
-    }
-}
