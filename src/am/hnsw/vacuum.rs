@@ -590,7 +590,9 @@ fn free_node(index: pg_sys::Relation, layout: &NodeLayout, at: Ref) -> bool {
             wal.abort();
             return false;
         };
-        if node.view().flags() != FLAG_DELETED || node.view().overflow() != overflow || node.view().links_tuple() != links
+        if node.view().flags() != FLAG_DELETED
+            || node.view().overflow() != overflow
+            || node.view().links_tuple() != links
         {
             wal.abort();
             continue; // changed since we looked: look again
