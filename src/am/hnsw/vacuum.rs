@@ -244,18 +244,31 @@ fn prune_tids(index: pg_sys::Relation, layout: &NodeLayout, is_dead: impl Fn(Ref
         wal.finish();
     }
     // A node with an overflow chain is deleted once the chain is empty too;
-    // holding its page keeps duplicates from being added meanwhile.
+    // holding its page keeps duplicates from being added meanwhile. The
+    // meta page's flag is written first, before any page is held.
     for (at, level) in chained {
+        let empty = {
+            let buf = Buf::share(index, at.block);
+            let Some(node) = item(buf.page(), at.offset).and_then(|b| node_of(b, layout)) else { continue };
+            if node.flags() != 0 {
+                continue;
+            }
+            node.ntids() == 0 && super::tids::chain_is_empty(index, node.overflow())
+        };
+        if !empty {
+            out.live(at, level);
+            continue;
+        }
+        flag.set(index);
         let buf = Buf::exclusive(index, at.block);
         let Some(node) = item(buf.page(), at.offset).and_then(|b| node_of(b, layout)) else { continue };
         if node.flags() != 0 {
             continue;
         }
         if node.ntids() > 0 || !super::tids::chain_is_empty(index, node.overflow()) {
-            out.live(at, level);
+            out.live(at, level); // a duplicate arrived meanwhile
             continue;
         }
-        flag.set(index);
         let mut wal = Wal::start(index);
         let page = wal.register(&buf);
         if let Some(mut n) = item_mut(page, at.offset).and_then(|b| NodeMut::open(b, layout)) {
