@@ -611,28 +611,42 @@ fn free_node(index: pg_sys::Relation, layout: &NodeLayout, at: Ref) -> bool {
             continue; // changed since we looked: look again
         }
         if overflow.is_valid() {
-            let Some(mut list) = item_mut(page_of(overflow.block), overflow.offset).and_then(TidListMut::open) else {
+            let Some(list) = item(page_of(overflow.block), overflow.offset).and_then(TidList::parse) else {
                 corrupt(index, "overflow chain");
             };
-            node.set_overflow(list.view().next());
-            list.set_free();
+            node.set_overflow(list.next());
+            remove_item(page_of(overflow.block), overflow.offset);
             wal.finish();
             continue;
-        }
-        if links.is_valid() {
-            let bytes = item_mut(page_of(links.block), links.offset).filter(|b| b.first() == Some(&KIND_LINKS));
-            let Some(mut l) = bytes.and_then(|b| LinksMut::open(b, layout)) else {
-                corrupt(index, "links tuple");
-            };
-            l.set_free();
         }
         node.set_tids(&[]);
         node.set_links_tuple(Ref::INVALID);
         node.set_flags(FLAG_DELETED | FLAG_FREE);
+        if links.is_valid() {
+            let bytes = item(page_of(links.block), links.offset).filter(|b| b.first() == Some(&KIND_LINKS));
+            if bytes.and_then(|b| Links::parse(b, layout)).is_none() {
+                corrupt(index, "links tuple");
+            }
+            remove_item(page_of(links.block), links.offset);
+        }
         wal.finish();
         return true;
     }
     corrupt(index, "overflow chain")
+}
+
+/// Removes a freed links or overflow tuple from its page, so that its space
+/// counts as the page's free space for every later tuple (a tuple left in
+/// place, marked free, could only be reused by one of its own kind and size
+/// that happened to be placed on that page: after deleting every row and
+/// inserting them again, the index grew by the links tuples new levels did
+/// not fit into). The line pointer stays, unused, so no other tuple moves.
+/// Nothing of the page may be held across this call: its tuples' bytes move.
+fn remove_item(page: pg_sys::Page, offset: u16) {
+    // SAFETY: `page` is a GenericXLog copy we registered and `offset` one of
+    // its normal items (checked by the caller); the function only compacts
+    // tuple data within the page and marks the line pointer unused.
+    unsafe { pg_sys::PageIndexTupleDeleteNoCompact(page, offset) };
 }
 
 /// `amvacuumcleanup`: finishes the graph's repair when this VACUUM (or an
