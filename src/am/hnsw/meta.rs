@@ -37,8 +37,16 @@ struct RawMeta {
     quant_checksum: u32,
     /// PQ subvectors asked for (0: the default).
     pq_subvectors: u32,
-    reserved: [u32; 4],
+    /// `FLAG_*` bits (0 in indexes written before they existed).
+    flags: u32,
+    reserved: [u32; 3],
 }
+
+/// Meta page flag: VACUUM has marked nodes deleted and not yet finished
+/// repairing, freeing and reconnecting around them. Set before the first
+/// mark, cleared by the VACUUM that finishes, so that one killed in between
+/// leaves the work to the next VACUUM even if that one has no dead rows.
+pub const FLAG_REPAIR_PENDING: u32 = 1;
 
 /// An index's meta data.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -201,38 +209,69 @@ impl Meta {
 
     /// Reads meta data from a meta page's bytes.
     pub fn from_page(page: pg_sys::Page) -> Option<Meta> {
-        if page_type(page) != PAGE_META {
-            return None;
-        }
-        // SAFETY: the contents of a meta page start with a RawMeta written by
-        // `write_to`; read_unaligned copies it out whatever the alignment.
-        let raw = unsafe { pg_sys::PageGetContents(page).cast::<RawMeta>().read_unaligned() };
-        Meta::from_raw(&raw)
+        Meta::from_raw(&raw_of(page)?)
     }
 
-    /// Formats `page` as a meta page holding `self`.
+    /// Formats `page` as a meta page holding `self` (no flags set).
     pub fn write_to(&self, page: pg_sys::Page) {
-        init_page(page, PAGE_META);
-        // SAFETY: the page has room for RawMeta after its header; pd_lower is
-        // moved past it so that GenericXLog treats it as data, not hole.
-        unsafe {
-            let contents = pg_sys::PageGetContents(page);
-            contents.cast::<RawMeta>().write_unaligned(self.to_raw());
-            let header = page.cast::<pg_sys::PageHeaderData>();
-            (*header).pd_lower = (contents.add(std::mem::size_of::<RawMeta>()) as usize - page as usize) as u16;
-        }
+        write_raw(page, &self.to_raw());
     }
 
-    /// Rewrites the meta page of a live index, WAL-logged.
+    /// Rewrites the meta page of a live index, WAL-logged, keeping its flags.
     pub fn update(index: pg_sys::Relation, change: impl FnOnce(&mut Meta)) -> Meta {
         let buf = Buf::exclusive(index, META_BLOCK);
-        let mut meta = Meta::from_page(buf.page()).unwrap_or_else(|| corrupt(index, "meta page"));
+        let old = raw_of(buf.page()).unwrap_or_else(|| corrupt(index, "meta page"));
+        let mut meta = Meta::from_raw(&old).unwrap_or_else(|| corrupt(index, "meta page"));
         change(&mut meta);
         let mut wal = Wal::start(index);
         let page = wal.register(&buf);
-        meta.write_to(page);
+        write_raw(page, &RawMeta { flags: old.flags, ..meta.to_raw() });
         wal.finish();
         meta
+    }
+
+    /// Whether the meta page has `flag` set.
+    pub fn has_flag(index: pg_sys::Relation, flag: u32) -> bool {
+        let buf = Buf::share(index, META_BLOCK);
+        raw_of(buf.page()).unwrap_or_else(|| corrupt(index, "meta page")).flags & flag != 0
+    }
+
+    /// Sets or clears `flag` on the meta page, WAL-logged (nothing is
+    /// written when it already is as asked).
+    pub fn set_flag(index: pg_sys::Relation, flag: u32, on: bool) {
+        let buf = Buf::exclusive(index, META_BLOCK);
+        let mut raw = raw_of(buf.page()).unwrap_or_else(|| corrupt(index, "meta page"));
+        if (raw.flags & flag != 0) == on {
+            return;
+        }
+        raw.flags = if on { raw.flags | flag } else { raw.flags & !flag };
+        let mut wal = Wal::start(index);
+        let page = wal.register(&buf);
+        write_raw(page, &raw);
+        wal.finish();
+    }
+}
+
+/// The raw contents of a meta page, `None` for another kind of page.
+fn raw_of(page: pg_sys::Page) -> Option<RawMeta> {
+    if page_type(page) != PAGE_META {
+        return None;
+    }
+    // SAFETY: the contents of a meta page start with a RawMeta written by
+    // `write_raw`; read_unaligned copies it out whatever the alignment.
+    Some(unsafe { pg_sys::PageGetContents(page).cast::<RawMeta>().read_unaligned() })
+}
+
+/// Formats `page` as a meta page holding `raw`.
+fn write_raw(page: pg_sys::Page, raw: &RawMeta) {
+    init_page(page, PAGE_META);
+    // SAFETY: the page has room for RawMeta after its header; pd_lower is
+    // moved past it so that GenericXLog treats it as data, not hole.
+    unsafe {
+        let contents = pg_sys::PageGetContents(page);
+        contents.cast::<RawMeta>().write_unaligned(*raw);
+        let header = page.cast::<pg_sys::PageHeaderData>();
+        (*header).pd_lower = (contents.add(std::mem::size_of::<RawMeta>()) as usize - page as usize) as u16;
     }
 }
 

@@ -3,11 +3,16 @@
 //! HNSW prunes neighbour lists with a heuristic that can drop a node's last
 //! incoming link; under churn (inserts, updates, deletes) a few nodes end
 //! up that no search can reach, so their rows are silently never returned.
-//! Every VACUUM therefore walks the graph from the entry point, and links
-//! each live node it did not reach from its nearest reachable neighbours
-//! (the nearest one keeps the link whatever the heuristic says), as if the
-//! node were inserted again. A node missed only because a concurrent insert
-//! changed a list mid-walk gets a few extra links, which is harmless.
+//! A VACUUM that removed rows (or finished an interrupted one's work)
+//! therefore walks the graph from the entry point, and links each live node
+//! it did not reach from its nearest reachable neighbours (the nearest one
+//! keeps the link whatever the heuristic says), as if the node were
+//! inserted again. A node missed only because a concurrent insert changed a
+//! list mid-walk gets a few extra links, which is harmless.
+//!
+//! The walk keeps three bits per item of the index (live, reached, still to
+//! expand), within `maintenance_work_mem`, and reads each reached node once:
+//! it sweeps the to-expand bits in block order until a sweep finds none.
 
 use super::disk::{DiskGraph, Seen};
 use super::insert::link_back;
@@ -17,64 +22,167 @@ use crate::hnsw::layout::{Links, Node, NodeLayout, Ref, KIND_NODE};
 use crate::hnsw::search::{descend, search_layer, HashVisited, Scored, Scratch};
 use crate::hnsw::space::Payload;
 use pgrx::pg_sys;
-use std::collections::{HashSet, VecDeque};
+
+fn delay() {
+    // SAFETY: vacuum's cost-based delay and interrupt check.
+    unsafe { pg_sys::vacuum_delay_point() };
+}
 
 /// Links every unreachable live node back into the graph. Returns how many
-/// nodes were reconnected.
-pub fn reconnect(index: pg_sys::Relation) -> usize {
+/// nodes were reconnected, `None` when the walk would not fit into
+/// `maintenance_work_mem` (it then does nothing, with a WARNING).
+pub fn reconnect(index: pg_sys::Relation) -> Option<usize> {
     let meta = Meta::read(index);
     let layout = meta.layout;
-    let live = live_nodes(index, &layout);
-    let Some((entry, _)) = meta.entry else { return 0 };
-    let reached = walk(index, &layout, entry);
+    let mut slots = Slots::census(index, &layout)?;
+    let entry = match meta.entry {
+        Some((entry, _)) => entry,
+        None => match give_entry(index, slots.top) {
+            Some(entry) => entry,
+            None => return Some(0),
+        },
+    };
+    slots.walk(index, &layout, entry);
     let mut fixed = 0;
-    for node in live {
-        if !reached.contains(&node) {
-            pgrx::check_for_interrupts!();
-            if relink(index, &meta, node) {
+    for w in 0..slots.live.len() {
+        let mut word = slots.live[w] & !slots.reached[w];
+        while word != 0 {
+            delay();
+            if relink(index, &meta, slots.at(w * 64 + word.trailing_zeros() as usize)) {
                 fixed += 1;
             }
+            word &= word - 1;
         }
     }
-    fixed
+    Some(fixed)
 }
 
-/// Every live (not deleted, not free) node, in block order.
-fn live_nodes(index: pg_sys::Relation, layout: &NodeLayout) -> Vec<Ref> {
-    let mut out = Vec::new();
-    for block in 1..nblocks(index) {
-        // SAFETY: vacuum's cost-based delay and interrupt check.
-        unsafe { pg_sys::vacuum_delay_point() };
-        let buf = Buf::share(index, block);
-        let page = buf.page();
-        if page_type(page) != PAGE_DATA {
-            continue;
+/// An index with live nodes but no entry point (which a VACUUM before this
+/// was fixed could leave) gets its highest live node as entry point.
+fn give_entry(index: pg_sys::Relation, top: Option<(Ref, usize)>) -> Option<Ref> {
+    let _lock = PageLock::exclusive(index, UPDATE_LOCK);
+    if let Some((entry, _)) = Meta::read(index).entry {
+        return Some(entry); // an insert got there first
+    }
+    let top = top?;
+    Meta::update(index, |m| m.entry = Some(top));
+    Some(top.0)
+}
+
+/// One bit per item of the index (as it was when counted) for each of three
+/// sets; items added later are not tracked.
+struct Slots {
+    /// The bit of each block's first item; `start[nblocks]` is the total.
+    start: Vec<usize>,
+    live: Vec<u64>,
+    reached: Vec<u64>,
+    frontier: Vec<u64>,
+    /// The highest live node.
+    top: Option<(Ref, usize)>,
+}
+
+fn set(bits: &mut [u64], i: usize) {
+    bits[i / 64] |= 1 << (i % 64);
+}
+
+fn get(bits: &[u64], i: usize) -> bool {
+    bits[i / 64] & (1 << (i % 64)) != 0
+}
+
+impl Slots {
+    /// Reads every page once, noting its live (not deleted, not free)
+    /// nodes.
+    fn census(index: pg_sys::Relation, layout: &NodeLayout) -> Option<Slots> {
+        // SAFETY: reads a GUC of this backend.
+        let budget = unsafe { pg_sys::maintenance_work_mem } as usize * 1024;
+        let blocks = nblocks(index);
+        let mut slots =
+            Slots { start: vec![0], live: Vec::new(), reached: Vec::new(), frontier: Vec::new(), top: None };
+        let mut total = 0usize;
+        for block in 1..blocks {
+            delay();
+            let buf = Buf::share(index, block);
+            let page = buf.page();
+            let count = if page_type(page) == PAGE_DATA { usize::from(max_offset(page)) } else { 0 };
+            slots.start.push(total);
+            total += count;
+            slots.live.resize(total.div_ceil(64), 0);
+            for offset in 1..=count as u16 {
+                let Some(bytes) = item(page, offset) else { continue };
+                if bytes.first() != Some(&KIND_NODE) {
+                    continue;
+                }
+                let Some(node) = Node::parse(bytes, layout).filter(|n| n.flags() == 0) else { continue };
+                set(&mut slots.live, total - count + usize::from(offset) - 1);
+                if slots.top.is_none_or(|(_, l)| node.level() > l) {
+                    slots.top = Some((Ref { block, offset }, node.level()));
+                }
+            }
+            let bytes = slots.start.len() * 8 + slots.live.len() * 8 * 3;
+            if bytes > budget {
+                pgrx::warning!(
+                    "hnsw index: not checking that every node is reachable: it needs more than maintenance_work_mem ({} kB)",
+                    budget / 1024
+                );
+                return None;
+            }
         }
-        for offset in 1..=max_offset(page) {
-            let Some(bytes) = item(page, offset) else { continue };
-            if bytes.first() == Some(&KIND_NODE) && Node::parse(bytes, layout).is_some_and(|n| n.flags() == 0) {
-                out.push(Ref { block, offset });
+        slots.start.push(total);
+        slots.reached = vec![0; slots.live.len()];
+        slots.frontier = vec![0; slots.live.len()];
+        Some(slots)
+    }
+
+    /// The bit of `r`, if it was counted.
+    fn bit(&self, r: Ref) -> Option<usize> {
+        let block = r.block as usize;
+        if r.offset == 0 || block + 1 >= self.start.len() {
+            return None;
+        }
+        let i = self.start[block] + usize::from(r.offset) - 1;
+        (i < self.start[block + 1]).then_some(i)
+    }
+
+    fn at(&self, i: usize) -> Ref {
+        let block = self.start.partition_point(|&s| s <= i) - 1;
+        Ref { block: block as u32, offset: (i - self.start[block] + 1) as u16 }
+    }
+
+    /// Marks everything reachable from `entry`, over every level.
+    fn walk(&mut self, index: pg_sys::Relation, layout: &NodeLayout, entry: Ref) {
+        let Some(first) = self.bit(entry) else { return };
+        set(&mut self.reached, first);
+        set(&mut self.frontier, first);
+        let mut links = Vec::new();
+        loop {
+            let mut expanded = false;
+            let mut w = 0;
+            while w < self.frontier.len() {
+                let word = self.frontier[w];
+                if word == 0 {
+                    w += 1;
+                    continue;
+                }
+                let i = w * 64 + word.trailing_zeros() as usize;
+                self.frontier[w] &= word - 1;
+                expanded = true;
+                delay();
+                links.clear();
+                all_links(index, layout, self.at(i), &mut links);
+                for &l in &links {
+                    if let Some(j) = self.bit(l) {
+                        if !get(&self.reached, j) {
+                            set(&mut self.reached, j);
+                            set(&mut self.frontier, j);
+                        }
+                    }
+                }
+            }
+            if !expanded {
+                return;
             }
         }
     }
-    out
-}
-
-/// Breadth-first walk over every level from `entry`.
-fn walk(index: pg_sys::Relation, layout: &NodeLayout, entry: Ref) -> HashSet<Ref> {
-    let mut reached = HashSet::from([entry]);
-    let mut queue = VecDeque::from([entry]);
-    let mut links = Vec::new();
-    while let Some(at) = queue.pop_front() {
-        links.clear();
-        all_links(index, layout, at, &mut links);
-        for &l in &links {
-            if reached.insert(l) {
-                queue.push_back(l);
-            }
-        }
-    }
-    reached
 }
 
 /// A node's links on every level.

@@ -202,16 +202,3 @@ pub fn put_overflow(page: pg_sys::Page, tuple: &[u8]) -> Option<u16> {
 pub fn chain_is_empty(index: pg_sys::Relation, first: Ref) -> bool {
     walk(index, first, false, |_, _, list| list.count() == 0)
 }
-
-/// Marks every tuple of a chain free.
-pub fn free_chain(index: pg_sys::Relation, first: Ref) {
-    walk(index, first, true, |buf, at, _| {
-        let mut wal = Wal::start(index);
-        let page = wal.register(buf);
-        if let Some(mut l) = item_mut(page, at.offset).and_then(TidListMut::open) {
-            l.set_free();
-        }
-        wal.finish();
-        true
-    });
-}

@@ -1,25 +1,34 @@
 //! `VACUUM`: removing dead rows from the graph and repairing it.
 //!
 //! 1. **Prune TIDs.** Every node drops the heap TIDs vacuum reports dead. A
-//!    node left with none is marked `DELETED`: searches still walk through
-//!    it, but no longer return it, and inserts no longer link to it.
+//!    node left with none is marked `DELETED` (under its page's exclusive
+//!    lock, which is also where the set of deleted nodes comes from: an
+//!    insert may have added a duplicate's TID since the share-locked look).
+//!    Searches still walk through a deleted node, but no longer return it,
+//!    and inserts no longer link to it. Before the first mark the meta page
+//!    gets `FLAG_REPAIR_PENDING`.
 //! 2. **Barrier.** Taking `UPDATE_LOCK` exclusively waits for the inserts
 //!    that started before the marks; later ones see them.
 //! 3. **Repair.** Every live node that links to a deleted one gets a new
 //!    list: its live links plus the live links of the deleted ones (two
 //!    hops), chosen again with the HNSW heuristic; when that leaves it short,
 //!    a search from the entry point adds candidates. The entry point moves
-//!    off a deleted node to the highest live one.
+//!    off a deleted node to the highest node live after every pass.
 //! 4. **Free.** After waiting out in-flight scans (`SCAN_LOCK`), deleted
-//!    nodes and their links tuples become `FREE` slots for new insertions,
-//!    unless some list could not be repaired (then the next vacuum retries).
-//! 5. **Reconnect** (in `amvacuumcleanup`, so on every VACUUM): live nodes no
-//!    search can reach are linked back in (see `reconnect.rs`).
+//!    nodes become `FREE` slots for new insertions, unless some list could
+//!    not be repaired (then the next vacuum retries). Each node is freed
+//!    with its links tuple in one WAL record; its overflow chain is first
+//!    unlinked a tuple at a time, so a crash never orphans a tuple.
+//! 5. **Finish** (in `amvacuumcleanup`), only when this VACUUM removed
+//!    something or the meta page says an earlier one did not finish: deleted
+//!    nodes still there (a VACUUM killed midway) are repaired and freed, and
+//!    live nodes no search can reach are linked back in (`reconnect.rs`);
+//!    then the flag is cleared.
 //!
 //! Inserts and scans keep running throughout; only the two barriers wait.
 
 use super::disk::DiskGraph;
-use super::meta::Meta;
+use super::meta::{corrupt, Meta, FLAG_REPAIR_PENDING};
 use super::page::{
     item, item_mut, max_offset, nblocks, page_type, Buf, PageLock, Wal, PAGE_DATA, SCAN_LOCK, UPDATE_LOCK,
 };
@@ -47,39 +56,53 @@ pub unsafe extern "C-unwind" fn ambulkdelete(
     let Some(callback) = callback else {
         return stats;
     };
-    let meta = Meta::read(index);
     let is_dead = |tid: Ref| {
         let mut t = super::page::tid_from_ref(tid);
         // SAFETY: the callback vacuum gave us, with its own state.
         unsafe { callback(&mut t, callback_state) }
     };
-
-    let (deleted, removed, remaining, top) = prune_tids(index, &meta.layout, is_dead);
+    let done = vacuum_graph(index, is_dead);
     // SAFETY: stats is valid.
     unsafe {
-        (*stats).tuples_removed += removed as f64;
-        (*stats).num_index_tuples = remaining as f64;
+        (*stats).tuples_removed += done.removed as f64;
+        (*stats).num_index_tuples = done.remaining as f64;
     }
-    if deleted.is_empty() {
-        return stats;
-    }
+    stats
+}
 
-    drop(PageLock::exclusive(index, UPDATE_LOCK));
-    let repaired = repair(index, &meta, &deleted);
-    if meta.entry.is_some_and(|(entry, _)| deleted.contains(&entry)) {
-        // Unless an insert has meanwhile put a new node on top.
-        Meta::update(index, |m| {
-            if m.entry.is_some_and(|(entry, _)| deleted.contains(&entry)) {
-                m.entry = top;
-            }
-        });
+/// What [`vacuum_graph`] did.
+struct Done {
+    removed: usize,
+    remaining: usize,
+    /// Every list pointing at a deleted node was repaired and every deleted
+    /// node freed.
+    complete: bool,
+}
+
+/// Passes 1 to 4 with `is_dead` telling the dead heap TIDs (none, to finish
+/// the work of an interrupted VACUUM).
+fn vacuum_graph(index: pg_sys::Relation, is_dead: impl Fn(Ref) -> bool) -> Done {
+    let meta = Meta::read(index);
+    let pruned = prune_tids(index, &meta.layout, is_dead);
+    let mut done = Done { removed: pruned.removed, remaining: pruned.remaining, complete: true };
+    if pruned.deleted.is_empty() {
+        // A live graph left without an entry point (by a VACUUM before this
+        // was fixed) gets one.
+        if meta.entry.is_none() && pruned.top.is_some() {
+            move_entry(index, &meta.layout, &pruned.deleted, pruned.top);
+        }
+        return done;
     }
+    drop(PageLock::exclusive(index, UPDATE_LOCK));
+    let repaired = repair(index, &meta, &pruned.deleted);
+    move_entry(index, &meta.layout, &pruned.deleted, pruned.top);
     if repaired {
         drop(PageLock::exclusive(index, SCAN_LOCK));
         drop(PageLock::exclusive(index, UPDATE_LOCK));
-        free_slots(index, &meta.layout, &deleted);
+        free_slots(index, &meta.layout, &pruned.deleted);
     }
-    stats
+    done.complete = repaired;
+    done
 }
 
 fn new_stats() -> *mut pg_sys::IndexBulkDeleteResult {
@@ -92,22 +115,53 @@ fn delay() {
     unsafe { pg_sys::vacuum_delay_point() };
 }
 
+/// What pass 1 found.
+#[derive(Default)]
+struct Pruned {
+    /// Nodes marked deleted, by this pass or an earlier (unfinished) one.
+    deleted: HashSet<Ref>,
+    removed: usize,
+    remaining: usize,
+    /// The highest node live after the pass: the entry point's successor.
+    top: Option<(Ref, usize)>,
+}
+
+impl Pruned {
+    fn live(&mut self, at: Ref, level: usize) {
+        if self.top.is_none_or(|(_, l)| level > l) {
+            self.top = Some((at, level));
+        }
+    }
+}
+
+/// Sets the meta page's repair flag once, before the first deletion mark.
+struct PendingFlag(bool);
+
+impl PendingFlag {
+    fn set(&mut self, index: pg_sys::Relation) {
+        if !self.0 {
+            Meta::set_flag(index, FLAG_REPAIR_PENDING, true);
+            self.0 = true;
+        }
+    }
+}
+
 /// Pass 1: drops dead heap TIDs (inline and in overflow chains), marks
-/// emptied nodes deleted. Returns the deleted nodes (new and old), the
-/// number of TIDs removed and kept, and the highest live node (a fallback
-/// entry point).
-fn prune_tids(
-    index: pg_sys::Relation,
-    layout: &NodeLayout,
-    is_dead: impl Fn(Ref) -> bool,
-) -> (HashSet<Ref>, usize, usize, Option<(Ref, usize)>) {
-    let mut deleted = HashSet::new();
-    let (mut removed, mut remaining) = (0usize, 0usize);
-    let mut top: Option<(Ref, usize)> = None;
-    let mut chained: Vec<Ref> = Vec::new();
+/// emptied nodes deleted.
+///
+/// A node's fate is decided where its page is held exclusively (or, for a
+/// page with nothing to change, where it was read): a node whose TIDs may
+/// all be dead is only a candidate until then, because an insert can add a
+/// duplicate's TID to it in between. A node with an overflow chain is
+/// decided last, once every chain tuple has been pruned.
+fn prune_tids(index: pg_sys::Relation, layout: &NodeLayout, is_dead: impl Fn(Ref) -> bool) -> Pruned {
+    let mut out = Pruned::default();
+    let mut flag = PendingFlag(false);
+    let mut chained: Vec<(Ref, usize)> = Vec::new();
     for block in 1..nblocks(index) {
         delay();
         let mut changes: Vec<u16> = Vec::new();
+        let mut may_delete = false;
         {
             let buf = Buf::share(index, block);
             let page = buf.page();
@@ -118,11 +172,10 @@ fn prune_tids(
                 let Some(bytes) = item(page, offset) else { continue };
                 let at = Ref { block, offset };
                 if let Some(list) = TidList::parse(bytes) {
-                    let dead = list.tids().filter(|&t| is_dead(t)).count();
-                    removed += dead;
-                    remaining += list.count() - dead;
-                    if dead > 0 {
+                    if list.tids().any(&is_dead) {
                         changes.push(offset);
+                    } else {
+                        out.remaining += list.count();
                     }
                     continue;
                 }
@@ -131,56 +184,89 @@ fn prune_tids(
                     continue;
                 }
                 if node.is_deleted() {
-                    deleted.insert(at);
+                    out.deleted.insert(at);
                     continue;
                 }
                 let dead = node.tids().filter(|&t| is_dead(t)).count();
-                removed += dead;
-                remaining += node.ntids() - dead;
-                if dead > 0 {
+                let chain = node.overflow().is_valid();
+                if dead > 0 || (node.ntids() == 0 && !chain) {
                     changes.push(offset);
-                }
-                if node.overflow().is_valid() {
-                    chained.push(at);
-                } else if node.ntids() == dead {
-                    deleted.insert(at);
+                    may_delete |= dead == node.ntids() && !chain;
                     continue;
                 }
-                if top.is_none_or(|(_, l)| node.level() > l) {
-                    top = Some((at, node.level()));
+                out.remaining += node.ntids();
+                if chain && node.ntids() == 0 {
+                    chained.push((at, node.level()));
+                } else {
+                    out.live(at, node.level());
                 }
             }
         }
         if changes.is_empty() {
             continue;
         }
-        // Apply under an exclusive lock, re-reading: an insert may have added
-        // a duplicate's TID since we looked.
+        if may_delete {
+            flag.set(index);
+        }
+        // Apply under an exclusive lock, re-reading.
         let buf = Buf::exclusive(index, block);
         let mut wal = Wal::start(index);
         let page = wal.register(&buf);
         for offset in changes {
+            let at = Ref { block, offset };
             let Some(bytes) = item_mut(page, offset) else { continue };
             if let Some(mut list) = TidListMut::open(bytes) {
                 let keep: Vec<Ref> = list.view().tids().filter(|&t| !is_dead(t)).collect();
+                out.removed += list.view().count() - keep.len();
+                out.remaining += keep.len();
                 list.set(&keep);
                 continue;
             }
             let Some(mut node) = NodeMut::open(bytes, layout) else { continue };
+            if node.view().flags() != 0 {
+                continue;
+            }
             let keep: Vec<Ref> = node.view().tids().filter(|&t| !is_dead(t)).collect();
-            if keep.is_empty() && !node.view().overflow().is_valid() {
-                node.set_flags(node.view().flags() | FLAG_DELETED);
+            out.removed += node.view().ntids() - keep.len();
+            out.remaining += keep.len();
+            let level = node.view().level();
+            if !keep.is_empty() {
+                out.live(at, level);
+            } else if node.view().overflow().is_valid() || !flag.0 {
+                // Decided after the chain (or the flag) is written.
+                chained.push((at, level));
+            } else {
+                node.set_flags(FLAG_DELETED);
+                out.deleted.insert(at);
             }
             node.set_tids(&keep);
         }
         wal.finish();
     }
     // A node with an overflow chain is deleted once the chain is empty too;
-    // holding its page keeps duplicates from being added meanwhile.
-    for at in chained {
+    // holding its page keeps duplicates from being added meanwhile. The
+    // meta page's flag is written first, before any page is held.
+    for (at, level) in chained {
+        let empty = {
+            let buf = Buf::share(index, at.block);
+            let Some(node) = item(buf.page(), at.offset).and_then(|b| node_of(b, layout)) else { continue };
+            if node.flags() != 0 {
+                continue;
+            }
+            node.ntids() == 0 && super::tids::chain_is_empty(index, node.overflow())
+        };
+        if !empty {
+            out.live(at, level);
+            continue;
+        }
+        flag.set(index);
         let buf = Buf::exclusive(index, at.block);
         let Some(node) = item(buf.page(), at.offset).and_then(|b| node_of(b, layout)) else { continue };
-        if node.flags() != 0 || node.ntids() > 0 || !super::tids::chain_is_empty(index, node.overflow()) {
+        if node.flags() != 0 {
+            continue;
+        }
+        if node.ntids() > 0 || !super::tids::chain_is_empty(index, node.overflow()) {
+            out.live(at, level); // a duplicate arrived meanwhile
             continue;
         }
         let mut wal = Wal::start(index);
@@ -189,12 +275,46 @@ fn prune_tids(
             n.set_flags(FLAG_DELETED);
         }
         wal.finish();
-        deleted.insert(at);
-        if top.is_some_and(|(t, _)| t == at) {
-            top = None;
+        out.deleted.insert(at);
+    }
+    out
+}
+
+/// Moves the entry point off a deleted node (or into an index left without
+/// one) onto `top`, the highest node live after pass 1; if pass 1 found
+/// none, onto the highest live node now (inserts may have added some).
+/// Under `UPDATE_LOCK` exclusively: no insert reads or moves the entry
+/// meanwhile.
+fn move_entry(index: pg_sys::Relation, layout: &NodeLayout, deleted: &HashSet<Ref>, top: Option<(Ref, usize)>) {
+    let _lock = PageLock::exclusive(index, UPDATE_LOCK);
+    let entry = Meta::read(index).entry;
+    if entry.is_some_and(|(e, _)| !deleted.contains(&e)) {
+        return; // still live, or an insert has put a new node on top
+    }
+    let top = top.or_else(|| highest_live(index, layout));
+    if top != entry {
+        Meta::update(index, |m| m.entry = top);
+    }
+}
+
+/// The highest live node of the index, by a scan of every page.
+pub(super) fn highest_live(index: pg_sys::Relation, layout: &NodeLayout) -> Option<(Ref, usize)> {
+    let mut top: Option<(Ref, usize)> = None;
+    for block in 1..nblocks(index) {
+        delay();
+        let buf = Buf::share(index, block);
+        let page = buf.page();
+        if page_type(page) != PAGE_DATA {
+            continue;
+        }
+        for offset in 1..=max_offset(page) {
+            let Some(node) = item(page, offset).and_then(|b| node_of(b, layout)) else { continue };
+            if node.flags() == 0 && top.is_none_or(|(_, l)| node.level() > l) {
+                top = Some((Ref { block, offset }, node.level()));
+            }
         }
     }
-    (deleted, removed, remaining, top)
+    top
 }
 
 fn node_of<'a>(bytes: &'a [u8], layout: &'a NodeLayout) -> Option<Node<'a>> {
@@ -431,66 +551,106 @@ fn payload_of_node(
     })
 }
 
-/// Pass 4: turns deleted nodes (and their links tuples) into free slots and
-/// points the insert hint at the first page with one.
+/// Pass 4: turns deleted nodes (and their links tuples and overflow
+/// chains) into free slots and points the insert hint at the first page
+/// with one.
 fn free_slots(index: pg_sys::Relation, layout: &NodeLayout, deleted: &HashSet<Ref>) {
-    let mut by_block: Vec<Ref> = deleted.iter().copied().collect();
-    by_block.sort();
-    let mut links_tuples: Vec<Ref> = Vec::new();
-    let mut chains: Vec<Ref> = Vec::new();
+    let mut nodes: Vec<Ref> = deleted.iter().copied().collect();
+    nodes.sort();
     let mut first_block = u32::MAX;
-    for chunk in by_block.chunk_by(|a, b| a.block == b.block) {
+    for at in nodes {
         delay();
-        let block = chunk[0].block;
-        let buf = Buf::exclusive(index, block);
-        let mut wal = Wal::start(index);
-        let page = wal.register(&buf);
-        for r in chunk {
-            let Some(mut node) = item_mut(page, r.offset).and_then(|b| NodeMut::open(b, layout)) else {
-                continue;
-            };
-            if node.view().flags() & FLAG_DELETED == 0 {
-                continue;
-            }
-            if node.view().links_tuple().is_valid() {
-                links_tuples.push(node.view().links_tuple());
-            }
-            if node.view().overflow().is_valid() {
-                chains.push(node.view().overflow());
-            }
-            node.set_overflow(Ref::INVALID);
-            node.set_tids(&[]);
-            node.set_links_tuple(Ref::INVALID);
-            node.set_flags(FLAG_DELETED | FLAG_FREE);
-            first_block = first_block.min(block);
+        if free_node(index, layout, at) {
+            first_block = first_block.min(at.block);
         }
-        wal.finish();
-    }
-    links_tuples.sort();
-    for chunk in links_tuples.chunk_by(|a, b| a.block == b.block) {
-        let buf = Buf::exclusive(index, chunk[0].block);
-        let mut wal = Wal::start(index);
-        let page = wal.register(&buf);
-        for r in chunk {
-            if let Some(bytes) = item_mut(page, r.offset) {
-                if bytes.first() == Some(&KIND_LINKS) {
-                    if let Some(mut l) = LinksMut::open(bytes, layout) {
-                        l.set_free();
-                    }
-                }
-            }
-        }
-        wal.finish();
-    }
-    for chain in chains {
-        super::tids::free_chain(index, chain);
     }
     if first_block != u32::MAX {
         Meta::update(index, |m| m.insert_block = m.insert_block.min(first_block));
     }
 }
 
-/// `amvacuumcleanup`: statistics (and a count when no rows were deleted).
+/// Most overflow tuples a chain can have (every tuple of a full index).
+const MAX_CHAIN: usize = 1 << 26;
+
+/// Frees one deleted node. Every WAL record leaves a consistent index: the
+/// chain is unlinked from the node a tuple at a time (node and tuple in one
+/// record), then the node and its links tuple are freed together. A crash
+/// in between leaves a deleted node with a shorter chain, which the next
+/// VACUUM frees; no tuple is ever left that nothing points at.
+fn free_node(index: pg_sys::Relation, layout: &NodeLayout, at: Ref) -> bool {
+    for _hop in 0..MAX_CHAIN {
+        let (overflow, links) = {
+            let buf = Buf::share(index, at.block);
+            let Some(n) = item(buf.page(), at.offset).and_then(|b| node_of(b, layout)) else { return false };
+            if n.flags() != FLAG_DELETED {
+                return false;
+            }
+            (n.overflow(), n.links_tuple())
+        };
+        // The other page of this step: the chain's first tuple, else the
+        // links tuple. Locked in block order, as everywhere in the index.
+        let other = if overflow.is_valid() { overflow } else { links };
+        let mut blocks = vec![at.block];
+        if other.is_valid() && other.block != at.block {
+            blocks.push(other.block);
+        }
+        blocks.sort_unstable();
+        let bufs: Vec<Buf> = blocks.iter().map(|&b| Buf::exclusive(index, b)).collect();
+        let mut wal = Wal::start(index);
+        let pages: Vec<pg_sys::Page> = bufs.iter().map(|b| wal.register(b)).collect();
+        let page_of = |block: u32| pages[blocks.iter().position(|&b| b == block).unwrap_or(0)];
+        let Some(mut node) = item_mut(page_of(at.block), at.offset).and_then(|b| NodeMut::open(b, layout)) else {
+            wal.abort();
+            return false;
+        };
+        if node.view().flags() != FLAG_DELETED
+            || node.view().overflow() != overflow
+            || node.view().links_tuple() != links
+        {
+            wal.abort();
+            continue; // changed since we looked: look again
+        }
+        if overflow.is_valid() {
+            let Some(list) = item(page_of(overflow.block), overflow.offset).and_then(TidList::parse) else {
+                corrupt(index, "overflow chain");
+            };
+            node.set_overflow(list.next());
+            remove_item(page_of(overflow.block), overflow.offset);
+            wal.finish();
+            continue;
+        }
+        node.set_tids(&[]);
+        node.set_links_tuple(Ref::INVALID);
+        node.set_flags(FLAG_DELETED | FLAG_FREE);
+        if links.is_valid() {
+            let bytes = item(page_of(links.block), links.offset).filter(|b| b.first() == Some(&KIND_LINKS));
+            if bytes.and_then(|b| Links::parse(b, layout)).is_none() {
+                corrupt(index, "links tuple");
+            }
+            remove_item(page_of(links.block), links.offset);
+        }
+        wal.finish();
+        return true;
+    }
+    corrupt(index, "overflow chain")
+}
+
+/// Removes a freed links or overflow tuple from its page, so that its space
+/// counts as the page's free space for every later tuple (a tuple left in
+/// place, marked free, could only be reused by one of its own kind and size
+/// that happened to be placed on that page: after deleting every row and
+/// inserting them again, the index grew by the links tuples new levels did
+/// not fit into). The line pointer stays, unused, so no other tuple moves.
+/// Nothing of the page may be held across this call: its tuples' bytes move.
+fn remove_item(page: pg_sys::Page, offset: u16) {
+    // SAFETY: `page` is a GenericXLog copy we registered and `offset` one of
+    // its normal items (checked by the caller); the function only compacts
+    // tuple data within the page and marks the line pointer unused.
+    unsafe { pg_sys::PageIndexTupleDeleteNoCompact(page, offset) };
+}
+
+/// `amvacuumcleanup`: finishes the graph's repair when this VACUUM (or an
+/// interrupted earlier one) deleted something, and fills in statistics.
 #[pgrx::pg_guard]
 pub unsafe extern "C-unwind" fn amvacuumcleanup(
     info: *mut pg_sys::IndexVacuumInfo,
@@ -502,6 +662,7 @@ pub unsafe extern "C-unwind" fn amvacuumcleanup(
             return stats;
         }
         let index = (*info).index;
+        let removed = !stats.is_null() && (*stats).tuples_removed > 0.0;
         let stats = if stats.is_null() {
             let stats = new_stats();
             let layout = Meta::read(index).layout;
@@ -510,9 +671,24 @@ pub unsafe extern "C-unwind" fn amvacuumcleanup(
         } else {
             stats
         };
-        super::reconnect::reconnect(index);
+        finish(index, removed);
         (*stats).num_pages = nblocks(index);
         stats
+    }
+}
+
+/// Passes 3 to 5 for what an interrupted VACUUM left, then reconnection;
+/// nothing (not even a look at the graph) when no rows were removed and
+/// nothing was left pending: an insert-only VACUUM costs no graph walk.
+fn finish(index: pg_sys::Relation, removed: bool) {
+    let pending = Meta::has_flag(index, FLAG_REPAIR_PENDING);
+    if !pending && !removed {
+        return;
+    }
+    let complete = if pending { vacuum_graph(index, |_| false).complete } else { true };
+    let reconnected = super::reconnect::reconnect(index);
+    if pending && complete && reconnected.is_some() {
+        Meta::set_flag(index, FLAG_REPAIR_PENDING, false);
     }
 }
 
