@@ -20,6 +20,11 @@ SELECT vector_accum('{0}', '[1,2]'), vector_accum('{1,1,2}', '[3,4]'), vector_av
 SELECT vector_accum('{1,1,2}', '[3]');
 SELECT vector_avg('{}');
 SELECT vector_combine('{1,1,1}', '{2,4,4}'), vector_combine('{0}', '{2,4,4}'), vector_combine('{1,1,1}', '{0}');
+-- two states without sums (parallel workers that saw no rows) combine, as in
+-- pgvector's current branch (0.8.6 raised "vector must have at least 1 dimension")
+SELECT vector_combine('{0}', '{0}');
+SELECT avg(v) FROM (SELECT '[1,2]'::vector AS v WHERE false) s;
+SELECT vector_combine('{1,2}', '{3,4,5}');
 
 -- parallel aggregation gives the same mean as a serial one
 CREATE TABLE vector_agg AS

@@ -164,9 +164,10 @@ pub fn to_text<E: DenseElement>(values: &[E]) -> String {
 /// of bytes it took.
 pub fn decode_binary<E: DenseElement>(buf: &[u8], typmod: i32) -> Result<(Vec<E>, usize)> {
     let mut reader = WireReader::new(buf);
-    let dim = reader.i16()?;
-    let unused = reader.i16()?;
-    let dim = usize::try_from(dim).unwrap_or(0);
+    // Both fields are read unsigned, as pgvector reads them since 0.8.6
+    // (there, 65535 dimensions wrapped to -1 and said "at least 1").
+    let dim = usize::from(reader.u16()?);
+    let unused = reader.u16()?;
     check_dim(dim, E::TYPE_NAME, E::MAX_DIM)?;
     check_expected_dim(typmod, dim)?;
     if unused != 0 {
@@ -210,9 +211,9 @@ impl<'a> WireReader<'a> {
         Ok(bytes)
     }
 
-    pub fn i16(&mut self) -> Result<i16> {
+    pub fn u16(&mut self) -> Result<u16> {
         let b = self.take(2)?;
-        Ok(i16::from_be_bytes([b[0], b[1]]))
+        Ok(u16::from_be_bytes([b[0], b[1]]))
     }
 
     pub fn i32(&mut self) -> Result<i32> {

@@ -50,27 +50,6 @@ fn add_checked(sum: f64, x: f64) -> f64 {
     v
 }
 
-/// How a transition or final function reads the state's dimension count.
-/// pgvector keeps it in an `int` for `vector`, but in an `int16` in
-/// `halfvec_accum` and a `uint16` in `halfvec_avg`, so a state of more than
-/// 32767 sums wraps there; lodestone wraps the same way.
-#[derive(Clone, Copy)]
-pub enum StateDim {
-    Int,
-    Int16,
-    Uint16,
-}
-
-impl StateDim {
-    fn of(self, len: usize) -> i64 {
-        match self {
-            StateDim::Int => len as i64,
-            StateDim::Int16 => i64::from(len as i16),
-            StateDim::Uint16 => i64::from(len as u16),
-        }
-    }
-}
-
 /// The transition function: count one more value and add it to the sums.
 ///
 /// `fcinfo` is the transition function's own call info, which Postgres
@@ -82,24 +61,17 @@ pub fn accum<E: Copy>(
     x: &[E],
     widen: impl Fn(E) -> f64,
     caller: &str,
-    state_dim: StateDim,
 ) -> RawDatum {
     let mut array = state_array(state, caller);
     let sums = values_mut(&mut array);
-    let dim = state_dim.of(sums.len() - 1);
+    let dim = sums.len() - 1;
     if dim == 0 {
         let mut fresh = Vec::with_capacity(x.len() + 1);
         fresh.push(sums[0] + 1.0);
         fresh.extend(x.iter().map(|&v| widen(v)));
         return new_state(&fresh);
     }
-    // A wrapped dimension count of -1 passes this check, as in pgvector
-    // (where it is the "any dimensions" typmod), and yields an empty state.
     check_expected_dim(dim as i32, x.len()).unwrap_or_else(|e| raise(e));
-    let dim = usize::try_from(dim).unwrap_or(0);
-    if dim == 0 {
-        return new_state(&[]);
-    }
     // SAFETY: AggCheckCallContext only inspects fcinfo->context.
     let in_aggregate = unsafe { pg_sys::AggCheckCallContext(fcinfo, std::ptr::null_mut()) } != 0;
     if in_aggregate && dim == sums.len() - 1 {
@@ -115,44 +87,46 @@ pub fn accum<E: Copy>(
     new_state(&fresh)
 }
 
-/// The combine function for partial aggregates.
+/// The combine function for partial aggregates. A state with no sums yet
+/// (a worker that saw no rows) takes the other's, whatever the counts say:
+/// pgvector decides by the dimensions since 0.8.6 (two empty states gave
+/// "vector must have at least 1 dimension" before, pgvector issue #1012).
 pub fn combine(a: RawDatum, b: RawDatum, type_name: &str, max_dim: usize) -> RawDatum {
     let mut a = state_array(a, "vector_combine");
     let mut b = state_array(b, "vector_combine");
     let (sa, sb) = (values_mut(&mut a), values_mut(&mut b));
+    let (da, db) = (sa.len() - 1, sb.len() - 1);
     let check = |dim: usize| check_dim(dim, type_name, max_dim).unwrap_or_else(|e| raise(e));
-    if sa[0] == 0.0 {
-        check(sb.len() - 1);
-        return new_state(sb);
-    }
-    if sb[0] == 0.0 {
-        check(sa.len() - 1);
-        return new_state(sa);
-    }
-    check(sa.len() - 1);
-    check_expected_dim((sa.len() - 1) as i32, sb.len() - 1).unwrap_or_else(|e| raise(e));
-    let mut out = Vec::with_capacity(sa.len());
+    let mut out = Vec::with_capacity(da.max(db) + 1);
     out.push(sa[0] + sb[0]);
-    out.extend(sa[1..].iter().zip(&sb[1..]).map(|(&x, &y)| add_checked(x, y)));
+    match (da, db) {
+        (0, 0) => {}
+        (0, _) => {
+            check(db);
+            out.extend_from_slice(&sb[1..]);
+        }
+        (_, 0) => {
+            check(da);
+            out.extend_from_slice(&sa[1..]);
+        }
+        _ => {
+            check(da);
+            check_expected_dim(da as i32, db).unwrap_or_else(|e| raise(e));
+            out.extend(sa[1..].iter().zip(&sb[1..]).map(|(&x, &y)| add_checked(x, y)));
+        }
+    }
     new_state(&out)
 }
 
 /// The final function: the means, or `None` (SQL NULL) for no rows.
-pub fn average(
-    state: RawDatum,
-    type_name: &str,
-    max_dim: usize,
-    caller: &str,
-    state_dim: StateDim,
-) -> Option<Vec<f64>> {
+pub fn average(state: RawDatum, type_name: &str, max_dim: usize, caller: &str) -> Option<Vec<f64>> {
     let mut array = state_array(state, caller);
     let sums = values_mut(&mut array);
     let n = sums[0];
     if n == 0.0 {
         return None;
     }
-    let dim = state_dim.of(sums.len() - 1);
-    let dim = usize::try_from(dim).unwrap_or(0);
+    let dim = sums.len() - 1;
     check_dim(dim, type_name, max_dim).unwrap_or_else(|e| raise(e));
     Some(sums[1..=dim].iter().map(|&s| s / n).collect())
 }

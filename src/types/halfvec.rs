@@ -5,7 +5,7 @@
 //! `sql = false`) under pgvector's SQL names; the Rust names are pgvector's
 //! C symbols, so `l2_distance(halfvec, halfvec)` is `halfvec_l2_distance`.
 
-use super::aggregate::{self, StateDim};
+use super::aggregate;
 use super::array::array_to_f32;
 use super::varlena::{DenseOut, DenseRef};
 use super::vector::{compare, subvector_range, Vector, VectorArg};
@@ -295,12 +295,12 @@ fn halfvec_gt(a: HalfvecArg, b: HalfvecArg) -> bool {
 
 #[pg_extern(immutable, strict, parallel_safe, sql = false)]
 fn halfvec_accum(state: RawDatum, v: HalfvecArg, fcinfo: pg_sys::FunctionCallInfo) -> RawDatum {
-    aggregate::accum(fcinfo, state, v.as_slice(), |x| f64::from(x.to_f32()), "halfvec_accum", StateDim::Int16)
+    aggregate::accum(fcinfo, state, v.as_slice(), |x| f64::from(x.to_f32()), "halfvec_accum")
 }
 
 #[pg_extern(immutable, strict, parallel_safe, sql = false)]
 fn halfvec_avg(state: RawDatum) -> Option<Halfvec> {
-    let means = aggregate::average(state, NAME, MAX_DIM, "halfvec_avg", StateDim::Uint16)?;
+    let means = aggregate::average(state, NAME, MAX_DIM, "halfvec_avg")?;
     Some(Halfvec::from_fn(means.len(), |i| {
         let x = from_f64_checked(means[i]).or_raise();
         check_element(x).or_raise();

@@ -302,7 +302,7 @@ fn vector_gt(a: VectorArg, b: VectorArg) -> bool {
 
 #[pg_extern(immutable, strict, parallel_safe, sql = false)]
 fn vector_accum(state: RawDatum, v: VectorArg, fcinfo: pg_sys::FunctionCallInfo) -> RawDatum {
-    super::aggregate::accum(fcinfo, state, v.as_slice(), f64::from, "vector_accum", super::aggregate::StateDim::Int)
+    super::aggregate::accum(fcinfo, state, v.as_slice(), f64::from, "vector_accum")
 }
 
 #[pg_extern(immutable, strict, parallel_safe, sql = false)]
@@ -312,7 +312,7 @@ fn vector_combine(a: RawDatum, b: RawDatum) -> RawDatum {
 
 #[pg_extern(immutable, strict, parallel_safe, sql = false)]
 fn vector_avg(state: RawDatum) -> Option<Vector> {
-    let means = super::aggregate::average(state, NAME, MAX_DIM, "vector_avg", super::aggregate::StateDim::Int)?;
+    let means = super::aggregate::average(state, NAME, MAX_DIM, "vector_avg")?;
     let values: Vec<f32> = means.iter().map(|&m| m as f32).collect();
     for &v in &values {
         fmt::check_finite(v, NAME).or_raise();
