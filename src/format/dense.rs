@@ -310,8 +310,11 @@ mod tests {
         let mut bad = wire.clone();
         bad[3] = 1;
         assert_eq!(decode_binary::<f32>(&bad, -1).unwrap_err().message, "expected unused to be 0, not 1");
-        let neg = [0xff, 0xff, 0, 0];
-        assert_eq!(decode_binary::<f32>(&neg, -1).unwrap_err().message, "vector must have at least 1 dimension");
+        let wide = [0xff, 0xff, 0, 0];
+        assert_eq!(
+            decode_binary::<f32>(&wide, -1).unwrap_err().message,
+            "vector cannot have more than 16000 dimensions"
+        );
         let mut nan = wire.clone();
         nan[4..8].copy_from_slice(&f32::NAN.to_bits().to_be_bytes());
         assert_eq!(decode_binary::<f32>(&nan, -1).unwrap_err().message, "NaN not allowed in vector");
