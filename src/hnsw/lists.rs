@@ -2,7 +2,7 @@
 //! read without locks by searches and rewritten under a per-node spin lock
 //! (see [`Lists`]), in memory advised for huge pages.
 
-use super::memgraph::GraphParams;
+use super::params::GraphParams;
 use super::select::Link;
 use std::sync::atomic::{AtomicU32, Ordering};
 

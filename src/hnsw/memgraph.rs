@@ -23,33 +23,12 @@
 
 use super::level::{level_for_index, MAX_LEVEL};
 use super::lists::{advise_huge, huge_vec, Lists};
+pub use super::params::GraphParams;
 use super::search::{descend, search_layer, EpochVisited, GraphView, Scored, Scratch};
 use super::select::{offer, select_links, Link};
 use super::space::{words_as_bytes, Element, Space};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Mutex, MutexGuard};
-
-/// Parameters of a graph.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct GraphParams {
-    /// Links per node on levels above 0; level 0 has `2 m`.
-    pub m: usize,
-    /// Beam width while inserting.
-    pub ef_construction: usize,
-    /// Seed of the level assignment.
-    pub seed: u64,
-}
-
-impl GraphParams {
-    /// Link capacity at `level`.
-    pub fn capacity(&self, level: usize) -> usize {
-        if level == 0 {
-            2 * self.m
-        } else {
-            self.m
-        }
-    }
-}
 
 /// What one node holds besides its payload and links.
 #[derive(Debug, Default)]

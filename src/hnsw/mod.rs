@@ -11,6 +11,7 @@ pub mod layout;
 pub mod level;
 pub mod lists;
 pub mod memgraph;
+pub mod params;
 pub mod search;
 pub mod select;
 pub mod space;

@@ -1,6 +1,15 @@
-//! Helpers the access methods share.
+//! What the access methods share: buffers, pages and WAL ([`page`]), the
+//! heap scan of a build, and naming a relation in messages.
+
+pub mod page;
 
 use pgrx::pg_sys;
+
+/// The relation's name, for messages.
+pub fn relation_name(rel: pg_sys::Relation) -> String {
+    // SAFETY: reads the name of an open relation.
+    unsafe { std::ffi::CStr::from_ptr((*(*rel).rd_rel).relname.data.as_ptr()).to_string_lossy().into_owned() }
+}
 
 /// Postgres's `table_index_build_scan`: calls `callback` for every row the
 /// index should hold (for a partial index, only the rows its predicate
@@ -46,4 +55,16 @@ pub unsafe fn index_build_heap_scan<T>(
         });
     }
     rows
+}
+
+/// Reports a page that is not what the index expects.
+pub fn corrupt(index: pg_sys::Relation, what: &str) -> ! {
+    // SAFETY: reads the name of an open relation.
+    let name = unsafe { std::ffi::CStr::from_ptr((*(*index).rd_rel).relname.data.as_ptr()) };
+    pgrx::ereport!(
+        ERROR,
+        pgrx::PgSqlErrorCode::ERRCODE_INDEX_CORRUPTED,
+        format!("index \"{}\" has a corrupt {what}", name.to_string_lossy()),
+        "REINDEX the index to rebuild it."
+    );
 }

@@ -14,9 +14,10 @@ use super::codes::{self, Codes};
 use super::insert::insert_on_disk;
 use super::meta::{Meta, QuantMeta};
 use super::options::{self, BuildDistances, Options};
-use super::page::{init_page, nblocks, needs_wal, Buf, PAGE_DATA};
 use super::pool::{build_threads, run_cancellable};
 use super::support::{payload_of, space_of, RowContext};
+use crate::am::common::page::{init_page, nblocks, needs_wal, Buf, PAGE_DATA};
+use crate::am::common::relation_name;
 use crate::hnsw::layout::{
     maxalign, LinksMut, NodeLayout, NodeMut, Ref, TidList, TidListMut, LINE_POINTER, OVERFLOW_TIDS, PAGE_TUPLE_SPACE,
 };
@@ -236,7 +237,7 @@ unsafe extern "C-unwind" fn collect(
     if null {
         return;
     }
-    let heap_tid = super::page::ref_from_tid(tid);
+    let heap_tid = crate::am::common::page::ref_from_tid(tid);
     // The detoasted copy of the value (and an insert's scratch once the
     // build spilled) are freed with the row, not at the end of the build
     // (finding 3 of issue 14).
@@ -602,7 +603,7 @@ impl ExtraPages {
 }
 
 fn add(index: pg_sys::Relation, buf: &Buf, bytes: &[u8]) {
-    if super::page::add_item(buf.page(), bytes).is_none() {
+    if crate::am::common::page::add_item(buf.page(), bytes).is_none() {
         pgrx::error!("failed to add index item to \"{}\"", relation_name(index));
     }
 }
@@ -690,9 +691,4 @@ pub unsafe extern "C-unwind" fn ambuildempty(index: pg_sys::Relation) {
         pg_sys::CritSectionCount -= 1;
         pg_sys::UnlockReleaseBuffer(buffer);
     }
-}
-
-pub fn relation_name(rel: pg_sys::Relation) -> String {
-    // SAFETY: reads the name of an open relation.
-    unsafe { std::ffi::CStr::from_ptr((*(*rel).rd_rel).relname.data.as_ptr()).to_string_lossy().into_owned() }
 }

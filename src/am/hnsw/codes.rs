@@ -24,9 +24,10 @@
 //! heuristic's distances between two nodes and from the new node are on one
 //! scale.
 
-use super::meta::{corrupt, Meta};
+use super::meta::Meta;
 use super::options::Options;
-use super::page::{init_page, page_type, Buf};
+use crate::am::common::corrupt;
+use crate::am::common::page::{init_page, page_type, Buf};
 use crate::format::{Error, SqlState};
 use crate::hnsw::layout::{NodeLayout, PAGE_TUPLE_SPACE};
 use crate::hnsw::space::{as_f16, as_f32, Element, Metric, Payload, Space};
@@ -41,10 +42,6 @@ pub const PAGE_QUANT: u16 = 0x4C33; // "L3"
 
 /// Quantizer bytes one page holds (the page minus header and special space).
 const PAGE_BYTES: usize = PAGE_TUPLE_SPACE;
-
-/// Most dimensions an index accepts with a quantizer, for `vector` and
-/// `halfvec` alike (the types' own limit).
-pub const QUANTIZED_MAX_DIMS: i32 = 16000;
 
 /// Rows a build trains on, at most (SQ8: per-dimension ranges).
 const SQ8_SAMPLE: usize = 65536;
@@ -352,7 +349,7 @@ fn try_read_pages(index: pg_sys::Relation, first: u32, len: usize) -> Result<Vec
     let mut bytes = Vec::with_capacity(len);
     let mut block = first;
     while bytes.len() < len {
-        if block >= super::page::nblocks(index) {
+        if block >= crate::am::common::page::nblocks(index) {
             return Err("quantizer (missing pages)");
         }
         let buf = Buf::share(index, block);
@@ -415,7 +412,7 @@ pub fn load(index: pg_sys::Relation, meta: &Meta) -> Option<Codes> {
         return Some(Codes::new(Arc::new(bq), meta.space));
     }
     let Some(block) = q.block else {
-        let name = super::build::relation_name(index);
+        let name = crate::am::common::relation_name(index);
         pgrx::ereport!(
             ERROR,
             pgrx::PgSqlErrorCode::ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,

@@ -8,7 +8,7 @@
 //! block so each page is read once per batch.
 
 use super::codes::Codes;
-use super::page::{corrupt_at, item, prefetch, prefetch_block, tuple_at, Buf};
+use crate::am::common::page::{corrupt_at, item, prefetch, prefetch_block, tuple_at, Buf};
 use crate::hnsw::layout::{Links, Node, NodeLayout, Ref, KIND_LINKS, KIND_NODE};
 use crate::hnsw::search::{GraphView, IdHasher};
 use crate::hnsw::space::{Payload, Space};

@@ -2,7 +2,7 @@
 //! graph is sound (`lodestone_hnsw_verify`).
 
 use super::meta::Meta;
-use super::page::{item, max_offset, nblocks, page_type, Buf, PAGE_DATA, PAGE_META};
+use crate::am::common::page::{item, max_offset, nblocks, page_type, Buf, PAGE_DATA, PAGE_META};
 use crate::hnsw::layout::{Links, Node, NodeLayout, Ref, TidList, KIND_LINKS, KIND_NODE, KIND_TIDS, MAX_TIDS};
 use crate::hnsw::level::MAX_LEVEL;
 use pgrx::prelude::*;
@@ -29,7 +29,7 @@ impl Opened {
             ereport!(
                 PgLogLevel::ERROR,
                 PgSqlErrorCode::ERRCODE_WRONG_OBJECT_TYPE,
-                format!("\"{}\" is not a lodestone hnsw index", super::build::relation_name(rel))
+                format!("\"{}\" is not a lodestone hnsw index", crate::am::common::relation_name(rel))
             );
         }
         opened

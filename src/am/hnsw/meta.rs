@@ -1,6 +1,7 @@
 //! The meta page (block 0): what an index stores and where its graph starts.
 
-use super::page::{init_page, page_type, Buf, Wal, META_BLOCK, PAGE_META};
+use crate::am::common::corrupt;
+use crate::am::common::page::{init_page, page_type, Buf, Wal, META_BLOCK, PAGE_META};
 use crate::hnsw::layout::{NodeLayout, Ref};
 use crate::hnsw::space::{Element, Metric, Space};
 use pgrx::pg_sys;
@@ -273,18 +274,6 @@ fn write_raw(page: pg_sys::Page, raw: &RawMeta) {
         let header = page.cast::<pg_sys::PageHeaderData>();
         (*header).pd_lower = (contents.add(std::mem::size_of::<RawMeta>()) as usize - page as usize) as u16;
     }
-}
-
-/// Reports a page that is not what the index expects.
-pub fn corrupt(index: pg_sys::Relation, what: &str) -> ! {
-    // SAFETY: reads the name of an open relation.
-    let name = unsafe { std::ffi::CStr::from_ptr((*(*index).rd_rel).relname.data.as_ptr()) };
-    pgrx::ereport!(
-        ERROR,
-        pgrx::PgSqlErrorCode::ERRCODE_INDEX_CORRUPTED,
-        format!("index \"{}\" has a corrupt {what}", name.to_string_lossy()),
-        "REINDEX the index to rebuild it."
-    );
 }
 
 #[cfg(test)]

@@ -13,6 +13,7 @@
 //! | `info.rs`     | `lodestone_hnsw_info`, `lodestone_hnsw_verify`        |
 //! | `codes.rs`    | quantized indexes: training, the quantizer's pages    |
 
+pub mod alloc;
 pub mod build;
 pub mod codes;
 pub mod disk;
@@ -20,7 +21,6 @@ pub mod info;
 pub mod insert;
 pub mod meta;
 pub mod options;
-pub mod page;
 pub mod pool;
 pub mod reconnect;
 pub mod scan;

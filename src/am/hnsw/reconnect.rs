@@ -17,7 +17,7 @@
 use super::disk::{DiskGraph, Seen};
 use super::insert::link_back;
 use super::meta::Meta;
-use super::page::{item, max_offset, nblocks, page_type, Buf, PageLock, PAGE_DATA, UPDATE_LOCK};
+use crate::am::common::page::{item, max_offset, nblocks, page_type, Buf, PageLock, PAGE_DATA, UPDATE_LOCK};
 use crate::hnsw::layout::{Links, Node, NodeLayout, Ref, KIND_NODE};
 use crate::hnsw::search::{descend, search_layer, HashVisited, Scored, Scratch};
 use crate::hnsw::space::Payload;

@@ -43,9 +43,10 @@
 
 use super::codes::Codes;
 use super::disk::DiskGraph;
-use super::meta::{corrupt, Meta};
+use super::meta::Meta;
 use super::options::{self, IterativeScan};
-use super::page::{item, tid_from_ref, Buf, PageLock, SCAN_LOCK};
+use crate::am::common::corrupt;
+use crate::am::common::page::{item, tid_from_ref, Buf, PageLock, SCAN_LOCK};
 use crate::format::Error;
 use crate::hnsw::layout::{Node, NodeLayout, Ref, KIND_NODE};
 use crate::hnsw::search::{descend, search_layer, GraphView, HashVisited, Scored, Scratch};

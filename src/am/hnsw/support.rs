@@ -17,6 +17,10 @@ use crate::types::varlena::DenseRef;
 use pgrx::pg_sys;
 use std::ffi::CStr;
 
+/// Most dimensions an index accepts with a quantizer, for `vector` and
+/// `halfvec` alike (the types' own limit).
+pub const QUANTIZED_MAX_DIMS: i32 = 16000;
+
 /// Largest dimension counts an index accepts, as pgvector: 2000 floats,
 /// 4000 halves, 64000 bits (all 8000 bytes of payload).
 pub const VECTOR_MAX_DIMS: i32 = 2000;
@@ -91,7 +95,7 @@ pub fn space_of(index: pg_sys::Relation) -> Space {
     // With a quantizer nodes hold codes, not vectors: the types' own limit.
     let quantized = super::options::Options::of(index).quantizer.is_some();
     let max = match element {
-        Element::F32 | Element::F16 if quantized => super::codes::QUANTIZED_MAX_DIMS,
+        Element::F32 | Element::F16 if quantized => QUANTIZED_MAX_DIMS,
         Element::F32 => VECTOR_MAX_DIMS,
         Element::F16 => HALFVEC_MAX_DIMS,
         Element::Bit => BIT_MAX_DIMS,

@@ -16,8 +16,8 @@
 //! happens under the node's exclusive page lock, which every scan reaching
 //! the node waits on.
 
-use super::insert::new_data_page;
-use super::page::{
+use super::alloc::new_data_page;
+use crate::am::common::page::{
     add_item, corrupt_at, fits, item, item_mut, max_offset, nblocks, overwrite_item, page_type, tuple_at, Buf, Wal,
     PAGE_DATA,
 };

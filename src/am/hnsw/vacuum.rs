@@ -28,9 +28,10 @@
 //! Inserts and scans keep running throughout; only the two barriers wait.
 
 use super::disk::DiskGraph;
-use super::meta::{corrupt, Meta, FLAG_REPAIR_PENDING};
-use super::page::{
-    item, item_mut, max_offset, nblocks, page_type, Buf, PageLock, Wal, PAGE_DATA, SCAN_LOCK, UPDATE_LOCK,
+use super::meta::{Meta, FLAG_REPAIR_PENDING};
+use crate::am::common::corrupt;
+use crate::am::common::page::{
+    data_pages, item, item_mut, max_offset, nblocks, page_type, Buf, PageLock, Wal, PAGE_DATA, SCAN_LOCK, UPDATE_LOCK,
 };
 use crate::hnsw::layout::{
     Links, LinksMut, Node, NodeLayout, NodeMut, Ref, TidList, TidListMut, FLAG_DELETED, FLAG_FREE, KIND_LINKS,
@@ -57,7 +58,7 @@ pub unsafe extern "C-unwind" fn ambulkdelete(
         return stats;
     };
     let is_dead = |tid: Ref| {
-        let mut t = super::page::tid_from_ref(tid);
+        let mut t = crate::am::common::page::tid_from_ref(tid);
         // SAFETY: the callback vacuum gave us, with its own state.
         unsafe { callback(&mut t, callback_state) }
     };
@@ -300,13 +301,8 @@ fn move_entry(index: pg_sys::Relation, layout: &NodeLayout, deleted: &HashSet<Re
 /// The highest live node of the index, by a scan of every page.
 pub(super) fn highest_live(index: pg_sys::Relation, layout: &NodeLayout) -> Option<(Ref, usize)> {
     let mut top: Option<(Ref, usize)> = None;
-    for block in 1..nblocks(index) {
-        delay();
-        let buf = Buf::share(index, block);
+    for (block, buf) in data_pages(index) {
         let page = buf.page();
-        if page_type(page) != PAGE_DATA {
-            continue;
-        }
         for offset in 1..=max_offset(page) {
             let Some(node) = item(page, offset).and_then(|b| node_of(b, layout)) else { continue };
             if node.flags() == 0 && top.is_none_or(|(_, l)| node.level() > l) {
@@ -372,19 +368,15 @@ fn lists_to_repair(
 fn repair(index: pg_sys::Relation, meta: &Meta, deleted: &HashSet<Ref>) -> bool {
     let layout = &meta.layout;
     let mut complete = true;
-    for block in 1..nblocks(index) {
-        delay();
+    for (block, buf) in data_pages(index) {
         let nodes: Vec<Ref> = {
-            let buf = Buf::share(index, block);
             let page = buf.page();
-            if page_type(page) != PAGE_DATA {
-                continue;
-            }
             (1..=max_offset(page))
                 .filter(|&o| item(page, o).and_then(|b| node_of(b, layout)).is_some_and(|n| n.flags() == 0))
                 .map(|offset| Ref { block, offset })
                 .collect()
         };
+        drop(buf);
         for node in nodes {
             for (level, list) in lists_to_repair(index, layout, node, deleted) {
                 complete &= repair_list(index, meta, deleted, node, level, list);
@@ -694,9 +686,7 @@ fn finish(index: pg_sys::Relation, removed: bool) {
 
 fn count_tids(index: pg_sys::Relation, layout: &NodeLayout) -> usize {
     let mut n = 0;
-    for block in 1..nblocks(index) {
-        delay();
-        let buf = Buf::share(index, block);
+    for (_, buf) in data_pages(index) {
         let page = buf.page();
         for offset in 1..=max_offset(page) {
             let Some(bytes) = item(page, offset) else { continue };

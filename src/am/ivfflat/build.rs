@@ -10,8 +10,8 @@
 use super::centers;
 use super::layout::{self, entry_bytes, item_bytes, Meta, FIRST_DIR_BLOCK, META_BLOCK};
 use super::options;
-use crate::am::hnsw::build::relation_name;
-use crate::am::hnsw::page::{self, ref_from_tid};
+use crate::am::common::page::{self, ref_from_tid};
+use crate::am::common::relation_name;
 use crate::hnsw::layout::{maxalign, LINE_POINTER};
 use crate::hnsw::space::{Metric, Space};
 use crate::quant::rng::Rng;

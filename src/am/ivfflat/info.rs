@@ -2,8 +2,8 @@
 //! index, read from its pages (lodestone only).
 
 use super::layout::{self, Meta, INVALID_BLOCK};
-use crate::am::hnsw::meta::corrupt;
-use crate::am::hnsw::page::{self, Buf};
+use crate::am::common::corrupt;
+use crate::am::common::page::{self, Buf};
 use crate::hnsw::space::Metric;
 use pgrx::prelude::*;
 use pgrx::{PgLogLevel, PgSqlErrorCode};
@@ -29,7 +29,7 @@ impl Opened {
             ereport!(
                 PgLogLevel::ERROR,
                 PgSqlErrorCode::ERRCODE_WRONG_OBJECT_TYPE,
-                format!("\"{}\" is not a lodestone ivfflat index", crate::am::hnsw::build::relation_name(rel))
+                format!("\"{}\" is not a lodestone ivfflat index", crate::am::common::relation_name(rel))
             );
         }
         opened

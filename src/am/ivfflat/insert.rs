@@ -8,8 +8,8 @@
 //! is updated (exclusive). Every change is one GenericXLog record.
 
 use super::layout::{self, item_bytes, Meta, INVALID_BLOCK};
-use crate::am::hnsw::meta::corrupt;
-use crate::am::hnsw::page::{self, ref_from_tid, Buf, Wal};
+use crate::am::common::corrupt;
+use crate::am::common::page::{self, ref_from_tid, Buf, Wal};
 use pgrx::prelude::*;
 
 /// `aminsert`
@@ -78,7 +78,7 @@ pub fn append(index: pg_sys::Relation, entry: &layout::Entry, bytes: &[u8]) {
     layout::init_list_page(np);
     if page::add_item(np, bytes).is_none() {
         wal.abort();
-        pgrx::error!("failed to add index item to \"{}\"", crate::am::hnsw::build::relation_name(index));
+        pgrx::error!("failed to add index item to \"{}\"", crate::am::common::relation_name(index));
     }
     let op = wal.register(&buf);
     layout::set_next_block(op, new.block());

@@ -12,10 +12,10 @@
 //! hnsw's, [`Space`]: normalised for cosine). Centers are payloads too, so
 //! one distance function ranks lists and rows.
 //!
-//! Pages, buffers and WAL are hnsw's helpers ([`crate::am::hnsw::page`]).
+//! Pages, buffers and WAL are hnsw's helpers ([`crate::am::common::page`]).
 
-use crate::am::hnsw::meta::corrupt;
-use crate::am::hnsw::page::{self, Buf, PageOpaque};
+use crate::am::common::corrupt;
+use crate::am::common::page::{self, Buf, PageOpaque};
 use crate::format::{Error, SqlState};
 use crate::hnsw::space::{Element, Metric, Payload, Space};
 use crate::types::raise;

@@ -13,8 +13,8 @@
 
 use super::layout::{self, Meta, INVALID_BLOCK};
 use super::options::{self, IterativeScan};
-use crate::am::hnsw::meta::corrupt;
-use crate::am::hnsw::page::{self, tid_from_ref, Buf};
+use crate::am::common::corrupt;
+use crate::am::common::page::{self, tid_from_ref, Buf};
 use crate::format::Error;
 use crate::hnsw::layout::Ref;
 use crate::hnsw::space::{Element, Metric, Payload, Space};

@@ -7,8 +7,8 @@
 //! the same.
 
 use super::layout::{self, Meta, INVALID_BLOCK};
-use crate::am::hnsw::meta::corrupt;
-use crate::am::hnsw::page::{self, tid_from_ref, Buf, Wal};
+use crate::am::common::corrupt;
+use crate::am::common::page::{self, tid_from_ref, Buf, Wal};
 use crate::hnsw::layout::Ref;
 use pgrx::pg_sys;
 

@@ -436,6 +436,20 @@ pub fn prefetch(ptr: *const u8, len: usize) {
 }
 
 /// Number of blocks in the index's main fork.
+/// Every data page after the meta page, in block order, share-locked one
+/// at a time (a page's lock is released when the loop body drops it), with
+/// VACUUM's cost-based delay, which also checks for interrupts, before each:
+/// the sweep of VACUUM's passes and of verify.
+pub fn data_pages(index: pg_sys::Relation) -> impl Iterator<Item = (u32, Buf)> {
+    (1..nblocks(index)).filter_map(move |block| {
+        // SAFETY: no buffer lock is held between pages; outside VACUUM the
+        // delay is off and this is CHECK_FOR_INTERRUPTS.
+        unsafe { pg_sys::vacuum_delay_point() };
+        let buf = Buf::share(index, block);
+        (page_type(buf.page()) == PAGE_DATA).then_some((block, buf))
+    })
+}
+
 pub fn nblocks(index: pg_sys::Relation) -> u32 {
     // SAFETY: `index` is open.
     unsafe { pg_sys::RelationGetNumberOfBlocksInFork(index, pg_sys::ForkNumber::MAIN_FORKNUM) }
