@@ -2,9 +2,10 @@
 //!
 //! Each list is walked along its chain, one page locked at a time
 //! (exclusively, so concurrent inserts into that page wait), and the items
-//! of dead rows are removed with one GenericXLog record per page. Emptied
-//! pages stay in their chain (inserts refill the last one); pgvector does
-//! the same.
+//! of dead rows are removed with one GenericXLog record per page. Pages
+//! stay in their chain; the list's insert page in the directory becomes the
+//! first page that lost items, so inserts refill freed space before
+//! extending the index (pgvector does the same).
 
 use super::layout::{self, Meta, INVALID_BLOCK};
 use crate::am::hnsw::meta::corrupt;
@@ -24,6 +25,7 @@ fn walk(index: pg_sys::Relation, mut visit: impl FnMut(pg_sys::Page) -> Vec<u16>
     for entry in &entries {
         let mut block = entry.start;
         let mut hops = 0u32;
+        let mut first_freed = None;
         while block != INVALID_BLOCK {
             // SAFETY: vacuum's cost-based delay and interrupt check.
             unsafe { pg_sys::vacuum_delay_point() };
@@ -44,9 +46,14 @@ fn walk(index: pg_sys::Relation, mut visit: impl FnMut(pg_sys::Page) -> Vec<u16>
                 // SAFETY: the offsets are normal items of this page, sorted.
                 unsafe { pg_sys::PageIndexMultiDelete(p, dead.as_mut_ptr(), dead.len() as i32) };
                 wal.finish();
+                first_freed.get_or_insert(block);
             }
+            drop(buf);
             block = next;
             hops += 1;
+        }
+        if let Some(freed) = first_freed {
+            super::insert::update_insert_page(index, entry, None, freed);
         }
     }
 }
@@ -97,7 +104,7 @@ pub unsafe extern "C-unwind" fn ambulkdelete(
     stats
 }
 
-/// `amvacuumcleanup`: statistics (and a count when no rows were deleted).
+/// `amvacuumcleanup`: the page count for the statistics of `ambulkdelete`.
 #[pgrx::pg_guard]
 pub unsafe extern "C-unwind" fn amvacuumcleanup(
     info: *mut pg_sys::IndexVacuumInfo,
@@ -108,23 +115,12 @@ pub unsafe extern "C-unwind" fn amvacuumcleanup(
         if (*info).analyze_only {
             return stats;
         }
+        // No ambulkdelete ran, so nothing changed: pgvector returns NULL
+        // too, rather than reading the whole index for a count.
+        if stats.is_null() {
+            return stats;
+        }
         let index = (*info).index;
-        let stats = if stats.is_null() {
-            let stats = new_stats();
-            let mut n = 0u64;
-            walk(
-                index,
-                |p| {
-                    n += (1..=page::max_offset(p)).filter(|&o| page::item(p, o).is_some()).count() as u64;
-                    Vec::new()
-                },
-                false,
-            );
-            (*stats).num_index_tuples = n as f64;
-            stats
-        } else {
-            stats
-        };
         (*stats).num_pages = page::nblocks(index);
         stats
     }
