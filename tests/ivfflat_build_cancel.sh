@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # A long ivfflat CREATE INDEX answers cancellation promptly (reviewer's
-# finding 2 against pgvector 0.8.6, docs/findings/ivffix.md): k-means of
+# finding 2 against pgvector 0.8.6, docs/findings/drop-in.md): k-means of
 # 2,000 lists on 20,000 rows of 128 dimensions (about 5 GFLOP an iteration:
 # many seconds, more in a debug build) is stopped by pg_cancel_backend (the
 # same interrupt as statement_timeout) within a few seconds, with Postgres's

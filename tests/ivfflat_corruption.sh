@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # A damaged ivfflat meta page or list chain is an ERROR (SQLSTATE XX002,
 # naming the index), never a crash or a hang (reviewer's findings 4 and 5
-# against pgvector 0.8.6, docs/findings/ivffix.md).
+# against pgvector 0.8.6, docs/findings/drop-in.md).
 #
 # With the server stopped, the index file is patched in place (the inline
 # Python below; offsets follow src/am/ivfflat/layout.rs):

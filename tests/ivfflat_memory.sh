@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Memory bounds of ivfflat inserts and builds (fix of the reviewer's finding
-# 1 against pgvector 0.8.6, docs/findings/ivffix.md).
+# 1 against pgvector 0.8.6, docs/findings/drop-in.md).
 #
 # Samples the `Anonymous` memory (the backend's own heap: palloc and malloc;
 # not shared_buffers) of the backend running the statement from

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # An ivfflat scan keeps the ivfflat.* settings it began with (reviewer's
-# finding 8 against pgvector 0.8.6, docs/findings/ivffix.md): pgvector reads
+# finding 8 against pgvector 0.8.6, docs/findings/drop-in.md): pgvector reads
 # probes, iterative_scan and max_probes once per scan. A cursor over an
 # iterative scan (probes = 1 of 10 lists, relaxed order) fetches one row,
 # then turns iterative scans off and fetches the rest: the scan must go on

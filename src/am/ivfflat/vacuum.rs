@@ -18,8 +18,9 @@ fn new_stats() -> *mut pg_sys::IndexBulkDeleteResult {
     unsafe { pg_sys::palloc0(std::mem::size_of::<pg_sys::IndexBulkDeleteResult>()).cast() }
 }
 
-/// Visits every list page; `visit` returns the offsets to delete.
-fn walk(index: pg_sys::Relation, mut visit: impl FnMut(pg_sys::Page) -> Vec<u16>, write: bool) {
+/// Visits every list page; `visit` returns the offsets to delete. Each
+/// list's insert page becomes the first page that lost items.
+fn walk(index: pg_sys::Relation, mut visit: impl FnMut(pg_sys::Page) -> Vec<u16>) {
     let meta = Meta::read(index);
     let entries = layout::read_directory(index, &meta);
     for entry in &entries {
@@ -33,13 +34,13 @@ fn walk(index: pg_sys::Relation, mut visit: impl FnMut(pg_sys::Page) -> Vec<u16>
             if block >= nblocks || hops > nblocks {
                 corrupt(index, "list chain");
             }
-            let buf = if write { Buf::exclusive(index, block) } else { Buf::share(index, block) };
+            let buf = Buf::exclusive(index, block);
             if page::page_type(buf.page()) != layout::PAGE_LIST {
                 corrupt(index, "list page");
             }
             let mut dead = visit(buf.page());
             let next = layout::next_block(buf.page());
-            if write && !dead.is_empty() {
+            if !dead.is_empty() {
                 let mut wal = Wal::start(index);
                 let p = wal.register(&buf);
                 dead.sort_unstable();
@@ -73,29 +74,25 @@ pub unsafe extern "C-unwind" fn ambulkdelete(
         return stats;
     };
     let (mut removed, mut kept) = (0u64, 0u64);
-    walk(
-        index,
-        |p| {
-            let mut dead = Vec::new();
-            for offset in 1..=page::max_offset(p) {
-                let Some(bytes) = page::item(p, offset) else { continue };
-                if bytes.len() < layout::ITEM_HEADER {
-                    corrupt(index, "list item");
-                }
-                let tid = u64::from_ne_bytes(bytes[..8].try_into().unwrap_or_default());
-                let mut t = tid_from_ref(Ref::unpack(tid));
-                // SAFETY: the callback vacuum gave us, with its own state.
-                if unsafe { callback(&mut t, callback_state) } {
-                    dead.push(offset);
-                } else {
-                    kept += 1;
-                }
+    walk(index, |p| {
+        let mut dead = Vec::new();
+        for offset in 1..=page::max_offset(p) {
+            let Some(bytes) = page::item(p, offset) else { continue };
+            if bytes.len() < layout::ITEM_HEADER {
+                corrupt(index, "list item");
             }
-            removed += dead.len() as u64;
-            dead
-        },
-        true,
-    );
+            let tid = u64::from_ne_bytes(bytes[..8].try_into().unwrap_or_default());
+            let mut t = tid_from_ref(Ref::unpack(tid));
+            // SAFETY: the callback vacuum gave us, with its own state.
+            if unsafe { callback(&mut t, callback_state) } {
+                dead.push(offset);
+            } else {
+                kept += 1;
+            }
+        }
+        removed += dead.len() as u64;
+        dead
+    });
     // SAFETY: stats is valid.
     unsafe {
         (*stats).tuples_removed += removed as f64;
