@@ -12,6 +12,8 @@ use super::layout::{self, entry_bytes, item_bytes, Meta, FIRST_DIR_BLOCK, META_B
 use super::options;
 use crate::am::common::page::{self, ref_from_tid};
 use crate::am::common::relation_name;
+use crate::am::hnsw::pool::run_cancellable;
+use crate::am::hnsw::support::{payload_of, RowContext};
 use crate::hnsw::layout::{maxalign, LINE_POINTER};
 use crate::hnsw::space::{Metric, Space};
 use crate::quant::rng::Rng;
@@ -19,6 +21,7 @@ use pgrx::pg_sys::panic::ErrorReport;
 use pgrx::prelude::*;
 use pgrx::{ereport, PgLogLevel, PgSqlErrorCode};
 use rayon::prelude::*;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 /// Build sub-phases in `pg_stat_progress_create_index.phase`, pgvector's.
 pub const PHASE_KMEANS: i64 = 2;
@@ -190,6 +193,9 @@ struct BuildState {
     tails: Vec<u32>,
     index: pg_sys::Relation,
     indexed: f64,
+    /// Each row's detoasted copy lives here until the row is done, not
+    /// until the build ends (6 KB a row for 1536 dimensions).
+    row: RowContext,
 }
 
 #[pgrx::pg_guard]
@@ -206,8 +212,10 @@ unsafe extern "C-unwind" fn sample(
     if null {
         return;
     }
-    // SAFETY: a non-null value of the indexed column.
-    let Some(payload) = (unsafe { crate::am::hnsw::support::payload_of(&state.space, value) }) else {
+    let space = state.space;
+    // SAFETY: a non-null value of the indexed column; the payload is an
+    // owned copy, so it outlives the row's context.
+    let Some(payload) = state.row.run(|| unsafe { payload_of(&space, value) }) else {
         return;
     };
     let len = state.space.payload_len();
@@ -237,8 +245,10 @@ unsafe extern "C-unwind" fn load(
     if null {
         return;
     }
-    // SAFETY: a non-null value of the indexed column.
-    let Some(payload) = (unsafe { crate::am::hnsw::support::payload_of(&state.space, value) }) else {
+    let space = state.space;
+    // SAFETY: a non-null value of the indexed column; the payload is an
+    // owned copy, so it outlives the row's context.
+    let Some(payload) = state.row.run(|| unsafe { payload_of(&space, value) }) else {
         return;
     };
     state.batch_tids.push(ref_from_tid(tid).pack());
@@ -275,7 +285,23 @@ fn flush(state: &mut BuildState, fork: pg_sys::ForkNumber::Type) {
         state.batch.chunks(state.space.payload_len()).map(crate::hnsw::space::Payload::from_bytes).collect();
     let space = state.space;
     let centers = &state.centers;
-    let lists: Vec<u32> = payloads.par_iter().map(|p| nearest(&space, centers, p.as_bytes())).collect();
+    // On the build's own pool (not rayon's global one), cancellable: the
+    // flag is read between chunks of rows.
+    let lists: Vec<u32> = run_cancellable(
+        |cancel| {
+            payloads
+                .par_chunks(256)
+                .map(|chunk| {
+                    if cancel.load(Ordering::Relaxed) {
+                        return Vec::new();
+                    }
+                    chunk.iter().map(|p| nearest(&space, centers, p.as_bytes())).collect::<Vec<u32>>()
+                })
+                .collect::<Vec<Vec<u32>>>()
+                .concat()
+        },
+        || {},
+    );
     progress(pg_sys::PROGRESS_CREATEIDX_SUBPHASE, PHASE_LOAD);
     let mut order: Vec<usize> = (0..lists.len()).collect();
     order.sort_by_key(|&i| lists[i]);
@@ -284,6 +310,9 @@ fn flush(state: &mut BuildState, fork: pg_sys::ForkNumber::Type) {
         let list = lists[i] as usize;
         let bytes = item_bytes(state.batch_tids[i], payloads[i].as_bytes());
         if current.as_ref().is_none_or(|(l, _)| *l as usize != list) {
+            // Unlock the previous list's page first: interrupts are held
+            // off while a buffer lock is held, so the check would be void.
+            drop(current.take());
             pgrx::check_for_interrupts!();
             current = Some((list as u32, WriteBuf::open(state.index, fork, state.tails[list])));
         }
@@ -368,6 +397,7 @@ pub unsafe extern "C-unwind" fn ambuild(
         tails: Vec::new(),
         index,
         indexed: 0.0,
+        row: RowContext::new(c"ivfflat build row"),
     };
     // SAFETY: the table AM calls `sample` for every row with our state; the
     // FFI guard turns a Postgres ERROR inside the scan into a Rust panic.
@@ -383,9 +413,7 @@ pub unsafe extern "C-unwind" fn ambuild(
         .set_hint("Drop the index until the table has more data.")
         .report(PgLogLevel::NOTICE);
     }
-    let samples = std::mem::take(&mut state.samples);
-    let trained = train(&space, &samples, n, lists as usize, mwm);
-    drop(samples);
+    let trained = train(&space, std::mem::take(&mut state.samples), n, lists as usize, mwm);
 
     let mut meta = Meta { space, lists, dir_pages: 0 };
     let starts = write_skeleton(index, pg_sys::ForkNumber::MAIN_FORKNUM, &mut meta, &trained);
@@ -418,7 +446,8 @@ pub unsafe extern "C-unwind" fn ambuild(
 }
 
 /// k-means on (a memory-bounded part of) the sample; `lists × dims` floats.
-fn train(space: &Space, samples: &[u8], n: usize, lists: usize, mwm: usize) -> Vec<f32> {
+/// The sample is dropped once converted: a build holds one copy of it.
+fn train(space: &Space, samples: Vec<u8>, n: usize, lists: usize, mwm: usize) -> Vec<f32> {
     let len = space.payload_len();
     // Floats for k-means: bits expand 32 times, so keep them within memory.
     let cap = (mwm / 2 / (space.dims * 4).max(1)).max(lists.min(n)).max(1);
@@ -428,8 +457,12 @@ fn train(space: &Space, samples: &[u8], n: usize, lists: usize, mwm: usize) -> V
         let p = crate::hnsw::space::Payload::from_bytes(&samples[i * len..(i + 1) * len]);
         layout::to_f32(space, p.as_bytes(), &mut floats);
     }
+    drop(samples);
     let spherical = matches!(space.metric, Metric::InnerProduct | Metric::Cosine);
-    centers::train(&floats, space.dims, lists, spherical)
+    // On the build's pool, cancellable: an interrupt raises its own ERROR
+    // (run_cancellable), never a fallback to samples as centers.
+    let trained = run_cancellable(|cancel| centers::train(floats, space.dims, lists, spherical, cancel), || {});
+    trained.unwrap_or_else(|e| crate::types::raise(e))
 }
 
 /// `ambuildempty`: the init fork of an unlogged index: an index of no rows.
@@ -437,7 +470,8 @@ fn train(space: &Space, samples: &[u8], n: usize, lists: usize, mwm: usize) -> V
 pub unsafe extern "C-unwind" fn ambuildempty(index: pg_sys::Relation) {
     let space = layout::space_of(index);
     let lists = options::lists_of(index);
-    let trained = centers::train(&[], space.dims, lists as usize, false);
+    let trained = centers::train(Vec::new(), space.dims, lists as usize, false, &AtomicBool::new(false))
+        .unwrap_or_else(|e| crate::types::raise(e));
     let mut meta = Meta { space, lists, dir_pages: 0 };
     write_skeleton(index, pg_sys::ForkNumber::INIT_FORKNUM, &mut meta, &trained);
     // SAFETY: logs the init fork's pages, all written above.

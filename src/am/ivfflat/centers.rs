@@ -2,20 +2,33 @@
 //! rayon) on a sample of the rows. Pure: no Postgres call, so it may run on
 //! rayon threads.
 
+use crate::format::Error;
 use crate::quant::kmeans::{self, Params};
 use crate::quant::rng::Rng;
+use std::sync::atomic::AtomicBool;
 
 /// Fixed seed: the same rows give the same index.
 pub const SEED: u64 = 0x1f1a_7c3e;
 
 /// `lists` centers, `lists × dim` row-major, from `samples` (`n × dim`).
 ///
-/// With fewer distinct samples than lists (pgvector's "little data" case),
-/// the samples are centers and the rest are random points in the samples'
-/// bounding box (unit cube without samples), so every list exists.
-pub fn train(samples: &[f32], dim: usize, lists: usize, spherical: bool) -> Vec<f32> {
+/// With fewer samples than lists (pgvector's "little data" case, the only
+/// one where it does not run k-means), the samples are centers and the rest
+/// are random points in the samples' bounding box (unit cube without
+/// samples), so every list exists. Otherwise k-means' errors, a cancel
+/// (`cancel` set) among them, are the caller's: never silently replaced by
+/// samples.
+///
+/// Takes the samples by value: normalising them in place rather than in a
+/// copy keeps a build's peak memory at one copy of the sample.
+pub fn train(
+    mut samples: Vec<f32>,
+    dim: usize,
+    lists: usize,
+    spherical: bool,
+    cancel: &AtomicBool,
+) -> Result<Vec<f32>, Error> {
     let n = samples.len().checked_div(dim).unwrap_or(0);
-    let mut samples = samples.to_vec();
     if spherical {
         for row in samples.chunks_mut(dim) {
             normalize(row);
@@ -25,15 +38,13 @@ pub fn train(samples: &[f32], dim: usize, lists: usize, spherical: bool) -> Vec<
         let mut params = Params::new(lists, SEED);
         // pgvector trains on 50 samples per list; more barely move centers.
         params.max_points_per_centroid = 64;
-        if let Ok(model) = kmeans::train(&samples, dim, &params) {
-            let mut centers = model.centroids;
-            if spherical {
-                for row in centers.chunks_mut(dim) {
-                    normalize(row);
-                }
+        let mut centers = kmeans::train_cancellable(&samples, dim, &params, cancel)?.centroids;
+        if spherical {
+            for row in centers.chunks_mut(dim) {
+                normalize(row);
             }
-            return centers;
         }
+        return Ok(centers);
     }
     let mut centers = samples[..n.min(lists) * dim].to_vec();
     let (mut lo, mut hi) = (vec![0f32; dim], vec![1f32; dim]);
@@ -49,7 +60,7 @@ pub fn train(samples: &[f32], dim: usize, lists: usize, spherical: bool) -> Vec<
             centers.push(lo[d] + (hi[d] - lo[d]) * rng.next_f64() as f32);
         }
     }
-    centers
+    Ok(centers)
 }
 
 fn normalize(row: &mut [f32]) {
@@ -64,6 +75,17 @@ fn normalize(row: &mut [f32]) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn train(samples: &[f32], dim: usize, lists: usize, spherical: bool) -> Vec<f32> {
+        super::train(samples.to_vec(), dim, lists, spherical, &AtomicBool::new(false)).expect("trains")
+    }
+
+    #[test]
+    fn a_cancel_is_an_error_not_a_fallback() {
+        let samples: Vec<f32> = (0..400).map(|i| (i % 13) as f32).collect();
+        let err = super::train(samples, 4, 3, false, &AtomicBool::new(true));
+        assert!(err.is_err(), "a cancelled k-means must not fall back to samples as centers");
+    }
 
     #[test]
     fn as_many_centers_as_lists_whatever_the_samples() {

@@ -1,15 +1,18 @@
-//! `aminsert`: a row goes to the end of its nearest center's list.
+//! `aminsert`: a row goes into its nearest center's list.
 //!
 //! Lock order: directory pages (shared, one at a time, released) to find
-//! the list; then the list's last page (exclusive), following the chain if
-//! another insert added pages since the directory was read; when the page
-//! is full, a new page is linked while the old one is still locked (so one
-//! insert at a time extends a list), then the directory entry's last page
-//! is updated (exclusive). Every change is one GenericXLog record.
+//! the list; then the list's pages from the directory's insert page
+//! (exclusive, one at a time), the first with room taking the row (after a
+//! VACUUM that is the first page it freed space on, as pgvector); at the
+//! chain's end a new page is linked while the old one is still locked (so
+//! one insert at a time extends a list); then the directory entry's insert
+//! page is updated (exclusive) if it is still the one this insert started
+//! from. Every change is one GenericXLog record.
 
 use super::layout::{self, item_bytes, Meta, INVALID_BLOCK};
 use crate::am::common::corrupt;
 use crate::am::common::page::{self, ref_from_tid, Buf, Wal};
+use crate::am::hnsw::support::RowContext;
 use pgrx::prelude::*;
 
 /// `aminsert`
@@ -30,48 +33,61 @@ pub unsafe extern "C-unwind" fn aminsert(
     if null {
         return false;
     }
-    let meta = Meta::read(index);
-    // SAFETY: a non-null value of the indexed column (detoasted by payload_of).
-    let Some(payload) = (unsafe { crate::am::hnsw::support::payload_of(&meta.space, value) }) else {
-        return false;
-    };
-    let entries = layout::read_directory(index, &meta);
-    let list = super::build::nearest(&meta.space, &entries, payload.as_bytes()) as usize;
-    let entry = &entries[list];
-    let bytes = item_bytes(ref_from_tid(tid).pack(), payload.as_bytes());
-    append(index, entry, &bytes);
+    // The detoasted value and the directory read are freed when the row is
+    // done, not with the statement (an INSERT ... SELECT of a million rows).
+    RowContext::new(c"ivfflat insert").run(|| {
+        let meta = Meta::read(index);
+        // SAFETY: a non-null value of the indexed column (detoasted by payload_of).
+        let Some(payload) = (unsafe { crate::am::hnsw::support::payload_of(&meta.space, value) }) else {
+            return;
+        };
+        let entries = layout::read_directory(index, &meta);
+        let list = super::build::nearest(&meta.space, &entries, payload.as_bytes()) as usize;
+        let entry = &entries[list];
+        let bytes = item_bytes(ref_from_tid(tid).pack(), payload.as_bytes());
+        append(index, entry, &bytes);
+    });
     false
 }
 
 /// Appends an item to the list whose directory entry is `entry`.
 pub fn append(index: pg_sys::Relation, entry: &layout::Entry, bytes: &[u8]) {
-    let mut block = entry.insert;
+    let original = entry.insert;
+    let mut block = original;
+    let mut hops = 0u32;
     let mut buf = loop {
         // Read the size here: a concurrent insert may just have linked a
-        // page it added at the end.
-        if block == INVALID_BLOCK || block >= page::nblocks(index) {
+        // page it added at the end. A chain longer than the index is a
+        // cycle: corrupt, not a hang.
+        let nblocks = page::nblocks(index);
+        if block == INVALID_BLOCK || block >= nblocks || hops > nblocks {
             corrupt(index, "list chain");
         }
         let b = Buf::exclusive(index, block);
         if page::page_type(b.page()) != layout::PAGE_LIST {
             corrupt(index, "list page");
         }
+        if page::fits(b.page(), bytes.len()) {
+            let mut wal = Wal::start(index);
+            let p = wal.register(&b);
+            if page::add_item(p, bytes).is_none() {
+                wal.abort();
+                corrupt(index, "list page (no room for an item that fits)");
+            }
+            wal.finish();
+            drop(b);
+            if block != original {
+                update_insert_page(index, entry, Some(original), block);
+            }
+            return;
+        }
         let next = layout::next_block(b.page());
         if next == INVALID_BLOCK {
             break b;
         }
         block = next;
+        hops += 1;
     };
-    if page::fits(buf.page(), bytes.len()) {
-        let mut wal = Wal::start(index);
-        let p = wal.register(&buf);
-        if page::add_item(p, bytes).is_none() {
-            wal.abort();
-            corrupt(index, "list page (no room for an item that fits)");
-        }
-        wal.finish();
-        return;
-    }
     let new = Buf::extend(index);
     let mut wal = Wal::start(index);
     let np = wal.register_new(&new);
@@ -87,19 +103,27 @@ pub fn append(index: pg_sys::Relation, entry: &layout::Entry, bytes: &[u8]) {
     drop(new);
     buf.unlock();
     drop(buf);
+    update_insert_page(index, entry, Some(original), new_block);
+}
 
-    // The directory's last page: a hint (inserts follow the chain), kept
-    // current so that they rarely have to.
+/// Points the directory entry's insert page at `block`. An insert passes
+/// the page it started from (`original`) and changes nothing if another
+/// insert or a VACUUM changed it since (pgvector's rule: a VACUUM's earlier
+/// page with free space is not overwritten); VACUUM passes `None`. A hint:
+/// inserts follow the chain from it.
+pub fn update_insert_page(index: pg_sys::Relation, entry: &layout::Entry, original: Option<u32>, block: u32) {
     let dir = Buf::exclusive(index, entry.block);
     let mut wal = Wal::start(index);
     let p = wal.register(&dir);
     match page::item_mut(p, entry.offset) {
         Some(e) if e.len() >= layout::ENTRY_HEADER => {
             let (_, insert) = layout::entry_pages(e);
-            if insert < new_block {
-                e[4..8].copy_from_slice(&new_block.to_ne_bytes());
+            if insert != block && original.is_none_or(|o| o == insert) {
+                e[4..8].copy_from_slice(&block.to_ne_bytes());
+                wal.finish();
+            } else {
+                wal.abort();
             }
-            wal.finish();
         }
         _ => {
             wal.abort();

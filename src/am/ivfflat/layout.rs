@@ -38,6 +38,9 @@ pub const VECTOR_MAX_DIMS: i32 = 2000;
 pub const HALFVEC_MAX_DIMS: i32 = 4000;
 pub const BIT_MAX_DIMS: i32 = 64000;
 
+/// pgvector's largest `lists`.
+pub const MAX_LISTS: u64 = 32768;
+
 /// Bytes before the payload in a list item (the heap TID, packed).
 pub const ITEM_HEADER: usize = 8;
 /// Bytes before the center in a directory entry (first and last page).
@@ -86,10 +89,22 @@ impl Meta {
         if page::page_type(p) != PAGE_META {
             corrupt(index, "meta page");
         }
-        match page::item(p, 1).and_then(Meta::from_bytes) {
-            Some(m) => m,
-            None => corrupt(index, "meta page"),
+        let Some(meta) = page::item(p, 1).and_then(Meta::from_bytes) else {
+            corrupt(index, "meta page");
+        };
+        drop(buf);
+        // Bounds before anything is sized from them: a meta page claiming
+        // 4e9 lists would otherwise abort the backend on allocation.
+        let (lists, dirs) = (u64::from(meta.lists), u64::from(meta.dir_pages));
+        if lists > MAX_LISTS
+            || meta.space.dims == 0
+            || meta.space.dims > BIT_MAX_DIMS as usize
+            || dirs > lists
+            || 1 + dirs + lists > u64::from(page::nblocks(index))
+        {
+            corrupt(index, "meta page");
         }
+        meta
     }
 }
 

@@ -33,6 +33,12 @@ struct ScanState {
     probed: usize,
     /// Rows of the probed lists not returned yet, nearest last.
     ready: Vec<(f32, u64)>,
+    /// `ivfflat.probes`, `ivfflat.iterative_scan`, `ivfflat.max_probes` as
+    /// at `ambeginscan` (pgvector's rule): a function that changes them
+    /// mid-scan does not change this scan, and `amgettuple` reads no GUC.
+    probes: usize,
+    iterative: IterativeScan,
+    max_probes: usize,
 }
 
 /// `ambeginscan`
@@ -45,8 +51,18 @@ pub unsafe extern "C-unwind" fn ambeginscan(
     // SAFETY: RelationGetIndexScan allocates the descriptor in the current
     // (per-scan) memory context.
     let scan = unsafe { pg_sys::RelationGetIndexScan(index, nkeys, norderbys) };
-    let state =
-        ScanState { index, started: false, space: None, query: None, order: Vec::new(), probed: 0, ready: Vec::new() };
+    let state = ScanState {
+        index,
+        started: false,
+        space: None,
+        query: None,
+        order: Vec::new(),
+        probed: 0,
+        ready: Vec::new(),
+        probes: options::probes(),
+        iterative: options::iterative_scan(),
+        max_probes: options::max_probes(),
+    };
     // SAFETY: the state lives until the scan's memory context is deleted or
     // reset, which also happens when the query fails.
     let state = PgMemoryContexts::CurrentMemoryContext.leak_and_drop_on_delete(state);
@@ -160,7 +176,7 @@ fn start(scan: pg_sys::IndexScanDesc, state: &mut ScanState) {
     state.order = ranked.into_iter().map(|(_, i, start)| (i, start)).collect();
     state.space = Some(meta.space);
     state.query = Some(query);
-    probe(state, options::probes());
+    probe(state, state.probes);
 }
 
 /// Reads the next `n` lists of the probe order into `ready`.
@@ -220,13 +236,13 @@ pub unsafe extern "C-unwind" fn amgettuple(
             }
             return true;
         }
-        if options::iterative_scan() == IterativeScan::Off
+        if state.iterative == IterativeScan::Off
             || state.probed >= state.order.len()
-            || state.probed >= options::max_probes()
+            || state.probed >= state.max_probes
         {
             return false;
         }
-        let n = options::probes().min(options::max_probes() - state.probed);
+        let n = state.probes.min(state.max_probes - state.probed);
         probe(state, n);
     }
 }

@@ -2,9 +2,10 @@
 //!
 //! Each list is walked along its chain, one page locked at a time
 //! (exclusively, so concurrent inserts into that page wait), and the items
-//! of dead rows are removed with one GenericXLog record per page. Emptied
-//! pages stay in their chain (inserts refill the last one); pgvector does
-//! the same.
+//! of dead rows are removed with one GenericXLog record per page. Pages
+//! stay in their chain; the list's insert page in the directory becomes the
+//! first page that lost items, so inserts refill freed space before
+//! extending the index (pgvector does the same).
 
 use super::layout::{self, Meta, INVALID_BLOCK};
 use crate::am::common::corrupt;
@@ -17,13 +18,15 @@ fn new_stats() -> *mut pg_sys::IndexBulkDeleteResult {
     unsafe { pg_sys::palloc0(std::mem::size_of::<pg_sys::IndexBulkDeleteResult>()).cast() }
 }
 
-/// Visits every list page; `visit` returns the offsets to delete.
-fn walk(index: pg_sys::Relation, mut visit: impl FnMut(pg_sys::Page) -> Vec<u16>, write: bool) {
+/// Visits every list page; `visit` returns the offsets to delete. Each
+/// list's insert page becomes the first page that lost items.
+fn walk(index: pg_sys::Relation, mut visit: impl FnMut(pg_sys::Page) -> Vec<u16>) {
     let meta = Meta::read(index);
     let entries = layout::read_directory(index, &meta);
     for entry in &entries {
         let mut block = entry.start;
         let mut hops = 0u32;
+        let mut first_freed = None;
         while block != INVALID_BLOCK {
             // SAFETY: vacuum's cost-based delay and interrupt check.
             unsafe { pg_sys::vacuum_delay_point() };
@@ -31,22 +34,27 @@ fn walk(index: pg_sys::Relation, mut visit: impl FnMut(pg_sys::Page) -> Vec<u16>
             if block >= nblocks || hops > nblocks {
                 corrupt(index, "list chain");
             }
-            let buf = if write { Buf::exclusive(index, block) } else { Buf::share(index, block) };
+            let buf = Buf::exclusive(index, block);
             if page::page_type(buf.page()) != layout::PAGE_LIST {
                 corrupt(index, "list page");
             }
             let mut dead = visit(buf.page());
             let next = layout::next_block(buf.page());
-            if write && !dead.is_empty() {
+            if !dead.is_empty() {
                 let mut wal = Wal::start(index);
                 let p = wal.register(&buf);
                 dead.sort_unstable();
                 // SAFETY: the offsets are normal items of this page, sorted.
                 unsafe { pg_sys::PageIndexMultiDelete(p, dead.as_mut_ptr(), dead.len() as i32) };
                 wal.finish();
+                first_freed.get_or_insert(block);
             }
+            drop(buf);
             block = next;
             hops += 1;
+        }
+        if let Some(freed) = first_freed {
+            super::insert::update_insert_page(index, entry, None, freed);
         }
     }
 }
@@ -66,29 +74,25 @@ pub unsafe extern "C-unwind" fn ambulkdelete(
         return stats;
     };
     let (mut removed, mut kept) = (0u64, 0u64);
-    walk(
-        index,
-        |p| {
-            let mut dead = Vec::new();
-            for offset in 1..=page::max_offset(p) {
-                let Some(bytes) = page::item(p, offset) else { continue };
-                if bytes.len() < layout::ITEM_HEADER {
-                    corrupt(index, "list item");
-                }
-                let tid = u64::from_ne_bytes(bytes[..8].try_into().unwrap_or_default());
-                let mut t = tid_from_ref(Ref::unpack(tid));
-                // SAFETY: the callback vacuum gave us, with its own state.
-                if unsafe { callback(&mut t, callback_state) } {
-                    dead.push(offset);
-                } else {
-                    kept += 1;
-                }
+    walk(index, |p| {
+        let mut dead = Vec::new();
+        for offset in 1..=page::max_offset(p) {
+            let Some(bytes) = page::item(p, offset) else { continue };
+            if bytes.len() < layout::ITEM_HEADER {
+                corrupt(index, "list item");
             }
-            removed += dead.len() as u64;
-            dead
-        },
-        true,
-    );
+            let tid = u64::from_ne_bytes(bytes[..8].try_into().unwrap_or_default());
+            let mut t = tid_from_ref(Ref::unpack(tid));
+            // SAFETY: the callback vacuum gave us, with its own state.
+            if unsafe { callback(&mut t, callback_state) } {
+                dead.push(offset);
+            } else {
+                kept += 1;
+            }
+        }
+        removed += dead.len() as u64;
+        dead
+    });
     // SAFETY: stats is valid.
     unsafe {
         (*stats).tuples_removed += removed as f64;
@@ -97,7 +101,7 @@ pub unsafe extern "C-unwind" fn ambulkdelete(
     stats
 }
 
-/// `amvacuumcleanup`: statistics (and a count when no rows were deleted).
+/// `amvacuumcleanup`: the page count for the statistics of `ambulkdelete`.
 #[pgrx::pg_guard]
 pub unsafe extern "C-unwind" fn amvacuumcleanup(
     info: *mut pg_sys::IndexVacuumInfo,
@@ -108,23 +112,12 @@ pub unsafe extern "C-unwind" fn amvacuumcleanup(
         if (*info).analyze_only {
             return stats;
         }
+        // No ambulkdelete ran, so nothing changed: pgvector returns NULL
+        // too, rather than reading the whole index for a count.
+        if stats.is_null() {
+            return stats;
+        }
         let index = (*info).index;
-        let stats = if stats.is_null() {
-            let stats = new_stats();
-            let mut n = 0u64;
-            walk(
-                index,
-                |p| {
-                    n += (1..=page::max_offset(p)).filter(|&o| page::item(p, o).is_some()).count() as u64;
-                    Vec::new()
-                },
-                false,
-            );
-            (*stats).num_index_tuples = n as f64;
-            stats
-        } else {
-            stats
-        };
         (*stats).num_pages = page::nblocks(index);
         stats
     }
