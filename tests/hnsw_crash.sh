@@ -33,7 +33,7 @@ chmod 644 "$script"
 recall() { sql main -c "SET hnsw.ef_search = 100" -c "SELECT round(lodestone_test.recall('items', 'queries', '<->', 10)::numeric, 2)" | tail -1; }
 before="$(recall)"
 for cycle in $(seq "$CYCLES"); do
-  as_pg "$(pg_bindir)/pgbench" -h "$DIR_main/sock" -p "$PORT_main" -U postgres -n -c 4 -T 60 --random-seed="$TEST_SEED" -f "$script" postgres \
+  as_pg "$(pg_bindir)/pgbench" -h "$DIR_main/sock" -p "$PORT_main" -U postgres -n -c 4 -T 60 --random-seed="$((TEST_SEED + cycle))" -f "$script" postgres \
     >"$TEST_ROOT/pgbench.$cycle.log" 2>&1 &
   bench=$!
   sleep "$((2 + cycle % 3)).$((RANDOM % 10))"

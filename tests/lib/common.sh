@@ -173,7 +173,9 @@ run_pgbench() {
 # `TEST_SEED=N bash tests/NAME.sh`. Seeds bash's $RANDOM; sets $SEED_SQL, a
 # value for setseed() (SQL random() of one session), and $PGBENCH_SEED_SQL,
 # the first lines of a pgbench script that seed each transaction's random()
-# from pgbench's own generator (run pgbench with --random-seed="$TEST_SEED").
+# from pgbench's own generator (run pgbench with --random-seed="$TEST_SEED";
+# a test that runs pgbench more than once must vary it per run, or each run
+# repeats the previous one's values).
 # Timing (of concurrent sessions, of a crash) is not reproduced; the data is.
 use_seed() {
   TEST_SEED=${TEST_SEED:-$(((RANDOM << 15) | RANDOM))}
