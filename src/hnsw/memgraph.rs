@@ -315,7 +315,7 @@ impl MemGraph {
         Ok(())
     }
 
-    /// Links every node that no walk from the entry point reaches from its
+    /// Links every node that no layer-0 walk from the entry point reaches from its
     /// nearest reachable node; returns how many were linked. Pruning with
     /// the heuristic can take a node's last incoming link away (a few in
     /// 100,000), and a node no search reaches is a row no query returns.
@@ -365,16 +365,16 @@ impl MemGraph {
         Ok(linked)
     }
 
-    /// Marks every node reachable from `from` over links on any level.
+    /// Marks every node reachable from `from` on layer 0: a scan walks only
+    /// layer 0 once its descent is over, so an upper-level link alone does
+    /// not make a node's rows findable.
     fn mark_reachable(&self, from: u32, reached: &mut [bool]) {
         reached[from as usize] = true;
         let mut stack = vec![from];
         let mut links = Vec::new();
         while let Some(id) = stack.pop() {
             links.clear();
-            for level in 0..=self.level(id) {
-                self.lists.read_ids(id, level, &mut links);
-            }
+            self.lists.read_ids(id, 0, &mut links);
             for &l in &links {
                 if !reached[l as usize] {
                     reached[l as usize] = true;

@@ -4,10 +4,13 @@
 //! incoming link; under churn (inserts, updates, deletes) a few nodes end
 //! up that no search can reach, so their rows are silently never returned.
 //! A VACUUM that removed rows (or finished an interrupted one's work)
-//! therefore walks the graph from the entry point, and links each live node
+//! therefore walks layer 0 from the entry point, and links each live node
 //! it did not reach from its nearest reachable neighbours (the nearest one
 //! keeps the link whatever the heuristic says), as if the node were
-//! inserted again. A node missed only because a concurrent insert changed a
+//! inserted again. Only layer-0 links count: a scan descends through the
+//! upper levels to one point and walks layer 0 from there (iterative
+//! rounds too), so a node linked only on an upper level is a row no
+//! unbounded scan returns. A node missed only because a concurrent insert changed a
 //! list mid-walk gets a few extra links, which is harmless.
 //!
 //! The walk keeps three bits per item of the index (live, reached, still to
@@ -148,7 +151,7 @@ impl Slots {
         Ref { block: block as u32, offset: (i - self.start[block] + 1) as u16 }
     }
 
-    /// Marks everything reachable from `entry`, over every level.
+    /// Marks everything reachable from `entry` on layer 0.
     fn walk(&mut self, index: pg_sys::Relation, layout: &NodeLayout, entry: Ref) {
         let Some(first) = self.bit(entry) else { return };
         set(&mut self.reached, first);
@@ -168,7 +171,7 @@ impl Slots {
                 expanded = true;
                 delay();
                 links.clear();
-                all_links(index, layout, self.at(i), &mut links);
+                layer0_links(index, layout, self.at(i), &mut links);
                 for &l in &links {
                     if let Some(j) = self.bit(l) {
                         if !get(&self.reached, j) {
@@ -185,23 +188,24 @@ impl Slots {
     }
 }
 
-/// A node's links on every level.
-fn all_links(index: pg_sys::Relation, layout: &NodeLayout, at: Ref, out: &mut Vec<Ref>) {
-    let (level, links_ref) = {
+/// A node's layer-0 links: what a scan follows once its descent is over.
+fn layer0_links(index: pg_sys::Relation, layout: &NodeLayout, at: Ref, out: &mut Vec<Ref>) {
+    let links_ref = {
         let buf = Buf::share(index, at.block);
         let Some(node) = item(buf.page(), at.offset).and_then(|b| Node::parse(b, layout)) else { return };
         if node.is_free() {
             return;
         }
-        out.extend(node.links0());
-        (node.level(), node.links_tuple())
+        if layout.links0_inline {
+            out.extend(node.links0());
+            return;
+        }
+        node.links_tuple()
     };
-    if layout.needs_links_tuple(level) && links_ref.is_valid() {
+    if links_ref.is_valid() {
         let buf = Buf::share(index, links_ref.block);
         if let Some(links) = item(buf.page(), links_ref.offset).and_then(|b| Links::parse(b, layout)) {
-            for lc in 0..=level {
-                out.extend(links.at(lc));
-            }
+            out.extend(links.at(0));
         }
     }
 }
