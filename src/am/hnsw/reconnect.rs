@@ -57,16 +57,24 @@ pub fn reconnect(index: pg_sys::Relation) -> Option<usize> {
         for w in 0..slots.live.len() {
             let mut word = slots.live[w] & !slots.reached[w];
             while word != 0 {
-                delay();
-                if relink(index, &meta, slots.at(w * 64 + word.trailing_zeros() as usize)) {
-                    fixed += 1;
-                }
+                let i = w * 64 + word.trailing_zeros() as usize;
                 word &= word - 1;
+                // relinking an earlier node may have made this one reachable:
+                // another forced link would only displace a needed one
+                if get(&slots.reached, i) {
+                    continue;
+                }
+                delay();
+                if relink(index, &meta, slots.at(i)) {
+                    fixed += 1;
+                    slots.mark_from(index, &layout, i);
+                }
             }
         }
         // A scan's descent ends on a node of level 1 or more, then walks
         // layer 0 from there: each such node must lead back to the entry
         // point on layer 0, or the scan sees only the piece it landed in.
+        let forward = fixed - before;
         slots.reaching(index, &layout, entry);
         for w in 0..slots.live.len() {
             let mut word = slots.upper[w] & slots.live[w] & !slots.frontier[w];
@@ -78,6 +86,7 @@ pub fn reconnect(index: pg_sys::Relation) -> Option<usize> {
                 word &= word - 1;
             }
         }
+        pgrx::debug1!("hnsw reconnect: round {_round}: {forward} unreachable nodes, {} dead ends", fixed - before - forward);
         if fixed == before {
             break;
         }
@@ -186,7 +195,14 @@ impl Slots {
     fn walk(&mut self, index: pg_sys::Relation, layout: &NodeLayout, entry: Ref) {
         self.reached.iter_mut().for_each(|w| *w = 0);
         self.frontier.iter_mut().for_each(|w| *w = 0);
-        let Some(first) = self.bit(entry) else { return };
+        if let Some(first) = self.bit(entry) {
+            self.mark_from(index, layout, first);
+        }
+    }
+
+    /// Marks `first` reached and everything reachable from it on layer 0
+    /// (what `reached` already holds is not expanded again).
+    fn mark_from(&mut self, index: pg_sys::Relation, layout: &NodeLayout, first: usize) {
         set(&mut self.reached, first);
         set(&mut self.frontier, first);
         let mut links = Vec::new();
@@ -350,12 +366,25 @@ fn relink(index: pg_sys::Relation, meta: &Meta, node: Ref) -> bool {
         }
         let mut visited = HashVisited::with_capacity(meta.ef_construction * 8);
         let found = search_layer(&mut graph, &entries, meta.ef_construction, lc, &mut visited, &mut scratch, None);
-        let nearest: Vec<Scored<u64>> = found
+        let mut nearest: Vec<Scored<u64>> = found
             .iter()
             .copied()
             .filter(|s| s.id != node.pack() && graph.seen.get(&s.id).is_some_and(|n| !n.deleted))
-            .take(3)
+            .take(if lc == 0 { 8 } else { 3 })
             .collect();
+        if lc == 0 {
+            // The forced link goes to the nearest host with room on layer
+            // 0: forced into a full list it displaces a link, whose target
+            // a later relink forces back into the same nearby list, and the
+            // rounds go back and forth (seen at m = 2 with duplicates).
+            let mut links = Vec::new();
+            nearest.sort_by_key(|s| {
+                links.clear();
+                layer0_links(index, &layout, Ref::unpack(s.id), &mut links);
+                links.len() >= layout.capacity(0)
+            });
+            nearest.truncate(3);
+        }
         graph.seen.insert(node.pack(), Seen::with_payload(payload.clone()));
         for (i, s) in nearest.iter().enumerate() {
             link_back(index, &layout, &mut graph, Ref::unpack(s.id), node, s.distance, lc, i == 0);
