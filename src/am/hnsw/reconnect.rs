@@ -86,7 +86,10 @@ pub fn reconnect(index: pg_sys::Relation) -> Option<usize> {
                 word &= word - 1;
             }
         }
-        pgrx::debug1!("hnsw reconnect: round {_round}: {forward} unreachable nodes, {} dead ends", fixed - before - forward);
+        pgrx::debug1!(
+            "hnsw reconnect: round {_round}: {forward} unreachable nodes, {} dead ends",
+            fixed - before - forward
+        );
         if fixed == before {
             break;
         }
@@ -135,8 +138,14 @@ impl Slots {
         // SAFETY: reads a GUC of this backend.
         let budget = unsafe { pg_sys::maintenance_work_mem } as usize * 1024;
         let blocks = nblocks(index);
-        let mut slots =
-            Slots { start: vec![0], live: Vec::new(), upper: Vec::new(), reached: Vec::new(), frontier: Vec::new(), top: None };
+        let mut slots = Slots {
+            start: vec![0],
+            live: Vec::new(),
+            upper: Vec::new(),
+            reached: Vec::new(),
+            frontier: Vec::new(),
+            top: None,
+        };
         let mut total = 0usize;
         for block in 1..blocks {
             delay();
