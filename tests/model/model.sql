@@ -181,14 +181,14 @@ DECLARE
   problems text;
   unreachable int := 0;
   lodestone bool := to_regproc('lodestone_hnsw_verify') IS NOT NULL;
-  strict bool := coalesce(settled = 'build' OR (settled = 'removed' AND current_setting('model.concurrent', true) = 'off'), false);
+  clean bool := coalesce(settled = 'build' OR (settled = 'removed' AND current_setting('model.concurrent', true) = 'off'), false);
 BEGIN
   UPDATE model.progress SET step = $1;
   FOR r IN SELECT * FROM model.indexes ORDER BY idx LOOP
     IF lodestone THEN
       EXECUTE 'SELECT string_agg(format(''%s at (%s,%s): %s'', problem, block, item, detail), E''\n'')
                FROM (SELECT * FROM lodestone_hnsw_verify($1::regclass) WHERE $2 OR problem <> ''unreachable node'' OR detail LIKE ''%no entry point%'' LIMIT 20) p'
-        INTO problems USING r.idx, strict;
+        INTO problems USING r.idx, clean;
       IF problems IS NOT NULL THEN
         RAISE EXCEPTION 'model violation after step %: lodestone_hnsw_verify(%) reports:%', step, r.idx, E'\n' || problems;
       END IF;
