@@ -294,7 +294,7 @@ impl MemGraph {
         Ok(())
     }
 
-    /// Links every node that no walk from the entry point reaches from its
+    /// Links every node that no layer-0 walk from the entry point reaches from its
     /// nearest reachable node; returns how many were linked. Pruning with
     /// the heuristic can take a node's last incoming link away (a few in
     /// 100,000), and a node no search reaches is a row no query returns.
@@ -321,7 +321,7 @@ impl MemGraph {
                     continue;
                 }
                 let ef = self.params.ef_construction;
-                let found = search_in(self, self.measured(), self.measured().get(id), ef, ef).0;
+                let found = search_reached(self, self.measured().get(id), entry, ef);
                 let mut hosts =
                     found.iter().filter(|s| s.id != id && reached[s.id as usize] && !self.node(s.id).merged);
                 // The nearest host that can take the link without giving up
@@ -333,8 +333,31 @@ impl MemGraph {
                 if let Some(host) = host {
                     self.force_link(host.id, id, host.distance);
                     fixed += 1;
+                    // reachable now, and so is what it links to
+                    self.mark_reachable(id, &mut reached);
                 }
-                self.mark_reachable(id, &mut reached);
+            }
+            // A scan's descent ends on a node of level 1 or more and walks
+            // layer 0 from there, so each of those must lead back to the
+            // entry point on layer 0 (and from it to every node): one that
+            // does not gets a forced link to its nearest node that does.
+            let back = self.reaching(entry, cancel)?;
+            for id in 0..self.len() as u32 {
+                if id % 4096 == 0 && cancel.load(Ordering::Relaxed) {
+                    return Err(Cancelled);
+                }
+                if back[id as usize] || self.level(id) == 0 || self.node(id).merged {
+                    continue;
+                }
+                let query = self.measured().get(id);
+                let found = search_reached(self, query, entry, self.params.ef_construction);
+                let host = found.iter().find(|s| s.id != id && back[s.id as usize] && !self.node(s.id).merged);
+                let host = match host {
+                    Some(h) => *h,
+                    None => Scored { id: entry, distance: self.measured().distance_to(query, entry) },
+                };
+                self.force_link(id, host.id, host.distance);
+                fixed += 1;
             }
             linked += fixed;
             if fixed == 0 {
@@ -344,16 +367,45 @@ impl MemGraph {
         Ok(linked)
     }
 
-    /// Marks every node reachable from `from` over links on any level.
+    /// The nodes from which a layer-0 walk reaches `entry`: sweeps the
+    /// lists until one adds nothing (about as many sweeps as layer 0 is
+    /// wide in hops).
+    fn reaching(&self, entry: u32, cancel: &AtomicBool) -> Result<Vec<bool>, Cancelled> {
+        let mut back = vec![false; self.len()];
+        back[entry as usize] = true;
+        let mut links = Vec::new();
+        loop {
+            if cancel.load(Ordering::Relaxed) {
+                return Err(Cancelled);
+            }
+            let mut changed = false;
+            for id in 0..self.len() as u32 {
+                if back[id as usize] {
+                    continue;
+                }
+                links.clear();
+                self.lists.read_ids(id, 0, &mut links);
+                if links.iter().any(|&l| back[l as usize]) {
+                    back[id as usize] = true;
+                    changed = true;
+                }
+            }
+            if !changed {
+                return Ok(back);
+            }
+        }
+    }
+
+    /// Marks every node reachable from `from` on layer 0: a scan walks only
+    /// layer 0 once its descent is over, so an upper-level link alone does
+    /// not make a node's rows findable.
     fn mark_reachable(&self, from: u32, reached: &mut [bool]) {
         reached[from as usize] = true;
         let mut stack = vec![from];
         let mut links = Vec::new();
         while let Some(id) = stack.pop() {
             links.clear();
-            for level in 0..=self.level(id) {
-                self.lists.read_ids(id, level, &mut links);
-            }
+            self.lists.read_ids(id, 0, &mut links);
             for &l in &links {
                 if !reached[l as usize] {
                     reached[l as usize] = true;
@@ -662,6 +714,18 @@ pub fn search_counting(graph: &MemGraph, query: &[u8], k: usize, ef: usize) -> (
 
 /// [`search_counting`] measuring `points` (the payloads or their halves),
 /// with `query` of their kind.
+/// The `ef` nearest nodes to `query` a layer-0 search from `entry` finds:
+/// all reachable from it, unlike what a search after a descent finds (the
+/// descent can land in a piece of layer 0 the entry does not reach).
+fn search_reached(graph: &MemGraph, query: &[u8], entry: u32, ef: usize) -> Vec<Scored<u32>> {
+    let points = graph.measured();
+    let mut view = MemView { graph, points, query, computed: 1, known: None };
+    let mut scratch = Scratch::default();
+    let start = Scored { id: entry, distance: view.distance_to(entry) };
+    let mut visited = EpochVisited::new(graph.len());
+    search_layer(&mut view, &[start], ef, 0, &mut visited, &mut scratch, None)
+}
+
 fn search_in(graph: &MemGraph, points: &Payloads, query: &[u8], k: usize, ef: usize) -> (Vec<Scored<u32>>, usize) {
     let Some((entry, top)) = graph.entry() else { return (Vec::new(), 0) };
     let mut view = MemView { graph, points, query, computed: 1, known: None };

@@ -193,6 +193,10 @@ pub unsafe extern "C-unwind" fn ambuild(
     if !state.spilled {
         flush(&mut state);
         log_pages(index);
+    } else {
+        // The rows past the spill went in one by one, as inserts do, which
+        // can leave a node no scan reaches: link those in, as VACUUM does.
+        super::reconnect::reconnect(index);
     }
     let (heap_tuples, indexed) = (state.heap_tuples, state.indexed);
     drop(state);

@@ -290,7 +290,8 @@ fn lodestone_hnsw_verify(
         }
     }
 
-    // Reachability: every live node from the entry point, over all levels.
+    // Reachability: every live node from the entry point on layer 0, which
+    // is all an unbounded iterative scan walks after its descent.
     match meta.entry {
         None => {
             for (at, node) in &c.nodes {
@@ -307,12 +308,10 @@ fn lodestone_hnsw_verify(
                 let mut queue = VecDeque::from([entry]);
                 seen.insert(entry);
                 while let Some(at) = queue.pop_front() {
-                    let node = &c.nodes[&at];
-                    for lc in 0..=node.level {
-                        for target in c.links_of(&layout, node, lc) {
-                            if !is_free(&target) && seen.insert(target) {
-                                queue.push_back(target);
-                            }
+                    pgrx::check_for_interrupts!();
+                    for target in c.links_of(&layout, &c.nodes[&at], 0) {
+                        if !is_free(&target) && seen.insert(target) {
+                            queue.push_back(target);
                         }
                     }
                 }
@@ -322,6 +321,41 @@ fn lodestone_hnsw_verify(
                             "unreachable node",
                             *at,
                             format!("level {} node with {} heap TIDs", node.level, node.ntids),
+                        );
+                    }
+                }
+                // A scan's descent ends on a node of level 1 or more and
+                // walks layer 0 from there: one that does not lead back to
+                // the entry point on layer 0 sees only part of the graph.
+                let mut into: HashMap<Ref, Vec<Ref>> = HashMap::new();
+                for (at, node) in &c.nodes {
+                    if node.flags & crate::hnsw::layout::FLAG_FREE == 0 {
+                        for target in c.links_of(&layout, node, 0) {
+                            into.entry(target).or_default().push(*at);
+                        }
+                    }
+                }
+                let mut back: HashSet<Ref> = HashSet::from([entry]);
+                let mut queue = VecDeque::from([entry]);
+                while let Some(at) = queue.pop_front() {
+                    pgrx::check_for_interrupts!();
+                    for &from in into.get(&at).into_iter().flatten() {
+                        if back.insert(from) {
+                            queue.push_back(from);
+                        }
+                    }
+                }
+                for (at, node) in &c.nodes {
+                    if node.flags == 0 && node.level > 0 && !back.contains(at) {
+                        report(
+                            // Named like the other: tools that tolerate an
+                            // unreachable node between VACUUMs tolerate this.
+                            "unreachable node",
+                            *at,
+                            format!(
+                                "level {} node from which layer 0 does not lead to the entry point: a scan whose descent ends here misses rows",
+                                node.level
+                            ),
                         );
                     }
                 }

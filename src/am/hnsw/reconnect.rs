@@ -4,14 +4,17 @@
 //! incoming link; under churn (inserts, updates, deletes) a few nodes end
 //! up that no search can reach, so their rows are silently never returned.
 //! A VACUUM that removed rows (or finished an interrupted one's work)
-//! therefore walks the graph from the entry point, and links each live node
+//! therefore walks layer 0 from the entry point, and links each live node
 //! it did not reach from its nearest reachable neighbours (the nearest one
 //! keeps the link whatever the heuristic says), as if the node were
-//! inserted again. A node missed only because a concurrent insert changed a
+//! inserted again. Only layer-0 links count: a scan descends through the
+//! upper levels to one point and walks layer 0 from there (iterative
+//! rounds too), so a node linked only on an upper level is a row no
+//! unbounded scan returns. A node missed only because a concurrent insert changed a
 //! list mid-walk gets a few extra links, which is harmless.
 //!
-//! The walk keeps three bits per item of the index (live, reached, still to
-//! expand), within `maintenance_work_mem`, and reads each reached node once:
+//! The walk keeps four bits per item of the index (live, upper level,
+//! reached, still to expand), within `maintenance_work_mem`, and reads each reached node once:
 //! it sweeps the to-expand bits in block order until a sweep finds none.
 
 use super::disk::{DiskGraph, Seen};
@@ -28,6 +31,9 @@ fn delay() {
     unsafe { pg_sys::vacuum_delay_point() };
 }
 
+/// Rounds of walking and relinking, at most.
+const ROUNDS: usize = 4;
+
 /// Links every unreachable live node back into the graph. Returns how many
 /// nodes were reconnected, `None` when the walk would not fit into
 /// `maintenance_work_mem` (it then does nothing, with a WARNING).
@@ -42,16 +48,50 @@ pub fn reconnect(index: pg_sys::Relation) -> Option<usize> {
             None => return Some(0),
         },
     };
-    slots.walk(index, &layout, entry);
     let mut fixed = 0;
-    for w in 0..slots.live.len() {
-        let mut word = slots.live[w] & !slots.reached[w];
-        while word != 0 {
-            delay();
-            if relink(index, &meta, slots.at(w * 64 + word.trailing_zeros() as usize)) {
-                fixed += 1;
+    // A forced link displaces another, which can leave its target out in
+    // turn: go again while a round fixed something (in practice one more).
+    for _round in 0..ROUNDS {
+        let before = fixed;
+        slots.walk(index, &layout, entry);
+        for w in 0..slots.live.len() {
+            let mut word = slots.live[w] & !slots.reached[w];
+            while word != 0 {
+                let i = w * 64 + word.trailing_zeros() as usize;
+                word &= word - 1;
+                // relinking an earlier node may have made this one reachable:
+                // another forced link would only displace a needed one
+                if get(&slots.reached, i) {
+                    continue;
+                }
+                delay();
+                if relink(index, &meta, slots.at(i)) {
+                    fixed += 1;
+                    slots.mark_from(index, &layout, i);
+                }
             }
-            word &= word - 1;
+        }
+        // A scan's descent ends on a node of level 1 or more, then walks
+        // layer 0 from there: each such node must lead back to the entry
+        // point on layer 0, or the scan sees only the piece it landed in.
+        let forward = fixed - before;
+        slots.reaching(index, &layout, entry);
+        for w in 0..slots.live.len() {
+            let mut word = slots.upper[w] & slots.live[w] & !slots.frontier[w];
+            while word != 0 {
+                delay();
+                if link_out(index, &meta, slots.at(w * 64 + word.trailing_zeros() as usize), &slots) {
+                    fixed += 1;
+                }
+                word &= word - 1;
+            }
+        }
+        pgrx::debug1!(
+            "hnsw reconnect: round {_round}: {forward} unreachable nodes, {} dead ends",
+            fixed - before - forward
+        );
+        if fixed == before {
+            break;
         }
     }
     Some(fixed)
@@ -75,6 +115,8 @@ struct Slots {
     /// The bit of each block's first item; `start[nblocks]` is the total.
     start: Vec<usize>,
     live: Vec<u64>,
+    /// Nodes of level 1 or more: where a scan's descent can end.
+    upper: Vec<u64>,
     reached: Vec<u64>,
     frontier: Vec<u64>,
     /// The highest live node.
@@ -96,8 +138,14 @@ impl Slots {
         // SAFETY: reads a GUC of this backend.
         let budget = unsafe { pg_sys::maintenance_work_mem } as usize * 1024;
         let blocks = nblocks(index);
-        let mut slots =
-            Slots { start: vec![0], live: Vec::new(), reached: Vec::new(), frontier: Vec::new(), top: None };
+        let mut slots = Slots {
+            start: vec![0],
+            live: Vec::new(),
+            upper: Vec::new(),
+            reached: Vec::new(),
+            frontier: Vec::new(),
+            top: None,
+        };
         let mut total = 0usize;
         for block in 1..blocks {
             delay();
@@ -107,6 +155,7 @@ impl Slots {
             slots.start.push(total);
             total += count;
             slots.live.resize(total.div_ceil(64), 0);
+            slots.upper.resize(total.div_ceil(64), 0);
             for offset in 1..=count as u16 {
                 let Some(bytes) = item(page, offset) else { continue };
                 if bytes.first() != Some(&KIND_NODE) {
@@ -114,11 +163,14 @@ impl Slots {
                 }
                 let Some(node) = Node::parse(bytes, layout).filter(|n| n.flags() == 0) else { continue };
                 set(&mut slots.live, total - count + usize::from(offset) - 1);
+                if node.level() > 0 {
+                    set(&mut slots.upper, total - count + usize::from(offset) - 1);
+                }
                 if slots.top.is_none_or(|(_, l)| node.level() > l) {
                     slots.top = Some((Ref { block, offset }, node.level()));
                 }
             }
-            let bytes = slots.start.len() * 8 + slots.live.len() * 8 * 3;
+            let bytes = slots.start.len() * 8 + slots.live.len() * 8 * 4;
             if bytes > budget {
                 pgrx::warning!(
                     "hnsw index: not checking that every node is reachable: it needs more than maintenance_work_mem ({} kB)",
@@ -148,9 +200,18 @@ impl Slots {
         Ref { block: block as u32, offset: (i - self.start[block] + 1) as u16 }
     }
 
-    /// Marks everything reachable from `entry`, over every level.
+    /// Marks everything reachable from `entry` on layer 0.
     fn walk(&mut self, index: pg_sys::Relation, layout: &NodeLayout, entry: Ref) {
-        let Some(first) = self.bit(entry) else { return };
+        self.reached.iter_mut().for_each(|w| *w = 0);
+        self.frontier.iter_mut().for_each(|w| *w = 0);
+        if let Some(first) = self.bit(entry) {
+            self.mark_from(index, layout, first);
+        }
+    }
+
+    /// Marks `first` reached and everything reachable from it on layer 0
+    /// (what `reached` already holds is not expanded again).
+    fn mark_from(&mut self, index: pg_sys::Relation, layout: &NodeLayout, first: usize) {
         set(&mut self.reached, first);
         set(&mut self.frontier, first);
         let mut links = Vec::new();
@@ -168,7 +229,7 @@ impl Slots {
                 expanded = true;
                 delay();
                 links.clear();
-                all_links(index, layout, self.at(i), &mut links);
+                layer0_links(index, layout, self.at(i), &mut links);
                 for &l in &links {
                     if let Some(j) = self.bit(l) {
                         if !get(&self.reached, j) {
@@ -185,23 +246,96 @@ impl Slots {
     }
 }
 
-/// A node's links on every level.
-fn all_links(index: pg_sys::Relation, layout: &NodeLayout, at: Ref, out: &mut Vec<Ref>) {
-    let (level, links_ref) = {
+impl Slots {
+    /// Leaves in `frontier` the live nodes from which a layer-0 walk
+    /// reaches `entry` (the walk is over, so the bits are free): sweeps
+    /// the index until a sweep adds none, about as many sweeps as layer 0
+    /// is wide in hops.
+    fn reaching(&mut self, index: pg_sys::Relation, layout: &NodeLayout, entry: Ref) {
+        self.frontier.iter_mut().for_each(|w| *w = 0);
+        let Some(first) = self.bit(entry) else { return };
+        set(&mut self.frontier, first);
+        let mut links = Vec::new();
+        loop {
+            let mut changed = false;
+            for w in 0..self.live.len() {
+                let mut word = self.live[w] & !self.frontier[w];
+                while word != 0 {
+                    let i = w * 64 + word.trailing_zeros() as usize;
+                    word &= word - 1;
+                    delay();
+                    links.clear();
+                    layer0_links(index, layout, self.at(i), &mut links);
+                    if links.iter().any(|&l| self.bit(l).is_some_and(|j| get(&self.frontier, j))) {
+                        set(&mut self.frontier, i);
+                        changed = true;
+                    }
+                }
+            }
+            if !changed {
+                return;
+            }
+        }
+    }
+}
+
+/// Gives `node` (of level 1 or more) a forced layer-0 link to its nearest
+/// node that leads back to the entry point, found by a layer-0 search from
+/// the entry point (the entry point itself if none is found).
+fn link_out(index: pg_sys::Relation, meta: &Meta, node: Ref, slots: &Slots) -> bool {
+    let _lock = PageLock::share(index, UPDATE_LOCK);
+    let layout = meta.layout;
+    let codes = super::codes::load(index, meta);
+    let payload = {
+        let buf = Buf::share(index, node.block);
+        let Some(n) = item(buf.page(), node.offset).and_then(|b| Node::parse(b, &layout)) else { return false };
+        if n.flags() != 0 {
+            return false;
+        }
+        match &codes {
+            Some(c) => c.decode(n.payload()),
+            None => Payload::from_bytes(n.payload()),
+        }
+    };
+    let Some((entry, _)) = Meta::read(index).entry else { return false };
+    if entry == node {
+        return false;
+    }
+    let mut graph = DiskGraph::new(index, meta.space, layout, Some(payload.clone()), true).with_codes(codes);
+    let Some(d) = graph.distance(entry) else { return false };
+    let start = Scored { id: entry.pack(), distance: d };
+    let mut scratch = Scratch::default();
+    let mut visited = HashVisited::with_capacity(meta.ef_construction * 8);
+    let found = search_layer(&mut graph, &[start], meta.ef_construction, 0, &mut visited, &mut scratch, None);
+    let leads_back = |s: &Scored<u64>| slots.bit(Ref::unpack(s.id)).is_some_and(|j| get(&slots.frontier, j));
+    let host = found
+        .iter()
+        .copied()
+        .find(|s| s.id != node.pack() && graph.seen.get(&s.id).is_some_and(|n| !n.deleted) && leads_back(s))
+        .unwrap_or(start);
+    graph.seen.insert(node.pack(), Seen::with_payload(payload));
+    link_back(index, &layout, &mut graph, node, Ref::unpack(host.id), host.distance, 0, true);
+    true
+}
+
+/// A node's layer-0 links: what a scan follows once its descent is over.
+fn layer0_links(index: pg_sys::Relation, layout: &NodeLayout, at: Ref, out: &mut Vec<Ref>) {
+    let links_ref = {
         let buf = Buf::share(index, at.block);
         let Some(node) = item(buf.page(), at.offset).and_then(|b| Node::parse(b, layout)) else { return };
         if node.is_free() {
             return;
         }
-        out.extend(node.links0());
-        (node.level(), node.links_tuple())
+        if layout.links0_inline {
+            out.extend(node.links0());
+            return;
+        }
+        node.links_tuple()
     };
-    if layout.needs_links_tuple(level) && links_ref.is_valid() {
+    if links_ref.is_valid() {
         let buf = Buf::share(index, links_ref.block);
         if let Some(links) = item(buf.page(), links_ref.offset).and_then(|b| Links::parse(b, layout)) {
-            for lc in 0..=level {
-                out.extend(links.at(lc));
-            }
+            out.extend(links.at(0));
         }
     }
 }
@@ -232,14 +366,34 @@ fn relink(index: pg_sys::Relation, meta: &Meta, node: Ref) -> bool {
     let mut entries = vec![best];
     let mut linked = false;
     for lc in (0..=level.min(top)).rev() {
+        if lc == 0 {
+            // On layer 0 the search starts over from the entry point: the
+            // descent can land in the very piece of layer 0 the walk did not
+            // reach, whose nodes would link `node` without making it
+            // reachable. From the entry, every node found is reachable.
+            entries = vec![Scored { id: entry.pack(), distance: d }];
+        }
         let mut visited = HashVisited::with_capacity(meta.ef_construction * 8);
         let found = search_layer(&mut graph, &entries, meta.ef_construction, lc, &mut visited, &mut scratch, None);
-        let nearest: Vec<Scored<u64>> = found
+        let mut nearest: Vec<Scored<u64>> = found
             .iter()
             .copied()
             .filter(|s| s.id != node.pack() && graph.seen.get(&s.id).is_some_and(|n| !n.deleted))
-            .take(3)
+            .take(if lc == 0 { 8 } else { 3 })
             .collect();
+        if lc == 0 {
+            // The forced link goes to the nearest host with room on layer
+            // 0: forced into a full list it displaces a link, whose target
+            // a later relink forces back into the same nearby list, and the
+            // rounds go back and forth (seen at m = 2 with duplicates).
+            let mut links = Vec::new();
+            nearest.sort_by_key(|s| {
+                links.clear();
+                layer0_links(index, &layout, Ref::unpack(s.id), &mut links);
+                links.len() >= layout.capacity(0)
+            });
+            nearest.truncate(3);
+        }
         graph.seen.insert(node.pack(), Seen::with_payload(payload.clone()));
         for (i, s) in nearest.iter().enumerate() {
             link_back(index, &layout, &mut graph, Ref::unpack(s.id), node, s.distance, lc, i == 0);

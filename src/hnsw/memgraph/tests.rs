@@ -223,6 +223,25 @@ fn reconnect_links_a_stranded_node() {
 }
 
 #[test]
+fn reconnect_counts_only_layer_0_links() {
+    // A node linked to on an upper level but on no layer-0 list is a row no
+    // scan returns: the scan walks only layer 0 after its descent.
+    let points = clustered(1000, 16, 10, 6);
+    let space = Space::new(Element::F32, Metric::L2, 16);
+    let graph = graph_of(space, &points, PARAMS);
+    graph.build_parallel(&AtomicUsize::new(0), &AtomicBool::new(false)).unwrap();
+    let (entry, _) = graph.entry().unwrap();
+    let stranded = (0..graph.len() as u32).find(|&n| n != entry && graph.level(n) >= 1).unwrap();
+    for n in 0..graph.len() as u32 {
+        graph.edit_links(n, 0, |list| list.retain(|l| l.id != stranded));
+    }
+    assert_eq!(unreachable(&graph), 1);
+    assert_eq!(graph.reconnect(), 1);
+    assert_eq!(unreachable(&graph), 0);
+    assert_eq!(graph.reconnect(), 0);
+}
+
+#[test]
 fn identical_vectors_share_a_node() {
     let mut points = clustered(200, 8, 4, 4);
     for _ in 0..20 {
