@@ -68,7 +68,7 @@ crash:           ## crash-recovery cycles; CRASH_CYCLES (default 20, as in the s
 	CRASH_CYCLES=$${CRASH_CYCLES:-20} bash tests/reliability_crash.sh
 
 stress:          ## the model-based hnsw test at length: make stress SEED=123 STEPS=5000 (steps per element type; default 400, random seed)
-	MODEL_SEED=$(SEED) MODEL_STEPS=$(or $(STEPS),400) bash tests/hnsw_model.sh
+	MODEL_SEED=$(or $(SEED),random) MODEL_STEPS=$(or $(STEPS),400) bash tests/hnsw_model.sh
 
 fuzz:            ## coverage-guided fuzzing of the text parsers and binary decoders, 30 s per target
 	scripts/fuzz.sh
