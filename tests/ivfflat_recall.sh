@@ -78,7 +78,9 @@ sql main -c "CREATE TABLE churn (id bigserial PRIMARY KEY, v vector(8))" \
 write_workload churn 8 3000
 run_pgbench main "$TEST_ROOT/churn.log" -c 4 -T 15 -f "$TEST_ROOT/insert.sql@5" -f "$TEST_ROOT/delete.sql@2" -f "$TEST_ROOT/search.sql@2" -f "$TEST_ROOT/vacuum.sql@1" \
   || { cat "$TEST_ROOT/churn.log"; die "pgbench failed"; }
-sql main -c "VACUUM churn"
+# The last VACUUM must remove rows: one that removes nothing leaves the index's
+# reltuples alone (amvacuumcleanup returns at once, as pgvector's does).
+sql main -c "DELETE FROM churn WHERE id % 50 = 0" -c "VACUUM churn"
 table="$(sql main -c "SELECT count(*) FROM churn")"
 index="$(sql main -c "SET enable_seqscan = off" -c "SET ivfflat.probes = 20" -c "SELECT count(*) FROM (SELECT id FROM churn ORDER BY v <-> '[0.5,0.5,0.5,0.5,0.5,0.5,0.5,0.5]') t")"
 same "after VACUUM under concurrent inserts and deletes, the index has the table's $table rows" "$table" "$index"
