@@ -68,3 +68,27 @@ pub fn corrupt(index: pg_sys::Relation, what: &str) -> ! {
         "REINDEX the index to rebuild it."
     );
 }
+
+/// `amrescan`'s first duty in every access method: copy the new scan keys
+/// and ORDER BY keys into the descriptor.
+///
+/// # Safety
+/// `amrescan`'s arguments: a scan descriptor with room for its keys and
+/// `nkeys`/`norderbys` valid keys behind the (maybe null) pointers.
+pub unsafe fn copy_scan_keys(
+    scan: pg_sys::IndexScanDesc,
+    keys: pg_sys::ScanKey,
+    nkeys: i32,
+    orderbys: pg_sys::ScanKey,
+    norderbys: i32,
+) {
+    // SAFETY: forwarded from the caller.
+    unsafe {
+        if !keys.is_null() && (*scan).numberOfKeys > 0 {
+            std::ptr::copy(keys, (*scan).keyData, nkeys as usize);
+        }
+        if !orderbys.is_null() && (*scan).numberOfOrderBys > 0 {
+            std::ptr::copy(orderbys, (*scan).orderByData, norderbys as usize);
+        }
+    }
+}

@@ -169,15 +169,8 @@ pub unsafe extern "C-unwind" fn amrescan(
     orderbys: pg_sys::ScanKey,
     norderbys: i32,
 ) {
-    // SAFETY: copies the new keys into the descriptor, as every AM does.
-    unsafe {
-        if !keys.is_null() && (*scan).numberOfKeys > 0 {
-            std::ptr::copy(keys, (*scan).keyData, nkeys as usize);
-        }
-        if !orderbys.is_null() && (*scan).numberOfOrderBys > 0 {
-            std::ptr::copy(orderbys, (*scan).orderByData, norderbys as usize);
-        }
-    }
+    // SAFETY: amrescan's own arguments, as Postgres passes them.
+    unsafe { crate::am::common::copy_scan_keys(scan, keys, nkeys, orderbys, norderbys) };
     let state = state_of(scan);
     state.started = false;
     state.graph = None;
