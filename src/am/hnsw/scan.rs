@@ -16,6 +16,18 @@
 //! results that would come out of order; `relaxed_order` returns them as
 //! found.
 //!
+//! **Nothing live is out of reach.** HNSW does not promise that every node
+//! can be reached from where a descent lands: an insert that prunes a
+//! neighbour's list can strand a node until the next VACUUM relinks it. So
+//! when a walk has visited everything it can reach (a first search found
+//! fewer than `ef_search` nodes, or an iterative scan has nothing left to
+//! resume from) and the budget is not spent, the scan sweeps the index's
+//! pages for live nodes it has not visited and scores them too. When that
+//! happens in the first search, before any row is returned, the swept rows
+//! join its results in order, so even `strict_order` loses none; later,
+//! they come out as another round does. The sweep counts against
+//! `hnsw.max_scan_tuples` and the memory limit like the walk.
+//!
 //! The scan takes `SCAN_LOCK` before it reads the meta page: VACUUM frees
 //! nodes only after holding that lock exclusively, so the entry point the
 //! scan reads stays a node while it walks. On a hot standby no such lock
@@ -46,10 +58,10 @@ use super::disk::DiskGraph;
 use super::meta::Meta;
 use super::options::{self, IterativeScan};
 use crate::am::common::corrupt;
-use crate::am::common::page::{item, tid_from_ref, Buf, PageLock, SCAN_LOCK};
+use crate::am::common::page::{corrupt_at, data_pages, item, max_offset, tid_from_ref, Buf, PageLock, SCAN_LOCK};
 use crate::format::Error;
 use crate::hnsw::layout::{Node, NodeLayout, Ref, KIND_NODE};
-use crate::hnsw::search::{descend, search_layer, GraphView, HashVisited, Scored, Scratch};
+use crate::hnsw::search::{descend, search_layer, GraphView, HashVisited, Scored, Scratch, Visited};
 use crate::hnsw::space::{Element, Payload, Space};
 use crate::types::raise;
 use crate::types::varlena::DenseRef;
@@ -99,6 +111,8 @@ struct ScanState {
     /// A widened beam stopped reading nodes at the memory limit: the scan
     /// walks no further.
     walk_over: bool,
+    /// The pages were swept for nodes the walk could not reach.
+    swept: bool,
 }
 
 /// What re-ranking needs to read the indexed value of a heap row: a table
@@ -146,6 +160,7 @@ pub unsafe extern "C-unwind" fn ambeginscan(
         context: unsafe { pg_sys::CurrentMemoryContext },
         codes: None,
         walk_over: false,
+        swept: false,
     };
     // SAFETY: the state lives until the scan's memory context is deleted or
     // reset, which also happens when the query fails.
@@ -181,6 +196,7 @@ pub unsafe extern "C-unwind" fn amrescan(
     state.previous = f32::NEG_INFINITY;
     state.exhausted = false;
     state.walk_over = false;
+    state.swept = false;
 }
 
 /// The query vector as the index's payload (`None` for a NULL argument).
@@ -311,7 +327,7 @@ fn start(scan: pg_sys::IndexScanDesc, state: &mut ScanState) {
     state.visited = HashVisited::with_capacity(state.ef_search * 16);
     let mut discarded = Vec::new();
     let iterative = state.mode != IterativeScan::Off;
-    let found = search_layer(
+    let mut found = search_layer(
         &mut walk,
         &[best],
         state.ef_search,
@@ -321,6 +337,14 @@ fn start(scan: pg_sys::IndexScanDesc, state: &mut ScanState) {
         iterative.then_some(&mut discarded),
     );
     state.walk_over = walk.stopped;
+    // Fewer than ef_search nodes: the walk reached all it can reach.
+    if found.len() < state.ef_search && !state.walk_over {
+        found.extend(sweep(state, &mut graph));
+        found.sort_unstable();
+        if !iterative {
+            found.truncate(state.ef_search);
+        }
+    }
     queue_results(state, &mut graph, &found);
     state.discarded.extend(discarded.into_iter().map(Reverse));
     state.graph = Some(graph);
@@ -596,8 +620,24 @@ fn resume(state: &mut ScanState) -> bool {
         batch.push(next);
     }
     if batch.is_empty() {
-        state.exhausted = true;
-        return false;
+        // The walk reached all it can reach; what it could not, the sweep
+        // finds (once).
+        let found = if state.swept {
+            Vec::new()
+        } else {
+            let _lock = PageLock::share(state.index, SCAN_LOCK);
+            let mut found = sweep(state, &mut graph);
+            found.sort_unstable();
+            found
+        };
+        if found.is_empty() {
+            state.exhausted = true;
+            state.graph = Some(graph);
+            return false;
+        }
+        queue_results(state, &mut graph, &found);
+        state.graph = Some(graph);
+        return true;
     }
     let _lock = PageLock::share(state.index, SCAN_LOCK);
     let mut discarded = Vec::new();
@@ -616,6 +656,49 @@ fn resume(state: &mut ScanState) -> bool {
     state.discarded.extend(discarded.into_iter().map(Reverse));
     state.graph = Some(graph);
     true
+}
+
+/// Scores every live node on the index's pages that the walk has not
+/// visited (marking it visited), page by page, until the scan's budget of
+/// visited nodes or memory is spent. The caller holds `SCAN_LOCK`, so no
+/// node read here is freed before its TIDs are queued.
+fn sweep(state: &mut ScanState, graph: &mut DiskGraph) -> Vec<Scored<u64>> {
+    state.swept = true;
+    let budget = options::max_scan_tuples();
+    let limit = options::scan_memory_limit();
+    let layout = graph.layout;
+    let mut found = Vec::new();
+    let mut ids = Vec::new();
+    let mut distances = Vec::new();
+    for (block, buf) in data_pages(state.index) {
+        if state.visited.len() >= budget || held_bytes(state) + graph.memory > limit {
+            state.walk_over = true;
+            break;
+        }
+        ids.clear();
+        let page = buf.page();
+        for offset in 1..=max_offset(page) {
+            let Some(bytes) = item(page, offset) else { continue };
+            if bytes.first() != Some(&KIND_NODE) {
+                continue;
+            }
+            let Some(node) = Node::parse(bytes, &layout) else {
+                corrupt_at(state.index, block, "malformed node")
+            };
+            if node.flags() != 0 {
+                continue; // free, or deleted and waiting for VACUUM
+            }
+            let id = Ref { block, offset }.pack();
+            if state.visited.insert(id) {
+                ids.push(id);
+            }
+        }
+        drop(buf);
+        distances.clear();
+        graph.distances(&ids, &mut distances);
+        found.extend(ids.iter().zip(&distances).filter_map(|(&id, d)| d.map(|distance| Scored { id, distance })));
+    }
+    found
 }
 
 /// `amendscan`: the state goes with the scan's memory context.
