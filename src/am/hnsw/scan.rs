@@ -682,9 +682,7 @@ fn sweep(state: &mut ScanState, graph: &mut DiskGraph) -> Vec<Scored<u64>> {
             if bytes.first() != Some(&KIND_NODE) {
                 continue;
             }
-            let Some(node) = Node::parse(bytes, &layout) else {
-                corrupt_at(state.index, block, "malformed node")
-            };
+            let Some(node) = Node::parse(bytes, &layout) else { corrupt_at(state.index, block, "malformed node") };
             if node.flags() != 0 {
                 continue; // free, or deleted and waiting for VACUUM
             }
