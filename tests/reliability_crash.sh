@@ -19,7 +19,8 @@
 #     checked at the end, after VACUUM);
 #   - an interrupted CREATE INDEX left no index behind, a finished one verifies;
 #   - recall@10 is within 0.05 of an index freshly built on the same rows
-#     (the table grows every cycle, so the exact answers change).
+#     (the table grows every cycle, so the exact answers change); after a
+#     crash during VACUUM, once the next VACUUM has finished the repair.
 # At the end VACUUM leaves exactly the table's rows indexed and the index
 # verifies with no finding at all.
 source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
@@ -177,8 +178,20 @@ for cycle in $(seq "$CYCLES"); do
         sql main -c "SELECT indexrelid::regclass FROM pg_index WHERE indrelid = 'builds'::regclass"
     fi
   fi
+  when=""
+  if [[ $mode == 2 || $mode == 5 ]]; then
+    # A killed VACUUM leaves its work half done, as any VACUUM in progress
+    # does (dead rows' nodes marked deleted and still walked through, lists
+    # not yet repaired: recall dipped to 0.866 against 0.928 measured here).
+    # The promise is that the next VACUUM finishes it (FLAG_REPAIR_PENDING),
+    # so recall is measured after that one.
+    sql main -c "VACUUM (INDEX_CLEANUP ON) items"
+    same "cycle $cycle: the next VACUUM leaves no deleted node" 0 \
+      "$(sql main -c "SELECT deleted_nodes FROM lodestone_hnsw_info('items_v')")"
+    when=" after the next VACUUM"
+  fi
   fresh="$(fresh_recall)"
-  check "cycle $cycle: recall@10 within 0.05 of a fresh build's ($fresh)" "\$1 >= $fresh - 0.05" "$(recall items)"
+  check "cycle $cycle: recall@10$when within 0.05 of a fresh build's ($fresh)" "\$1 >= $fresh - 0.05" "$(recall items)"
 done
 echo "  $mid_build builds interrupted, $finished_build finished before the crash; $vacuum_hit crashes hit VACUUM while it was vacuuming the index"
 # INDEX_CLEANUP ON: when dead rows sit on fewer than 2% of the heap's pages,
