@@ -32,7 +32,8 @@ CREATE TYPE pq (
 );
 
 -- codebooks: one row per trained codebook, immutable once written. Dumped
--- with the data (pg_extension_config_dump), so pg_dump/pg_restore keep them.
+-- with the data once there is one (pq_codebooks_register below), so
+-- pg_dump/pg_restore keep them.
 
 CREATE SCHEMA lodestone;
 GRANT USAGE ON SCHEMA lodestone TO PUBLIC;
@@ -51,8 +52,16 @@ CREATE TABLE lodestone.pq_codebooks (
 COMMENT ON TABLE lodestone.pq_codebooks IS 'lodestone product-quantization codebooks (rows are immutable; pq values refer to them by id)';
 GRANT SELECT ON lodestone.pq_codebooks TO PUBLIC;
 
-SELECT pg_catalog.pg_extension_config_dump('lodestone.pq_codebooks', '');
-SELECT pg_catalog.pg_extension_config_dump('lodestone.pq_codebooks_id_seq', '');
+-- Registered for pg_dump by the first row stored, not here: a configuration
+-- table is dumped even when empty, and that COPY would keep a dump of a
+-- database that never used pq from restoring on pgvector
+-- (src/types/pq_dump.rs).
+CREATE FUNCTION lodestone.pq_codebooks_register() RETURNS trigger
+	AS 'MODULE_PATHNAME', 'pq_codebooks_register_wrapper' LANGUAGE C;
+
+CREATE TRIGGER pq_codebooks_register
+	AFTER INSERT ON lodestone.pq_codebooks
+	FOR EACH STATEMENT EXECUTE FUNCTION lodestone.pq_codebooks_register();
 
 -- Backends cache codebooks: any change to the table invalidates the caches.
 CREATE FUNCTION lodestone.pq_codebooks_invalidate() RETURNS trigger

@@ -10,6 +10,7 @@ pub mod array;
 pub mod bit;
 pub mod halfvec;
 pub mod pq;
+pub mod pq_dump;
 pub mod sparse_datum;
 pub mod sparsevec;
 pub mod varlena;

@@ -12,7 +12,8 @@
 //! the `vector`).
 //!
 //! Codebooks live in `lodestone.pq_codebooks` (registered with
-//! `pg_extension_config_dump`, so dumps keep them), one row per trained
+//! `pg_extension_config_dump` once it has a row, so dumps keep them:
+//! [`super::pq_dump`]), one row per trained
 //! codebook, its centroids in the versioned byte format of
 //! [`crate::quant::codec`]. Rows are immutable by contract; a backend
 //! caches decoded codebooks by id, and a statement trigger on the table
@@ -419,18 +420,28 @@ fn pq_train(rel: pg_sys::Oid, col: &CStr, subvectors: i32, bits: i32, sample: i3
     // Pure core: k-means on rayon threads, no Postgres call in there.
     let pq = Pq::train(&data, dims, m, bits, TRAIN_SEED).or_raise();
     let bytes = Quantizer::Pq(pq).to_bytes();
-    let id = Spi::get_one_with_args::<i32>(
-        "INSERT INTO lodestone.pq_codebooks (dims, subvectors, bits, source, sample_rows, codebook) \
-         VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
-        &[
-            (dims as i32).into(),
-            subvectors.into(),
-            (bits as i32).into(),
-            source.into(),
-            (rows as i32).into(),
-            bytes.into(),
-        ],
-    );
+    // No row limit (Spi::get_one's is 1): an INSERT … RETURNING stopped
+    // after its first row never fires the AFTER STATEMENT trigger that
+    // registers the table for pg_dump (pq_dump.rs).
+    let args = [
+        (dims as i32).into(),
+        subvectors.into(),
+        (bits as i32).into(),
+        source.into(),
+        (rows as i32).into(),
+        bytes.into(),
+    ];
+    let id = Spi::connect_mut(|client| {
+        client
+            .update(
+                "INSERT INTO lodestone.pq_codebooks (dims, subvectors, bits, source, sample_rows, codebook) \
+                 VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
+                None,
+                &args,
+            )?
+            .first()
+            .get_one::<i32>()
+    });
     match id {
         Ok(Some(id)) => id,
         Ok(None) => error!("lodestone: pq_train: the codebook was not stored"),
