@@ -6,9 +6,10 @@
 # seconds, with Postgres's own error, and the backend then builds an index
 # normally. Before the fix, training ran on rayon's global pool with no
 # interrupt check: the cancel took effect only once training had finished
-# (the test gives up waiting after 30 s and fails).
+# (the test gives up waiting after 30 s and fails). lodestone.pq_train, on
+# the same rows, likewise.
 #
-# Runtime: about 30 s (most of it making the table).
+# Runtime: about 40 s (most of it making the table).
 source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
 
 TRAIN_S=1
@@ -57,6 +58,33 @@ check "CREATE INDEX (pq) is stopped during training by pg_cancel_backend" '/canc
   "$(cat "$TEST_ROOT/build.out")"
 check "... within ${GRACE_S} s (s)" "\$1 <= $GRACE_S" "$elapsed"
 check "no index is left behind" '$1 == 0' "$(sql main -c "SELECT count(*) FROM pg_class WHERE relname = 'items_pq'")"
+
+# lodestone.pq_train trains on the same pool: cancelled the same way once
+# it says (DEBUG1) that training has begun. Before, it ran on rayon's global
+# pool and was deaf to the cancel until training ended.
+PGAPPNAME=cancelpq sql main -c "SET client_min_messages = debug1" \
+  -c "SELECT lodestone.pq_train('items', 'v', 8, 8, 4096)" >"$TEST_ROOT/train.out" 2>&1 &
+job=$!
+for ((i = 0; i < 1200; i++)); do
+  grep -q 'pq_train: training' "$TEST_ROOT/train.out" && break
+  sleep 0.1
+done
+check "pq_train read its sample and began training" '/pq_train: training 8 subvectors of 8 bits on 4096 rows/' \
+  "$(cat "$TEST_ROOT/train.out")"
+sleep "$TRAIN_S"
+start=$(date +%s%N)
+sql main -c "SELECT pg_cancel_backend(pid) FROM pg_stat_activity WHERE application_name = 'cancelpq'" >/dev/null
+for ((i = 0; i < 300; i++)); do
+  kill -0 "$job" 2>/dev/null || break
+  sleep 0.1
+done
+elapsed=$(awk -v a="$start" -v b="$(date +%s%N)" 'BEGIN { printf "%.1f", (b - a) / 1e9 }')
+kill -0 "$job" 2>/dev/null && kill "$job"
+wait "$job" 2>/dev/null || true
+check "pq_train is stopped during training by pg_cancel_backend" '/canceling statement due to user request/' \
+  "$(cat "$TEST_ROOT/train.out")"
+check "... within ${GRACE_S} s (s)" "\$1 <= $GRACE_S" "$elapsed"
+same "and stores no codebook" 0 "$(sql main -c "SELECT count(*) FROM lodestone.pq_codebooks")"
 
 # The backend builds afterwards (the pool and the backend are sound).
 sql main -c "CREATE INDEX items_bq ON items USING hnsw (v vector_l2_ops) WITH (quantizer = bq) WHERE id <= 300"

@@ -25,10 +25,13 @@
 //!
 //! Training reads the column through SPI (reservoir-sampled, seeded, so the
 //! same table gives the same codebook), then runs k-means in the pure core
-//! on rayon threads; no Postgres call happens on those threads.
+//! on the build threads of [`crate::am::common::pool`] (as many as
+//! `max_parallel_maintenance_workers + 1`, cancellable); no Postgres call
+//! happens on those threads.
 
 use super::vector::{Vector, VectorArg};
 use super::{raise, OrRaise, RawDatum};
+use crate::am::common::pool::run_cancellable;
 use crate::format::pq as pqvalue;
 use crate::quant::pq::{self as pqcore, AdcTable, Pq};
 use crate::quant::rng::Rng;
@@ -417,8 +420,11 @@ fn pq_train(rel: pg_sys::Oid, col: &CStr, subvectors: i32, bits: i32, sample: i3
     if rows == 0 {
         fail(PgSqlErrorCode::ERRCODE_DATA_EXCEPTION, format!("column {source} has no vectors to train on"));
     }
-    // Pure core: k-means on rayon threads, no Postgres call in there.
-    let pq = Pq::train(&data, dims, m, bits, TRAIN_SEED).or_raise();
+    pgrx::debug1!("lodestone: pq_train: training {m} subvectors of {bits} bits on {rows} rows");
+    // Pure core: k-means on a pool of max_parallel_maintenance_workers + 1
+    // threads, no Postgres call in there; cancellable like a build.
+    let pq =
+        run_cancellable(|cancel| Pq::train_cancellable(&data, dims, m, bits, TRAIN_SEED, cancel), || {}).or_raise();
     let bytes = Quantizer::Pq(pq).to_bytes();
     // No row limit (Spi::get_one's is 1): an INSERT … RETURNING stopped
     // after its first row never fires the AFTER STATEMENT trigger that

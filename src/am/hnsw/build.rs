@@ -14,9 +14,9 @@ use super::codes::{self, Codes};
 use super::insert::insert_on_disk;
 use super::meta::{Meta, QuantMeta};
 use super::options::{self, BuildDistances, Options};
-use super::pool::{build_threads, run_cancellable};
 use super::support::{payload_of, space_of, RowContext};
 use crate::am::common::page::{init_page, nblocks, needs_wal, Buf, PAGE_DATA};
+use crate::am::common::pool::{build_threads, run_cancellable};
 use crate::am::common::relation_name;
 use crate::hnsw::layout::{
     maxalign, LinksMut, NodeLayout, NodeMut, Ref, TidList, TidListMut, LINE_POINTER, OVERFLOW_TIDS, PAGE_TUPLE_SPACE,

@@ -21,7 +21,6 @@ pub mod info;
 pub mod insert;
 pub mod meta;
 pub mod options;
-pub mod pool;
 pub mod reconnect;
 pub mod scan;
 pub mod support;

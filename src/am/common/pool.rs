@@ -1,7 +1,8 @@
-//! The build's threads: how many, and how the pure core runs on them
-//! while this backend stays responsive.
+//! The threads of a build or a training: how many, and how the pure core
+//! runs on them while this backend stays responsive.
 //!
-//! Graph building, quantizer training and encoding run on a rayon pool of
+//! Graph building, k-means, quantizer training and encoding (index builds
+//! and `lodestone.pq_train`) run on a rayon pool of
 //! `max_parallel_maintenance_workers + 1` threads made for the call (never
 //! rayon's global pool, which takes every core whatever the settings).
 //! Only the backend's own thread calls Postgres; it waits for the pool,
@@ -64,7 +65,7 @@ pub fn run_cancellable<T: Send>(work: impl FnOnce(&AtomicBool) -> T + Send, mut 
                 .map(String::as_str)
                 .or_else(|| panic.downcast_ref::<&str>().copied())
                 .unwrap_or("unknown panic");
-            pgrx::error!("hnsw build failed: {message}")
+            pgrx::error!("lodestone: internal error in a build thread: {message}")
         }
     }
 }
