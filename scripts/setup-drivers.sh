@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs the client libraries that tests/drivers.sh and the personalization
 # demo use, from their registries, into target/drivers/ (never system-wide):
-#   target/drivers/venv   Python: psycopg 3, psycopg2, asyncpg, SQLAlchemy, pgvector
+#   target/drivers/venv   Python: psycopg 3, psycopg2, asyncpg, SQLAlchemy, Django, pgvector
 #   target/drivers/node   Node.js: pg, pgvector, vega-datasets (the demo's films)
 #   the Rust crates of tests/drivers/rust (cargo fetch: tokio-postgres, pgvector)
 # and, as root on Debian, python3-venv / nodejs / npm when they are missing.

@@ -8,22 +8,27 @@ TEST_NAME="$(basename "$0" .sh)"
 TEST_ROOT="$(mktemp -d "${TMPDIR:-/tmp}/lodestone-$TEST_NAME.XXXXXX")"
 pg_owned_dir "$TEST_ROOT"
 CLUSTERS=()
+# The installation a cluster was started from, when not $PG_CONFIG (see new_cluster).
+declare -A CLUSTER_PG_CONFIG=()
 
 cleanup() {
   local status=$?
-  for dir in "${CLUSTERS[@]}"; do cluster_stop "$dir" immediate; done
+  for dir in "${CLUSTERS[@]}"; do PG_CONFIG="${CLUSTER_PG_CONFIG[$dir]:-$PG_CONFIG}" cluster_stop "$dir" immediate; done
   if ((status == 0)); then rm -rf "$TEST_ROOT"; else echo "kept $TEST_ROOT for inspection" >&2; fi
 }
 trap cleanup EXIT
 
 # new_cluster NAME [postgresql.conf lines...]: creates and starts a cluster;
-# sets $DIR_<NAME> and $PORT_<NAME>.
+# sets $DIR_<NAME> and $PORT_<NAME>. `PG_CONFIG=OTHER new_cluster NAME` runs
+# another installation's server (tests/migration.sh: pgvector's); the cleanup
+# stops it with that installation's pg_ctl.
 new_cluster() {
   local name=$1; shift
   local dir="$TEST_ROOT/$name" port
   port="$(free_port $((55000 + RANDOM % 5000)))"
   cluster_init "$dir" "$port" "$@"
   CLUSTERS+=("$dir")
+  CLUSTER_PG_CONFIG[$dir]=$PG_CONFIG
   cluster_start "$dir"
   printf -v "DIR_$name" '%s' "$dir"
   printf -v "PORT_$name" '%s' "$port"

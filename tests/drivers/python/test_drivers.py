@@ -13,6 +13,11 @@ Each client:
   * loads 300 vectors, builds an hnsw index, checks the plan uses it, and
     compares the k nearest neighbours with an exact computation in numpy.
 
+And SQLAlchemy with the ivfflat index of pgvector-python's README, in
+PGDATABASE_SQLALCHEMY_IVFFLAT: a database without the extension, where the
+README's `CREATE EXTENSION IF NOT EXISTS vector` creates lodestone (its
+`vector` alias); skipped when that variable is not set.
+
 Prints one "ok"/"FAIL" line per check and a last line "N passed, M failed".
 """
 
@@ -339,8 +344,82 @@ def test_sqlalchemy():
     engine.dispose()
 
 
+# ---------------------------------------------------------------- SQLAlchemy, ivfflat
+
+
+def test_sqlalchemy_ivfflat():
+    """pgvector-python README's SQLAlchemy ivfflat index, in a database where
+    lodestone is created by the README's `CREATE EXTENSION IF NOT EXISTS vector`
+    (lodestone's `vector` alias)."""
+    from sqlalchemy import BigInteger, Index, create_engine, select, text
+    from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
+    from pgvector.sqlalchemy import Vector
+
+    client = "SQLAlchemy ivfflat"
+    db = os.environ.get("PGDATABASE_SQLALCHEMY_IVFFLAT")
+    if not db:
+        print(f"  SKIPPED {client}: no PGDATABASE_SQLALCHEMY_IVFFLAT (needs the extension name vector)")
+        return
+
+    class Base(DeclarativeBase):
+        pass
+
+    class Item(Base):
+        __tablename__ = "items"
+        id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+        embedding = mapped_column(Vector(3))
+
+    index = Index(
+        "my_index",
+        Item.embedding,
+        postgresql_using="ivfflat",
+        postgresql_with={"lists": 100},
+        postgresql_ops={"embedding": "vector_l2_ops"},
+    )
+
+    n = 2000
+    data = np.random.default_rng(7).standard_normal((n, 3)).astype(np.float32)
+    query = np.array([0.5, -0.25, 1.0], dtype=np.float32)
+    host, port = os.environ["PGHOST"], os.environ["PGPORT"]
+    engine = create_engine(f"postgresql+psycopg://{os.environ['PGUSER']}@/{db}?host={host}&port={port}")
+    with engine.begin() as conn:
+        conn.execute(text("CREATE EXTENSION IF NOT EXISTS vector"))
+    with engine.connect() as conn:
+        ext = conn.execute(text("SELECT extname, EXISTS (SELECT 1 FROM pg_proc WHERE proname = 'lodestone_hnsw_info') FROM pg_extension WHERE extname IN ('vector', 'lodestone')")).all()
+    check(f"{client}: CREATE EXTENSION IF NOT EXISTS vector created lodestone", [tuple(r) for r in ext] == [("vector", True)], f"{ext}")
+    # the table and its index, as an application creates them on a new
+    # database; the rows come after (ivfflat's lists then start from an empty
+    # table, which is what such an application gets)
+    Base.metadata.create_all(engine)
+    with Session(engine) as session:
+        session.add_all([Item(id=i + 1, embedding=data[i]) for i in range(n)])
+        session.commit()
+    with engine.connect() as conn:
+        indexdef = conn.execute(text("SELECT indexdef FROM pg_indexes WHERE indexname = 'my_index'")).scalar()
+    check(f"{client}: Index(postgresql_using='ivfflat') created the index", indexdef == "CREATE INDEX my_index ON public.items USING ivfflat (embedding) WITH (lists='100')", f"{indexdef}")
+
+    d = np.sqrt(((data.astype(np.float64) - query.astype(np.float64)) ** 2).sum(axis=1))
+    want = [int(i) + 1 for i in np.argsort(d, kind="stable")[:K]]
+    with Session(engine) as session:
+        session.execute(text("ANALYZE items"))
+        session.execute(text("SET enable_seqscan = off"))
+        session.execute(text("SET ivfflat.probes = 100"))  # every list: exact
+        stmt = select(Item.id).order_by(Item.embedding.l2_distance(query)).limit(K)
+        # the statement as SQLAlchemy renders it, with pgvector's literal for the query vector
+        sql_text = str(stmt.compile(engine, compile_kwargs={"literal_binds": True}))
+        plan = "\n".join(r[0] for r in session.execute(text("EXPLAIN " + sql_text)))
+        check(f"{client}: EXPLAIN shows the ivfflat index my_index", "Index Scan using my_index" in plan, plan)
+        got = list(session.scalars(stmt))
+        check(f"{client}: k-NN with ivfflat.probes = lists equals the exact answer", got == want, f"got {got} want {want}")
+        session.execute(text("SET ivfflat.probes = 1"))
+        got = list(session.scalars(stmt))
+        ds = [d[i - 1] for i in got]
+        check(f"{client}: with ivfflat.probes = 1, {K} rows in distance order", len(got) == K and ds == sorted(ds), f"got {got}")
+    engine.dispose()
+
+
 def main():
-    tests = [test_psycopg, test_psycopg2, test_asyncpg, test_sqlalchemy]
+    tests = [test_psycopg, test_psycopg2, test_asyncpg, test_sqlalchemy, test_sqlalchemy_ivfflat]
     only = sys.argv[1:]
     for t in tests:
         if only and t.__name__.removeprefix("test_") not in only:
