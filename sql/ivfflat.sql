@@ -85,3 +85,10 @@ CREATE FUNCTION lodestone_ivfflat_info(index regclass,
 	AS 'MODULE_PATHNAME', 'lodestone_ivfflat_info_wrapper' LANGUAGE C STRICT;
 
 COMMENT ON FUNCTION lodestone_ivfflat_info(regclass) IS 'size and shape of a lodestone ivfflat index';
+
+CREATE FUNCTION lodestone_ivfflat_verify(index regclass,
+	OUT problem text, OUT block bigint, OUT item integer, OUT detail text)
+	RETURNS SETOF record
+	AS 'MODULE_PATHNAME', 'lodestone_ivfflat_verify_wrapper' LANGUAGE C STRICT;
+
+COMMENT ON FUNCTION lodestone_ivfflat_verify(regclass) IS 'walks a lodestone ivfflat index and lists broken list chains, bad pages and items, duplicate heap TIDs and orphan pages (no rows when sound)';

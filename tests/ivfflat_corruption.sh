@@ -12,9 +12,14 @@
 # * a cycle: the list's insert page (in the directory) is its first page,
 #   which is full, and that page's next page is itself: before the fix an
 #   INSERT followed the chain forever (until statement_timeout).
-# Each time an index scan and an INSERT run under statement_timeout and an
-# outer timeout and must fail with XX002 naming the index; the postmaster
-# keeps its pid and no backend dies.
+# * an item's heap TID offset set to 0, a TID copied onto the next item, and
+#   a chain cut after its first page (the rest orphaned).
+# Each time lodestone_ivfflat_verify must name the damage (or, where it
+# cannot find the lists, fail with XX002); for the first three an index scan
+# and an INSERT run under statement_timeout and an outer timeout and must
+# fail with XX002 naming the index; the postmaster keeps its pid and no
+# backend dies. The sound index verifies clean after a build, inserts,
+# deletes and VACUUM.
 #
 # Runtime: about 20 s.
 set -euo pipefail
@@ -51,6 +56,17 @@ if what == "lists":
     struct.pack_into("<I", data, meta + 12, 0xF0000000)
 elif what == "dir_pages":
     struct.pack_into("<I", data, meta + 16, 60000)
+elif what in ("tid0", "dup", "cut"):
+    entry = item(1)
+    (start,) = struct.unpack_from("<I", data, entry)
+    first, second = item(start, 1), item(start, 2)
+    if what == "tid0":
+        struct.pack_into("<H", data, first, 0)  # the packed TID's low 16 bits: its offset
+    elif what == "dup":
+        data[second:second + 8] = data[first:first + 8]
+    else:
+        (special,) = struct.unpack_from("<H", data, start * B + 16)
+        struct.pack_into("<I", data, start * B + special + 4, 0xFFFFFFFF)  # the chain ends at its first page
 elif what == "cycle":
     (dir_pages,) = struct.unpack_from("<I", data, meta + 16)
     entry = item(1)  # the one list: start, insert, center
@@ -81,17 +97,49 @@ run() {
   fi
 }
 
+# verify: the distinct problems lodestone_ivfflat_verify reports, "XX002",
+# or the other error.
+verify() {
+  local out status=0
+  out="$(as_pg timeout 40 env "PGOPTIONS=-c statement_timeout=15s" "$(pg_bindir)/psql" -X -h "$DIR_main/sock" \
+    -p "$PORT_main" -U postgres -d postgres -qAt -v VERBOSITY=verbose -v ON_ERROR_STOP=1 \
+    -c "SELECT string_agg(DISTINCT problem, ',') FROM lodestone_ivfflat_verify('i')" 2>&1)" || status=$?
+  if ((status == 124)); then
+    echo "hung"
+  elif ((status == 0)); then
+    echo "${out:-none}"
+  elif grep -q 'ERROR:  XX002: .*index "i"' <<<"$out"; then
+    echo "XX002"
+  else
+    echo "error: $(grep -m1 'ERROR\|terminated\|closed' <<<"$out")"
+  fi
+}
+
 scan="SELECT count(*) FROM (SELECT id FROM t ORDER BY v <-> '[0.5,0.5,0.5]' LIMIT 5) s"
 insert="INSERT INTO t VALUES (-1, '[0.5,0.5,0.5]')"
 
-for what in lists dir_pages cycle; do
+# verify on the sound index: after the build, and after inserts that add
+# pages, deletes and VACUUM.
+cluster_start "$DIR_main"
+check "sound: verify finds nothing after the build" '$0 == "none"' "$(verify)"
+sql main -c "INSERT INTO t SELECT g, ARRAY[random(), random(), random()]::vector FROM generate_series(2001, 3000) g" \
+  -c "DELETE FROM t WHERE id % 3 = 0" -c "VACUUM t" -c "INSERT INTO t SELECT g, ARRAY[random(), random(), random()]::vector FROM generate_series(3001, 3500) g"
+check "sound: and after inserts, deletes, VACUUM and more inserts" '$0 == "none"' "$(verify)"
+cluster_stop "$DIR_main"
+
+declare -A finds=([lists]=XX002 [dir_pages]=XX002 [cycle]="bad list chain,orphan page" [tid0]="bad tuple"
+  [dup]="duplicate heap TID" [cut]="bad directory entry,orphan page")
+for what in lists dir_pages cycle tid0 dup cut; do
   as_pg rm -rf "$DIR_main/data"
   as_pg cp -a "$DIR_main/pristine" "$DIR_main/data"
   patch "$what"
   : >"$DIR_main/server.log"
   cluster_start "$DIR_main"
   pid="$(head -n1 "$DIR_main/data/postmaster.pid")"
-  if [[ $what == cycle ]]; then
+  check "$what: lodestone_ivfflat_verify reports it (${finds[$what]})" "\$0 == \"${finds[$what]}\"" "$(verify)"
+  if [[ $what == tid0 || $what == dup || $what == cut ]]; then
+    : # damage that scans and inserts read past (verify's to find)
+  elif [[ $what == cycle ]]; then
     # The scan reads every page of the list from its first: it meets the
     # cycle too (and always bounded its walk).
     check "$what: INSERT fails as corruption (XX002 naming the index)" '$0 == "XX002"' "$(run "$insert")"

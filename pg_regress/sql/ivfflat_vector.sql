@@ -143,8 +143,11 @@ RESET ivfflat.probes;
 -- (VACUUM may have left dead items if a parallel test held a snapshot)
 SELECT lists, tuples >= (SELECT count(*) FROM ivf_t) AS has_every_row, empty_lists, largest_list >= tuples / lists AS largest_ok, dimensions, metric, pages > lists AS paged
   FROM lodestone_ivfflat_info('ivf_idx');
+-- lodestone_ivfflat_verify: no problem after the build, inserts and VACUUM
+SELECT * FROM lodestone_ivfflat_verify('ivf_idx');
 CREATE INDEX ivf_btree ON ivf_t (id);
 SELECT * FROM lodestone_ivfflat_info('ivf_btree');
+SELECT * FROM lodestone_ivfflat_verify('ivf_btree');
 DROP INDEX ivf_btree;
 -- the planner: an ivfflat index only serves ORDER BY ... LIMIT
 RESET enable_seqscan;

@@ -9,13 +9,18 @@ use pgrx::prelude::*;
 use pgrx::{PgLogLevel, PgSqlErrorCode};
 
 /// An index opened for reading, closed when dropped.
-struct Opened(pg_sys::Relation);
+pub(super) struct Opened(pub pg_sys::Relation, pg_sys::LOCKMODE);
 
 impl Opened {
     fn new(oid: pg_sys::Oid) -> Opened {
+        Opened::locked(oid, pg_sys::AccessShareLock as pg_sys::LOCKMODE)
+    }
+
+    /// Opened with `lock` (`ShareLock` keeps inserts and VACUUM out).
+    pub(super) fn locked(oid: pg_sys::Oid, lock: pg_sys::LOCKMODE) -> Opened {
         // SAFETY: index_open raises an ERROR for a missing or non-index OID.
-        let rel = unsafe { pg_sys::index_open(oid, pg_sys::AccessShareLock as pg_sys::LOCKMODE) };
-        let opened = Opened(rel);
+        let rel = unsafe { pg_sys::index_open(oid, lock) };
+        let opened = Opened(rel, lock);
         // SAFETY: an open index relation has its IndexAmRoutine in rd_indam.
         let ambuild = unsafe { (*(*rel).rd_indam).ambuild };
         let ours: unsafe extern "C-unwind" fn(_, _, _) -> _ = super::build::ambuild;
@@ -40,7 +45,7 @@ impl Drop for Opened {
     fn drop(&mut self) {
         if !std::thread::panicking() {
             // SAFETY: we opened it with this lock mode.
-            unsafe { pg_sys::index_close(self.0, pg_sys::AccessShareLock as pg_sys::LOCKMODE) };
+            unsafe { pg_sys::index_close(self.0, self.1) };
         }
     }
 }

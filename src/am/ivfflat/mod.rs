@@ -12,6 +12,7 @@
 //! | `options.rs`  | `amoptions`, the `ivfflat.*` settings                 |
 //! | `layout.rs`   | meta page, directory, list pages                      |
 //! | `info.rs`     | `lodestone_ivfflat_info`                              |
+//! | `verify.rs`   | `lodestone_ivfflat_verify`                            |
 //! | this file     | the handler, `amcostestimate`, `amvalidate`           |
 
 pub mod build;
@@ -22,6 +23,7 @@ pub mod layout;
 pub mod options;
 pub mod scan;
 pub mod vacuum;
+pub mod verify;
 
 use crate::types::RawDatum;
 use pgrx::prelude::*;
