@@ -39,6 +39,7 @@ pgrx::extension_sql_file!("../sql/pq.sql", name = "pq", requires = ["hnsw"]);
 pgrx::extension_sql_file!("../sql/personalize.sql", name = "personalize", requires = ["pq"]);
 pgrx::extension_sql_file!("../sql/observability.sql", name = "observability", requires = ["personalize"]);
 pgrx::extension_sql_file!("../sql/ivfflat.sql", name = "ivfflat", requires = ["observability"]);
+pgrx::extension_sql_file!("../sql/sphere.sql", name = "sphere", requires = ["ivfflat"]);
 
 /// Called when Postgres loads the library: registers index options and the
 /// `hnsw.*` settings.

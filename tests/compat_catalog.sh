@@ -19,8 +19,8 @@ fi
 # that matches nothing).
 known_missing='^<none>$'
 # lodestone's own objects (personalization, introspection, observability,
-# the pq type and its codebooks in schema lodestone).
-lodestone_only='lodestone_|lodestone\.|schema lodestone|\bpq\b|pq_|preference_|weighted_|scalar_mul_vector|scalar4_|vector_mul_scalar|vector_div_scalar|operator \*\((vector, (real|double precision)|(real|double precision), vector)\)|operator /\(vector, (real|double precision)\)'
+# the pq type and its codebooks in schema lodestone, threshold search).
+lodestone_only='sphere|lodestone_|lodestone\.|schema lodestone|\bpq\b|pq_|preference_|weighted_|scalar_mul_vector|scalar4_|vector_mul_scalar|vector_div_scalar|operator \*\((vector, (real|double precision)|(real|double precision), vector)\)|operator /\(vector, (real|double precision)\)'
 
 new_cluster main
 sql main -c "CREATE DATABASE pgv" -c "CREATE DATABASE lod"

@@ -42,6 +42,26 @@ pub enum Metric {
     Jaccard,
 }
 
+impl Metric {
+    /// The largest internal distance ([`Space::distance`]) of a row whose
+    /// operator distance (`<->`, `<#>`, `<=>`, `<+>`, `<~>`, `<%>`) is below
+    /// `radius`, plus room for rounding (the index keeps cosine payloads
+    /// normalised in single precision, the operator works in double): a
+    /// threshold scan returns rows up to it and the executor rechecks each.
+    /// Negative when no row can be that close under L2.
+    pub fn internal_bound(self, radius: f64) -> f32 {
+        let bound = match self {
+            // Internal: squared distance.
+            Metric::L2 if radius > 0.0 => radius * radius,
+            Metric::L2 => -1.0,
+            // Internal: -a·q of unit vectors; the operator's 1 - cos.
+            Metric::Cosine => radius - 1.0,
+            Metric::InnerProduct | Metric::L1 | Metric::Hamming | Metric::Jaccard => radius,
+        };
+        (bound + 1e-4 * bound.abs().max(1.0)) as f32
+    }
+}
+
 /// The representation of stored vectors.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Element {
@@ -322,6 +342,37 @@ pub fn as_sparse(bytes: &[u8]) -> SparseRef<'_> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn internal_bound_keeps_every_row_inside_the_radius() {
+        use crate::distance::dense;
+        let mut rng = crate::quant::rng::Rng::new(7);
+        for _ in 0..500 {
+            let a: Vec<f32> = (0..16).map(|_| rng.next_f64() as f32 * 2.0 - 1.0).collect();
+            let q: Vec<f32> = (0..16).map(|_| rng.next_f64() as f32 * 2.0 - 1.0).collect();
+            for metric in [Metric::L2, Metric::InnerProduct, Metric::Cosine, Metric::L1] {
+                let space = Space::new(Element::F32, metric, 16);
+                let (pa, pq) = (space.payload_from_f32(&a).unwrap(), space.payload_from_f32(&q).unwrap());
+                let internal = space.distance(pa.as_bytes(), pq.as_bytes());
+                let operator = match metric {
+                    Metric::L2 => dense::l2_squared(&a, &q).sqrt(),
+                    Metric::InnerProduct => -dense::dot(&a, &q),
+                    Metric::Cosine => dense::cosine_distance(&a, &q),
+                    _ => dense::l1(&a, &q),
+                };
+                // A radius just above the row's distance: the row is inside,
+                // and the bound must let it through; well below: not.
+                let inside = operator + 1e-9 * operator.abs().max(1.0);
+                assert!(internal <= metric.internal_bound(inside), "{metric:?}: {internal} > bound of {inside}");
+                assert!(
+                    internal > metric.internal_bound(operator - 0.01),
+                    "{metric:?}: bound far below still lets it in"
+                );
+            }
+        }
+        assert!(Metric::L2.internal_bound(0.0) < 0.0);
+        assert!(Metric::L2.internal_bound(-1.0) < 0.0);
+    }
+
     use super::*;
 
     fn payload(space: &Space, v: &[f32]) -> Payload {

@@ -13,6 +13,7 @@ pub mod pq;
 pub mod pq_dump;
 pub mod sparse_datum;
 pub mod sparsevec;
+pub mod sphere;
 pub mod varlena;
 pub mod vector;
 

@@ -33,6 +33,8 @@ SELECT line FROM (
                 (SELECT string_agg(x, ', ' ORDER BY x) FROM (
                    SELECT format('op%s %s%s', ao.amopstrategy, ao.amopopr::regoperator, CASE WHEN ao.amoppurpose = 'o' THEN ' for order by' ELSE '' END) AS x
                    FROM pg_amop ao WHERE ao.amopfamily = oc.opcfamily
+                     -- lodestone's threshold operators (sphere_vector): its own additions
+                     AND ao.amoprighttype::regtype::text NOT LIKE 'sphere%'
                    UNION ALL
                    SELECT format('fn%s %s', ap.amprocnum, ap.amproc::regprocedure) FROM pg_amproc ap WHERE ap.amprocfamily = oc.opcfamily) s))
   FROM members m JOIN pg_opclass oc ON m.classid = 'pg_opclass'::regclass AND oc.oid = m.objid JOIN pg_am am ON am.oid = oc.opcmethod

@@ -96,7 +96,7 @@ unsafe extern "C-unwind" fn amvalidate(_opclass: pg_sys::Oid) -> bool {
 /// the upper levels' walk (`entry level × m`) plus the layer-0 beam
 /// (`2m × ef_search`, of which a fraction shrinking like
 /// `log n / (log m · (1 + log ef_search))` is new), over the row count.
-/// Without an `ORDER BY` the index is never used.
+/// Without an `ORDER BY` the index is used only for a threshold qual.
 #[pgrx::pg_guard]
 #[allow(clippy::too_many_arguments)]
 unsafe extern "C-unwind" fn amcostestimate(
@@ -112,6 +112,19 @@ unsafe extern "C-unwind" fn amcostestimate(
     // SAFETY: the planner passes valid pointers for all outputs, and a path
     // over an open index whose meta page we may read.
     unsafe {
+        if (*path).indexorderbys.is_null() && !(*path).indexclauses.is_null() {
+            // A threshold qual alone (`v <<->> sphere(q, r)`): the walk
+            // reads about the rows inside the sphere, which is what the
+            // generic estimate charges for the qual's selectivity.
+            let mut costs = pg_sys::GenericCosts::default();
+            pg_sys::genericcostestimate(root, path, loop_count, &mut costs);
+            *startup_cost = costs.indexStartupCost;
+            *total_cost = costs.indexTotalCost;
+            *selectivity = costs.indexSelectivity;
+            *correlation = costs.indexCorrelation;
+            *pages = costs.numIndexPages;
+            return;
+        }
         if (*path).indexorderbys.is_null() {
             *startup_cost = f64::INFINITY;
             *total_cost = f64::INFINITY;

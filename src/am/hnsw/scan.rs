@@ -79,6 +79,11 @@ const ENTRY_TRIES: usize = 100;
 /// id, one control byte, a table between 7/16 and 7/8 full).
 const VISITED_BYTES: usize = 16;
 
+/// Rounds in a row without a node inside the sphere that end a threshold
+/// search. One is a margin of a whole beam past the sphere's edge; a second
+/// catches rows the edge's neighbourhood reaches only through farther ones.
+const EMPTY_ROUNDS: u32 = 2;
+
 /// The node cache is kept below this size whatever the budget, so that a
 /// scan past its budget does not read every node twice.
 const CACHE_FLOOR: usize = 64 * 1024;
@@ -113,6 +118,16 @@ struct ScanState {
     walk_over: bool,
     /// The pages were swept for nodes the walk could not reach.
     swept: bool,
+    /// Threshold search (`v <<->> sphere(q, r)`, src/types/sphere.rs): the
+    /// largest internal distance a row inside the sphere can have. Rows
+    /// beyond it are not returned, and the scan ends after a round that
+    /// found nothing inside (set only when the sphere's center is the
+    /// query the scan walks from).
+    threshold: Option<f32>,
+    /// Rounds in a row that found no node inside the threshold.
+    empty_rounds: u32,
+    /// A sphere qual is in the scan keys: the executor rechecks each row.
+    recheck: bool,
 }
 
 /// What re-ranking needs to read the indexed value of a heap row: a table
@@ -161,6 +176,9 @@ pub unsafe extern "C-unwind" fn ambeginscan(
         codes: None,
         walk_over: false,
         swept: false,
+        threshold: None,
+        empty_rounds: 0,
+        recheck: false,
     };
     // SAFETY: the state lives until the scan's memory context is deleted or
     // reset, which also happens when the query fails.
@@ -197,19 +215,62 @@ pub unsafe extern "C-unwind" fn amrescan(
     state.exhausted = false;
     state.walk_over = false;
     state.swept = false;
+    state.threshold = None;
+    state.empty_rounds = 0;
+    state.recheck = false;
 }
 
-/// The query vector as the index's payload (`None` for a NULL argument).
-fn query_payload(scan: pg_sys::IndexScanDesc, space: &Space) -> Option<Payload> {
-    // SAFETY: an ordered hnsw scan has one order-by key.
-    let key = unsafe { &*(*scan).orderByData };
+/// A threshold qual: the sphere's center (a datum of the column's type,
+/// `None` when NULL) and radius; `None` for no sphere qual.
+struct Sphere {
+    center: Option<pg_sys::Datum>,
+    radius: f64,
+}
+
+/// The first sphere qual among the scan keys (strategy 2 in every operator
+/// class; the executor rechecks any others).
+fn sphere_key(scan: pg_sys::IndexScanDesc) -> Option<Sphere> {
+    // SAFETY: keyData holds numberOfKeys keys, copied in amrescan.
+    let keys = unsafe {
+        let n = usize::try_from((*scan).numberOfKeys).unwrap_or(0);
+        if n == 0 || (*scan).keyData.is_null() {
+            return None;
+        }
+        std::slice::from_raw_parts((*scan).keyData, n)
+    };
+    let key = keys.iter().find(|k| k.sk_strategy == 2)?;
     if key.sk_flags & pg_sys::SK_ISNULL as i32 != 0 {
-        return None;
+        return Some(Sphere { center: None, radius: 0.0 });
     }
+    // SAFETY: a strategy-2 key's argument is a sphere of the column's type.
+    Some(match unsafe { crate::types::sphere::sphere_parts(key.sk_argument) } {
+        Some((center, radius)) => Sphere { center: Some(center), radius },
+        None => Sphere { center: None, radius: 0.0 },
+    })
+}
+
+/// The query vector as the index's payload (`None` for a NULL argument):
+/// the order-by argument, or without one the sphere's center.
+fn query_payload(scan: pg_sys::IndexScanDesc, space: &Space) -> Option<Payload> {
+    // SAFETY: the descriptor's counts; an ordered hnsw scan has one
+    // order-by key.
+    if unsafe { (*scan).numberOfOrderBys } > 0 {
+        // SAFETY: as above.
+        let key = unsafe { &*(*scan).orderByData };
+        if key.sk_flags & pg_sys::SK_ISNULL as i32 != 0 {
+            return None;
+        }
+        return datum_payload(key.sk_argument, space);
+    }
+    datum_payload(sphere_key(scan)?.center?, space)
+}
+
+/// A non-null value of the column's type as the index's payload.
+fn datum_payload(datum: pg_sys::Datum, space: &Space) -> Option<Payload> {
     match space.element {
         Element::F32 => {
-            // SAFETY: the order-by argument has the operator's right type.
-            let v = unsafe { DenseRef::<f32>::from_datum(key.sk_argument) };
+            // SAFETY: the argument has the column's type (operator classes pair them).
+            let v = unsafe { DenseRef::<f32>::from_datum(datum) };
             if v.dim() != space.dims {
                 raise(Error::different_dims("vector", v.dim(), space.dims));
             }
@@ -220,8 +281,8 @@ fn query_payload(scan: pg_sys::IndexScanDesc, space: &Space) -> Option<Payload> 
             }))
         }
         Element::F16 => {
-            // SAFETY: the order-by argument has the operator's right type.
-            let v = unsafe { DenseRef::<half::f16>::from_datum(key.sk_argument) };
+            // SAFETY: the argument has the column's type (operator classes pair them).
+            let v = unsafe { DenseRef::<half::f16>::from_datum(datum) };
             if v.dim() != space.dims {
                 raise(Error::different_dims("halfvec", v.dim(), space.dims));
             }
@@ -229,16 +290,16 @@ fn query_payload(scan: pg_sys::IndexScanDesc, space: &Space) -> Option<Payload> 
             space.payload_from_f16(v.as_slice()).or_else(|| raw.payload_from_f16(v.as_slice()))
         }
         Element::Bit => {
-            // SAFETY: the order-by argument has the operator's right type.
-            let (bits, bytes) = unsafe { crate::types::bit::bit_parts(key.sk_argument) };
+            // SAFETY: the argument has the column's type (operator classes pair them).
+            let (bits, bytes) = unsafe { crate::types::bit::bit_parts(datum) };
             if bits != space.dims {
                 raise(Error::different_bit_lengths(bits, space.dims));
             }
             Some(space.payload_from_bits(bytes))
         }
         Element::Sparse => {
-            // SAFETY: the order-by argument has the operator's right type.
-            let v = unsafe { crate::types::sparse_datum::SparseArg::from_datum(key.sk_argument) };
+            // SAFETY: the argument has the column's type (operator classes pair them).
+            let v = unsafe { crate::types::sparse_datum::SparseArg::from_datum(datum) };
             if v.dim() as usize != space.dims {
                 raise(Error::different_dims("sparsevec", v.dim() as usize, space.dims));
             }
@@ -269,6 +330,9 @@ pub unsafe extern "C-unwind" fn amgettuple(
             continue;
         }
         if let Some((distance, tid)) = state.ready.pop_front() {
+            if state.threshold.is_some_and(|bound| distance > bound) {
+                continue; // outside the sphere
+            }
             if state.mode == IterativeScan::StrictOrder {
                 if distance < state.previous {
                     continue;
@@ -278,7 +342,7 @@ pub unsafe extern "C-unwind" fn amgettuple(
             // SAFETY: writes the result fields of the scan descriptor.
             unsafe {
                 (*scan).xs_heaptid = tid_from_ref(tid);
-                (*scan).xs_recheck = false;
+                (*scan).xs_recheck = state.recheck;
                 (*scan).xs_recheckorderby = false;
             }
             return true;
@@ -293,7 +357,7 @@ fn start(scan: pg_sys::IndexScanDesc, state: &mut ScanState) {
     state.started = true;
     // SAFETY: checks the descriptor as pgvector does.
     unsafe {
-        if (*scan).orderByData.is_null() {
+        if (*scan).numberOfOrderBys == 0 && sphere_key(scan).is_none() {
             pgrx::error!("cannot scan hnsw index without order");
         }
         let snapshot = (*scan).xs_snapshot;
@@ -309,6 +373,22 @@ fn start(scan: pg_sys::IndexScanDesc, state: &mut ScanState) {
     }
     state.mode = options::iterative_scan();
     state.ef_search = options::ef_search();
+    let sphere = sphere_key(scan);
+    if let Some(sphere) = &sphere {
+        state.recheck = true;
+        if sphere.center.is_none() {
+            state.exhausted = true; // a NULL sphere: the operator is NULL for every row
+            return;
+        }
+        // Every row inside the sphere, not ef_search of them: rounds until
+        // one finds nothing inside. With an ORDER BY the rows must come in
+        // order (strict), without one as found.
+        if state.mode == IterativeScan::Off {
+            // SAFETY: reads the descriptor's count.
+            let ordered = unsafe { (*scan).numberOfOrderBys } > 0;
+            state.mode = if ordered { IterativeScan::StrictOrder } else { IterativeScan::RelaxedOrder };
+        }
+    }
     // The lock comes before the meta page (finding 2): VACUUM frees a node
     // only after holding it exclusively, so the entry read under it stays
     // a node until the scan lets go.
@@ -317,6 +397,18 @@ fn start(scan: pg_sys::IndexScanDesc, state: &mut ScanState) {
         state.exhausted = true;
         return;
     };
+    if let Some(Sphere { center: Some(center), radius }) = sphere {
+        // The threshold ends the walk only when the walk starts from the
+        // sphere's center; otherwise the sphere is a filter the executor
+        // applies.
+        let same = match (&state.query, datum_payload(center, &graph.space)) {
+            (Some(query), Some(center)) => query.as_bytes() == center.as_bytes(),
+            _ => false,
+        };
+        if same {
+            state.threshold = Some(graph.space.metric.internal_bound(radius));
+        }
+    }
     if state.quantized {
         state.rerank = options::rerank_candidates();
         state.ef_search = state.ef_search.max(state.rerank);
@@ -345,9 +437,31 @@ fn start(scan: pg_sys::IndexScanDesc, state: &mut ScanState) {
             found.truncate(state.ef_search);
         }
     }
+    count_round(state, &found);
     queue_results(state, &mut graph, &found);
     state.discarded.extend(discarded.into_iter().map(Reverse));
     state.graph = Some(graph);
+}
+
+/// Empty rounds that end a threshold search. Under inner product the
+/// "sphere" is a half-space, and -a·q says little about what a node's
+/// neighbours hold: more rounds (measured in hnsw_threshold.sql).
+fn empty_rounds_to_stop(metric: crate::hnsw::space::Metric) -> u32 {
+    match metric {
+        crate::hnsw::space::Metric::InnerProduct => EMPTY_ROUNDS * 4,
+        _ => EMPTY_ROUNDS,
+    }
+}
+
+/// Counts a round that found no node inside the threshold.
+fn count_round(state: &mut ScanState, found: &[Scored<u64>]) {
+    if let Some(bound) = state.threshold {
+        if found.iter().any(|s| s.distance <= bound) {
+            state.empty_rounds = 0;
+        } else {
+            state.empty_rounds += 1;
+        }
+    }
 }
 
 /// Reads the meta page and scores its entry point: the graph to walk, the
@@ -602,12 +716,24 @@ fn resume(state: &mut ScanState) -> bool {
     }
     // pgvector's budget: layer-0 nodes visited, memory kept.
     let over_budget = state.walk_over || state.visited.len() >= options::max_scan_tuples() || held > limit;
+    // A threshold search ends after rounds with nothing inside the sphere:
+    // what is left is farther than all they saw.
+    if state.empty_rounds >= empty_rounds_to_stop(graph.space.metric) {
+        state.exhausted = true;
+        state.graph = Some(graph);
+        return false;
+    }
     if over_budget {
         // Return what was scored, one by one, without walking further.
         let Some(Reverse(next)) = state.discarded.pop() else {
             state.exhausted = true;
             return false;
         };
+        if state.threshold.is_some_and(|bound| next.distance > bound) {
+            state.exhausted = true; // the rest are farther still
+            state.graph = Some(graph);
+            return false;
+        }
         queue_results(state, &mut graph, &[next]);
         state.graph = Some(graph);
         return true;
@@ -635,6 +761,7 @@ fn resume(state: &mut ScanState) -> bool {
             state.graph = Some(graph);
             return false;
         }
+        count_round(state, &found);
         queue_results(state, &mut graph, &found);
         state.graph = Some(graph);
         return true;
@@ -652,6 +779,7 @@ fn resume(state: &mut ScanState) -> bool {
         Some(&mut discarded),
     );
     state.walk_over |= walk.stopped;
+    count_round(state, &found);
     queue_results(state, &mut graph, &found);
     state.discarded.extend(discarded.into_iter().map(Reverse));
     state.graph = Some(graph);

@@ -1,0 +1,87 @@
+//! Threshold search: "every row closer than r to q".
+//!
+//! `sphere(q, r)` is a composite value (`sphere_vector`: a center and a
+//! `double precision` radius), and `v <<->> sphere(q, r)`
+//! holds when `v <-> q < r`; likewise `<<#>>` for `<#>`, `<<=>>` for `<=>`
+//! and `<<+>>` for `<+>`. The operators are in the hnsw operator classes
+//! (strategy 2), so an index scan answers them: it walks outward from the
+//! center and stops once a whole round finds nothing inside the sphere
+//! (`src/am/hnsw/scan.rs`); the executor rechecks every row it returns.
+//! The same operator evaluated on a row gives the exact answer, so a
+//! sequential scan and an index scan agree.
+
+use super::varlena::DenseRef;
+use super::{raise, RawDatum};
+use crate::distance::dense;
+use crate::format::Error;
+use pgrx::prelude::*;
+
+/// The center (a datum of the element type) and the radius of a sphere
+/// datum; `None` when either field is NULL.
+///
+/// # Safety
+/// `datum` must be a non-null value of a sphere composite type.
+pub unsafe fn sphere_parts(datum: pg_sys::Datum) -> Option<(pg_sys::Datum, f64)> {
+    // SAFETY: a composite datum is a varlena HeapTupleHeader (detoasted
+    // here); its first field is the center, its second a float8.
+    unsafe {
+        let tuple = pg_sys::pg_detoast_datum(datum.cast_mut_ptr()).cast::<pg_sys::HeapTupleHeaderData>();
+        let mut null = false;
+        let center = pg_sys::GetAttributeByNum(tuple, 1, &mut null);
+        if null {
+            return None;
+        }
+        let radius = pg_sys::GetAttributeByNum(tuple, 2, &mut null);
+        if null {
+            return None;
+        }
+        Some((center, f64::from_bits(radius.value() as u64)))
+    }
+}
+
+/// Whether a dense value lies strictly inside a sphere under `distance`
+/// (NULL when the sphere's center or radius is NULL).
+fn within<E: Copy>(fcinfo: pg_sys::FunctionCallInfo, type_name: &str, distance: fn(&[E], &[E]) -> f64) -> RawDatum {
+    // SAFETY: the SQL declarations are STRICT with two arguments: a dense
+    // value whose elements are `E` and a sphere of the same type.
+    unsafe {
+        let args = (*fcinfo).args.as_slice(2);
+        let value = DenseRef::<E>::from_datum(args[0].value);
+        let Some((center, radius)) = sphere_parts(args[1].value) else {
+            (*fcinfo).isnull = true;
+            return RawDatum(pg_sys::Datum::from(0usize));
+        };
+        let center = DenseRef::<E>::from_datum(center);
+        if value.dim() != center.dim() {
+            raise(Error::different_dims(type_name, value.dim(), center.dim()));
+        }
+        RawDatum(pg_sys::Datum::from(distance(value.as_slice(), center.as_slice()) < radius))
+    }
+}
+
+fn l2(a: &[f32], b: &[f32]) -> f64 {
+    dense::l2_squared(a, b).sqrt()
+}
+fn negative_ip(a: &[f32], b: &[f32]) -> f64 {
+    -dense::dot(a, b)
+}
+
+#[pg_extern(sql = false)]
+fn vector_l2_within(fcinfo: pg_sys::FunctionCallInfo) -> RawDatum {
+    within(fcinfo, "vector", l2)
+}
+
+#[pg_extern(sql = false)]
+fn vector_ip_within(fcinfo: pg_sys::FunctionCallInfo) -> RawDatum {
+    within(fcinfo, "vector", negative_ip)
+}
+
+#[pg_extern(sql = false)]
+fn vector_cosine_within(fcinfo: pg_sys::FunctionCallInfo) -> RawDatum {
+    within(fcinfo, "vector", dense::cosine_distance)
+}
+
+#[pg_extern(sql = false)]
+fn vector_l1_within(fcinfo: pg_sys::FunctionCallInfo) -> RawDatum {
+    within(fcinfo, "vector", dense::l1)
+}
