@@ -215,10 +215,20 @@ def relation_sizes(conn: psycopg.Connection) -> dict[str, int]:
     return {"table_bytes": int(table), "index_bytes": int(index or 0)}
 
 
-def search_statement(metric: str, k: int) -> sql.Composed:
-    """The k-nearest-neighbour query, its vector as a binary parameter."""
-    return sql.SQL("SELECT id FROM {} ORDER BY embedding {} %b LIMIT {}").format(
-        sql.Identifier(TABLE), sql.SQL(OPERATORS[metric]), sql.Literal(k))
+def search_statement(metric: str, k: int, setting: str, value: int) -> sql.Composed:
+    """The k-nearest-neighbour query, its vector as a binary parameter, to run
+    under ``SET setting = value``.
+
+    The setting is named in a comment so that each sweep point prepares a
+    statement of its own: a prepared statement keeps the generic plan it
+    settled on under the setting of its first executions, and a ``SET`` does
+    not replan it, so a plan chosen at a large ``ivfflat.probes`` (a
+    sequential scan, exact) would go on answering at every smaller one.
+    """
+    if setting not in SEARCH_SETTINGS.values():
+        raise ValueError(f"not a search setting: {setting}")
+    return sql.SQL("SELECT id FROM {} ORDER BY embedding {} %b LIMIT {} /* {} = {} */").format(
+        sql.Identifier(TABLE), sql.SQL(OPERATORS[metric]), sql.Literal(k), sql.SQL(setting), sql.SQL(str(int(value))))
 
 
 def insert_statement() -> sql.Composed:
@@ -231,10 +241,12 @@ def set_search(conn: psycopg.Connection, setting: str, value: int) -> None:
     conn.execute(sql.SQL("SET {} = {}").format(sql.Identifier(*setting.split(".")), sql.Literal(value)))
 
 
-def uses_index(conn: psycopg.Connection, metric: str, k: int, query: np.ndarray) -> bool:
-    """Whether the planner answers the k-NN query through the index. A query
-    the planner sends to a sequential scan instead is exact and slow, and would
-    be measured as if it were the index's."""
-    plan = conn.execute(sql.SQL("EXPLAIN (COSTS OFF) {}").format(search_statement(metric, k)), (query,),
-                        binary=True).fetchall()
+def uses_index(conn: psycopg.Connection, metric: str, k: int, setting: str, value: int,
+               query: np.ndarray) -> bool:
+    """Whether the planner answers the k-NN query through the index (under the
+    ``SET setting = value`` this session has made). A query the planner sends
+    to a sequential scan instead is exact and slow, and would be measured as if
+    it were the index's."""
+    plan = conn.execute(sql.SQL("EXPLAIN (COSTS OFF) {}").format(search_statement(metric, k, setting, value)),
+                        (query,), binary=True).fetchall()
     return any(INDEX in row[0] for row in plan)

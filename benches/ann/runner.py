@@ -243,8 +243,9 @@ class System:
         measured)."""
         t0 = time.perf_counter()
         self.pool = workload.ClientPool(self.dsn, self.args.clients)
-        db.set_search(self.conn, self.args.setting, max(self.args.sweep))
-        workload.search(self.conn, db.search_statement(self.args.metric, self.args.k), self.dataset.queries)
+        args, top = self.args, max(self.args.sweep)
+        db.set_search(self.conn, args.setting, top)
+        workload.search(self.conn, db.search_statement(args.metric, args.k, args.setting, top), self.dataset.queries)
         self.result["sweep"] = []
         self._phase("warmup", t0)
 
@@ -260,13 +261,15 @@ class System:
         db.set_search(self.conn, args.setting, value)
         sweep = self.result["sweep"]
         new_point = not sweep or sweep[-1][key] != value
-        if new_point and not db.uses_index(self.conn, args.metric, args.k, ds.queries[0]):
+        if new_point and not db.uses_index(self.conn, args.metric, args.k, args.setting, value, ds.queries[0]):
             # The planner's cost of an ivfflat scan grows with probes; past
             # some value it prefers an exact sequential scan, whose numbers
             # would be reported as the index's.
-            raise RuntimeError(f"the planner does not use the index for the k-NN query at {args.setting} = {value}")
+            raise RuntimeError(f"the planner does not use the index for the k-NN query at {args.setting} = {value} "
+                               "(a sequential scan is cheaper: sweep smaller values, or use more rows)")
         ids: list[list[int]] = []
-        one = workload.search(self.conn, db.search_statement(args.metric, args.k), ds.queries, collect=ids)
+        one = workload.search(self.conn, db.search_statement(args.metric, args.k, args.setting, value), ds.queries,
+                              collect=ids)
         many = self.pool.search(args.metric, args.k, args.setting, value, ds.queries, args.duration)
         if new_point:
             sweep.append({key: value, "recall": ds.recall(ids, args.k), "clients": {}})

@@ -95,7 +95,7 @@ def _client_main(dsn: str, pipe, barrier) -> None:
                 if kind == "search":
                     metric, k, setting, value, queries, first, duration = args
                     db.set_search(conn, setting, value)
-                    statement = db.search_statement(metric, k)
+                    statement = db.search_statement(metric, k, setting, value)
                     barrier.wait(timeout=120)
                     run = search(conn, statement, queries, first, until=time.monotonic() + duration)
                 else:
