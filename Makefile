@@ -1,7 +1,7 @@
 # lodestone — the commands a developer and CI use. Each target is a thin
 # wrapper over a script in scripts/ or benches/, which documents itself.
 
-.PHONY: help demo demo-personalization demo-stop demo-clean test setup install regress regress-accept compat bench-kernels bench-quant bench-graph bench-sql bench-pq bench-ann bench-citus fmt lint \
+.PHONY: help demo demo-personalization demo-stop demo-clean test setup install regress regress-accept compat bench-kernels bench-quant bench-graph bench-sql bench-pq bench-ann bench-ivfflat bench-citus fmt lint \
 	reliability soak crash fuzz fuzz-long stress
 
 help:            ## list the targets
@@ -57,6 +57,9 @@ bench-citus:     ## single node vs Citus with 1 and 2 workers (needs Citus); ARG
 
 bench-ann:       ## ANN benchmark (hnsw build, recall/QPS sweep, inserts), pgvector vs lodestone; ARGS="--dataset debian"
 	benches/ann.sh $(ARGS)
+
+bench-ivfflat:   ## the ANN benchmark with ivfflat (lists 1000, probes 10,20,40) instead of hnsw; ARGS="--dataset debian"
+	benches/ann.sh --index ivfflat $(ARGS)
 
 reliability:     ## only the reliability tests (replication, crash, soak, hostile input, backups, logical, fuzz); docs/reliability.md
 	@for t in tests/reliability_*.sh tests/format_fuzz.sh; do echo "== $$t"; bash $$t || exit 1; done

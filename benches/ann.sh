@@ -6,10 +6,19 @@
 # hnsw build, hnsw.ef_search sweep (recall@10, QPS, p50/p99 with 1 and N
 # clients), single-row INSERTs. Writes results.md, results.json and
 # recall_qps.png under target/bench-ann/results/DATASET/ (or --out DIR).
+# With --index ivfflat the same run builds ivfflat (WITH (lists = --lists,
+# default 1000)) and sweeps ivfflat.probes (--probes, default 10,20,40)
+# instead, into results/DATASET-ivfflat/. Both systems build with the
+# maintenance_work_mem and max_parallel_maintenance_workers of postgres.conf,
+# which the report states: lodestone's ivfflat k-means uses workers + 1
+# threads, pgvector's k-means one (its workers only assign rows to lists).
 #
 #   benches/ann.sh                              synthetic, 100k x 384
 #   benches/ann.sh --dataset debian             Debian package descriptions, MiniLM
 #   benches/ann.sh --dataset file --base x.fvecs [--queries q.fvecs --gt gt.ivecs]
+#   benches/ann.sh --index ivfflat [--lists 1000 --probes 10,20,40]
+#                                               ivfflat instead of hnsw (any dataset)
+#   benches/ann.sh --n 5000 --dim 64 --nq 100   a small synthetic set (smoke test)
 #   benches/ann.sh --help                       every option
 #
 #   SYSTEMS="lodestone" benches/ann.sh ...      only these extensions

@@ -1,9 +1,10 @@
 """Everything the benchmark says to Postgres.
 
 Only SQL that pgvector defines is used (the ``vector`` type and its binary
-format, the distance operators, ``USING hnsw`` with its opclasses and the
-``hnsw.ef_search`` setting), so the same code measures pgvector and any
-drop-in replacement for it, each in a database of its own.
+format, the distance operators, ``USING hnsw`` and ``USING ivfflat`` with their
+opclasses, the ``hnsw.ef_search`` and ``ivfflat.probes`` settings), so the same
+code measures pgvector and any drop-in replacement for it, each in a database
+of its own.
 """
 
 from __future__ import annotations
@@ -25,6 +26,8 @@ TABLE = "items"
 INDEX = "items_embedding_idx"
 OPERATORS = {"l2": "<->", "cosine": "<=>", "ip": "<#>"}
 OPCLASSES = {"l2": "vector_l2_ops", "cosine": "vector_cosine_ops", "ip": "vector_ip_ops"}
+# The access methods measured, and the setting each one's searches sweep.
+SEARCH_SETTINGS = {"hnsw": "hnsw.ef_search", "ivfflat": "ivfflat.probes"}
 
 # Server settings recorded with every run (benches/ann/postgres.conf sets most).
 SETTINGS = ("shared_buffers", "maintenance_work_mem", "max_parallel_maintenance_workers",
@@ -70,12 +73,12 @@ def connect(dsn: str, wait: float = 60.0) -> psycopg.Connection:
 
 @dataclass
 class ServerInfo:
-    """What a database offers: versions, whether ``hnsw`` exists, its settings."""
+    """What a database offers: versions, which of ``SEARCH_SETTINGS``'s access methods exist, its settings."""
 
     server_version: str
     extension: str
     extension_version: str
-    has_hnsw: bool
+    access_methods: frozenset[str]
     settings: dict[str, str]
 
 
@@ -86,10 +89,11 @@ def server_info(conn: psycopg.Connection) -> ServerInfo:
         "SELECT e.extname, e.extversion FROM pg_extension e JOIN pg_type t ON t.typnamespace = e.extnamespace"
         " JOIN pg_depend d ON d.objid = t.oid AND d.refobjid = e.oid AND d.deptype = 'e'"
         " WHERE t.typname = 'vector' LIMIT 1").fetchone() or ("?", "?")
-    has_hnsw = conn.execute("SELECT EXISTS (SELECT 1 FROM pg_am WHERE amname = 'hnsw')").fetchone()[0]
+    methods = frozenset(r[0] for r in conn.execute(
+        "SELECT amname FROM pg_am WHERE amname = ANY(%s)", (list(SEARCH_SETTINGS),)).fetchall())
     settings = {name: conn.execute(sql.SQL("SHOW {}").format(sql.Identifier(name))).fetchone()[0]
                 for name in SETTINGS}
-    return ServerInfo(version, ext[0], ext[1], bool(has_hnsw), settings)
+    return ServerInfo(version, ext[0], ext[1], methods, settings)
 
 
 def create_table(conn: psycopg.Connection, dim: int) -> None:
@@ -148,18 +152,22 @@ class BuildResult:
     phases: dict[str, float] = field(default_factory=dict)
 
 
-def build_index(dsn: str, metric: str, m: int, ef_construction: int,
+def build_index(dsn: str, method: str, metric: str, options: dict[str, int],
                 on_progress: Callable[[BuildProgress], None], poll: float = 0.25,
                 extra: str | None = None) -> BuildResult:
-    """Runs ``CREATE INDEX ... USING hnsw`` on its own connection and times it,
-    while this thread samples its row of ``pg_stat_progress_create_index``.
+    """Runs ``CREATE INDEX ... USING method (...) WITH (options)`` on its own
+    connection and times it, while this thread samples its row of
+    ``pg_stat_progress_create_index``.
 
     Raises the build's ``psycopg.Error`` if the build fails.
     """
+    with_list = [sql.SQL("{} = {}").format(sql.Identifier(k), sql.Literal(v)) for k, v in options.items()]
     # ``extra``: more options from the command line (``--with``), trusted as SQL.
-    stmt = sql.SQL("CREATE INDEX {} ON {} USING hnsw (embedding {}) WITH (m = {}, ef_construction = {}{})").format(
-        sql.Identifier(INDEX), sql.Identifier(TABLE), sql.SQL(OPCLASSES[metric]),
-        sql.Literal(m), sql.Literal(ef_construction), sql.SQL(", " + extra if extra else ""))
+    if extra:
+        with_list.append(sql.SQL(extra))
+    stmt = sql.SQL("CREATE INDEX {} ON {} USING {} (embedding {}) WITH ({})").format(
+        sql.Identifier(INDEX), sql.Identifier(TABLE), sql.Identifier(method), sql.SQL(OPCLASSES[metric]),
+        sql.SQL(", ").join(with_list))
     builder, watcher = connect(dsn), connect(dsn)
     outcome: dict[str, object] = {}
 
@@ -201,16 +209,26 @@ def build_index(dsn: str, metric: str, m: int, ef_construction: int,
 
 
 def relation_sizes(conn: psycopg.Connection) -> dict[str, int]:
-    """On-disk bytes of the table (with TOAST) and of the hnsw index, if any."""
+    """On-disk bytes of the table (with TOAST) and of the index, if any."""
     table, index = conn.execute(
         "SELECT pg_table_size(%s::regclass), pg_relation_size(to_regclass(%s))", (TABLE, INDEX)).fetchone()
     return {"table_bytes": int(table), "index_bytes": int(index or 0)}
 
 
-def search_statement(metric: str, k: int) -> sql.Composed:
-    """The k-nearest-neighbour query, its vector as a binary parameter."""
-    return sql.SQL("SELECT id FROM {} ORDER BY embedding {} %b LIMIT {}").format(
-        sql.Identifier(TABLE), sql.SQL(OPERATORS[metric]), sql.Literal(k))
+def search_statement(metric: str, k: int, setting: str, value: int) -> sql.Composed:
+    """The k-nearest-neighbour query, its vector as a binary parameter, to run
+    under ``SET setting = value``.
+
+    The setting is named in a comment so that each sweep point prepares a
+    statement of its own: a prepared statement keeps the generic plan it
+    settled on under the setting of its first executions, and a ``SET`` does
+    not replan it, so a plan chosen at a large ``ivfflat.probes`` (a
+    sequential scan, exact) would go on answering at every smaller one.
+    """
+    if setting not in SEARCH_SETTINGS.values():
+        raise ValueError(f"not a search setting: {setting}")
+    return sql.SQL("SELECT id FROM {} ORDER BY embedding {} %b LIMIT {} /* {} = {} */").format(
+        sql.Identifier(TABLE), sql.SQL(OPERATORS[metric]), sql.Literal(k), sql.SQL(setting), sql.SQL(str(int(value))))
 
 
 def insert_statement() -> sql.Composed:
@@ -218,6 +236,17 @@ def insert_statement() -> sql.Composed:
     return sql.SQL("INSERT INTO {} (id, embedding) VALUES (%b, %b)").format(sql.Identifier(TABLE))
 
 
-def set_ef_search(conn: psycopg.Connection, ef: int) -> None:
-    """``SET hnsw.ef_search`` for this session."""
-    conn.execute(sql.SQL("SET hnsw.ef_search = {}").format(sql.Literal(ef)))
+def set_search(conn: psycopg.Connection, setting: str, value: int) -> None:
+    """``SET`` one of ``SEARCH_SETTINGS`` (``hnsw.ef_search``, ``ivfflat.probes``) for this session."""
+    conn.execute(sql.SQL("SET {} = {}").format(sql.Identifier(*setting.split(".")), sql.Literal(value)))
+
+
+def uses_index(conn: psycopg.Connection, metric: str, k: int, setting: str, value: int,
+               query: np.ndarray) -> bool:
+    """Whether the planner answers the k-NN query through the index (under the
+    ``SET setting = value`` this session has made). A query the planner sends
+    to a sequential scan instead is exact and slow, and would be measured as if
+    it were the index's."""
+    plan = conn.execute(sql.SQL("EXPLAIN (COSTS OFF) {}").format(search_statement(metric, k, setting, value)),
+                        (query,), binary=True).fetchall()
+    return any(INDEX in row[0] for row in plan)

@@ -1,6 +1,7 @@
 """The run's outputs: a JSON file with every number, a markdown report, and a
 PNG plot of recall@k against QPS with one curve per system."""
 
+
 from __future__ import annotations
 
 import json
@@ -10,6 +11,9 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402  (the backend must be chosen first)
+
+# The system every other is compared with, as benches/ann.sh labels pgvector.
+BASELINE = "pgvector"
 
 
 def write_json(run: dict, path: Path) -> None:
@@ -41,16 +45,67 @@ def _index_status(system: dict) -> str:
     return f"{index.get('status', 'not run')}: {index.get('reason', '')}".rstrip(": ")
 
 
+def _index(p: dict) -> tuple[str, str, str]:
+    """The run's access method, its build options as text, and its sweep's
+    key (runs from before ``--index`` existed are hnsw)."""
+    if p.get("index", "hnsw") == "ivfflat":
+        return "ivfflat", f"lists = {p['lists']}", "probes"
+    return "hnsw", f"m = {p['m']}, ef_construction = {p['ef_construction']}", "ef_search"
+
+
+def _ratio(a: float | None, b: float | None) -> str:
+    return "–" if a is None or not b else f"{a / b:.2f}×"
+
+
+def _build_settings(method: str, settings: dict) -> list[str]:
+    """What the build of every system was given, and, for ivfflat, how each
+    implementation uses it: the parallelism differs, so a build-time ratio
+    means little without it."""
+    mwm = settings.get("maintenance_work_mem", "?")
+    workers = settings.get("max_parallel_maintenance_workers", "?")
+    text = (f"Every index build ran with maintenance_work_mem = {mwm} and max_parallel_maintenance_workers = "
+            f"{workers} (benches/ann.sh sets them in benches/ann/postgres.conf).")
+    if method == "ivfflat":
+        threads = f"{int(workers) + 1}" if str(workers).isdigit() else f"{workers} + 1"
+        text += (f" lodestone's ivfflat build runs k-means on max_parallel_maintenance_workers + 1 = {threads} "
+                 "threads inside one backend; pgvector's k-means runs on one thread and only the assignment of "
+                 "rows to lists uses its parallel workers.")
+    return ["", text]
+
+
+def _comparison(systems: list[dict], key: str, n_clients: int, k: int) -> list[str]:
+    """Each system against pgvector at equal sweep values: recall of both and
+    the QPS ratio (above 1: faster than pgvector)."""
+    base = next((s for s in systems if s["name"] == BASELINE and s.get("sweep")), None)
+    others = [s for s in systems if s is not base and s.get("sweep")]
+    if base is None or not others:
+        return []
+    by_value = {pt[key]: pt for pt in base["sweep"]}
+    out = ["", f"| system / {_label(base)} | {key} | recall@{k} | recall@{k}, {BASELINE} | QPS ratio, 1 client "
+           f"| QPS ratio, {n_clients} clients |", "|---|---:|---:|---:|---:|---:|"]
+    for s in others:
+        for pt in s["sweep"]:
+            b = by_value.get(pt[key])
+            if b is None:
+                continue
+            ratios = [_ratio(pt["clients"][c]["qps"], b["clients"][c]["qps"]) for c in ("1", str(n_clients))]
+            out.append(f"| {_label(s)} | {pt[key]} | {pt['recall']:.3f} | {b['recall']:.3f} | "
+                       + " | ".join(ratios) + " |")
+    return out
+
+
 def markdown(run: dict) -> str:
-    """The report: dataset and settings, a per-system summary, then the ef_search sweep."""
+    """The report: dataset and settings, a per-system summary, the sweep of
+    ef_search (hnsw) or probes (ivfflat), then each system against pgvector."""
     ds, p, systems = run["dataset"], run["params"], run["systems"]
     n_clients = p["clients"]
     k = p["k"]
+    method, options, swept = _index(p)
     out = [
-        f"### ANN benchmark: {ds['name']} ({ds['rows']:,} × {ds['dim']}, {ds['queries']:,} queries, "
+        f"### ANN benchmark, {method}: {ds['name']} ({ds['rows']:,} × {ds['dim']}, {ds['queries']:,} queries, "
         f"{ds['metric']}, k = {k})",
         "",
-        f"{ds['description']}. hnsw m = {p['m']}, ef_construction = {p['ef_construction']}; "
+        f"{ds['description']}. {method} {options}; "
         f"recall@{k} against exact top-{ds['ground_truth_depth']} ground truth; 1 client runs every query once, "
         f"{n_clients} clients run for {p['duration']:g} s per point; {p['inserts']:,} single-row INSERTs "
         f"per measurement into the indexed table. Every measurement runs {p['repeats']} times, the systems "
@@ -66,6 +121,10 @@ def markdown(run: dict) -> str:
     row("load (binary COPY)", lambda s: f"{_seconds(s['load']['seconds'])} "
         f"({_rate(s['load']['rows_per_second'], 'rows/s')})" if "load" in s else "–")
     row("index build", _index_status)
+    base = next((s for s in systems if s["name"] == BASELINE and s.get("index", {}).get("status") == "ok"), None)
+    if base is not None and len(systems) > 1:
+        row(f"index build time / {BASELINE}", lambda s: "–" if s is base or s.get("index", {}).get("status") != "ok"
+            else _ratio(s["index"]["build_seconds"], base["index"]["build_seconds"]))
     row("index size", lambda s: _mb(s.get("sizes", {}).get("index_bytes")) if s.get("index", {}).get("status") == "ok"
         else "–")
     row("index bytes per vector", lambda s: f"{s['sizes']['index_bytes'] / ds['rows']:,.0f}"
@@ -78,19 +137,21 @@ def markdown(run: dict) -> str:
     if any("error" in s for s in systems):
         row("error", lambda s: s.get("error", ""))
     row("harness wall time per phase", lambda s: ", ".join(f"{k} {v:,.0f} s" for k, v in s.get("phases", {}).items()))
-    out += ["", f"| system | ef_search | recall@{k} | QPS, 1 client | p50 ms | p99 ms "
+    out += ["", f"| system | {swept} | recall@{k} | QPS, 1 client | p50 ms | p99 ms "
             f"| QPS, {n_clients} clients | p50 ms | p99 ms |",
             "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for s in systems:
         for point in s.get("sweep", []):
             one, many = point["clients"]["1"], point["clients"][str(n_clients)]
-            out.append(f"| {_label(s)} | {point['ef_search']} | {point['recall']:.3f} | {one['qps']:,.0f} "
+            out.append(f"| {_label(s)} | {point[swept]} | {point['recall']:.3f} | {one['qps']:,.0f} "
                        f"| {one['p50_ms']:.2f} | {one['p99_ms']:.2f} | {many['qps']:,.0f} "
                        f"| {many['p50_ms']:.2f} | {many['p99_ms']:.2f} |")
         if not s.get("sweep"):
             out.append(f"| {_label(s)} | – | – | – | – | – | – | – | – |")
+    out += _comparison(systems, swept, n_clients, k)
     m = run["machine"]
     server = next((s for s in systems if "settings" in s), {})
+    out += _build_settings(method, server.get("settings", {}))
     load = m.get("loadavg_1min", {})
     out += ["", f"Machine: {m['cores']} cores, {m['memory_gib']:.0f} GiB, {m['cpu']}; {m['os']}; "
             f"PostgreSQL {server.get('server_version', '?')}; load average {load.get('start')} at the start, "
@@ -101,8 +162,9 @@ def markdown(run: dict) -> str:
 
 def plot(run: dict, path: Path) -> None:
     """Recall@k (x) against QPS (y, log scale), one panel per client count and
-    one curve per system, each point labelled with its ef_search."""
+    one curve per system, each point labelled with its ef_search or probes."""
     p = run["params"]
+    method, options, key = _index(p)
     counts = ["1", str(p["clients"])]
     fig, axes = plt.subplots(1, len(counts), figsize=(6 * len(counts), 4.5), squeeze=False)
     for ax, count in zip(axes[0], counts):
@@ -114,11 +176,11 @@ def plot(run: dict, path: Path) -> None:
             ys = [pt["clients"][count]["qps"] for pt in sweep]
             (line,) = ax.plot(xs, ys, marker="o", label=_label(system))
             for pt, x, y in zip(sweep, xs, ys):
-                ax.annotate(str(pt["ef_search"]), (x, y), textcoords="offset points", xytext=(4, 4),
+                ax.annotate(str(pt[key]), (x, y), textcoords="offset points", xytext=(4, 4),
                             fontsize=7, color=line.get_color())
         skipped = [_label(s) for s in run["systems"] if not s.get("sweep")]
         if skipped:
-            ax.text(0.02, 0.02, "no hnsw index: " + ", ".join(skipped), transform=ax.transAxes, fontsize=8,
+            ax.text(0.02, 0.02, f"no {method} index: " + ", ".join(skipped), transform=ax.transAxes, fontsize=8,
                     color="gray")
         ax.set_yscale("log")
         ax.set_xlabel(f"recall@{p['k']}")
@@ -128,8 +190,8 @@ def plot(run: dict, path: Path) -> None:
         if ax.get_legend_handles_labels()[0]:
             ax.legend(loc="best")
     ds = run["dataset"]
-    fig.suptitle(f"{ds['name']}: {ds['rows']:,} × {ds['dim']}, {ds['metric']}, hnsw m={p['m']} "
-                 f"ef_construction={p['ef_construction']} (labels: ef_search)", fontsize=10)
+    fig.suptitle(f"{ds['name']}: {ds['rows']:,} × {ds['dim']}, {ds['metric']}, {method} {options} "
+                 f"(labels: {key})", fontsize=10)
     fig.tight_layout()
     fig.savefig(path, dpi=90)
     plt.close(fig)

@@ -1,10 +1,11 @@
 """The ANN benchmark's command line and the sequence it runs.
 
 For each ``--dsn NAME=DSN`` in turn: create the table, load the vectors by
-binary COPY, build the hnsw index (timed, its phase on screen) and record its
-size. Then, for all systems interleaved: sweep ``hnsw.ef_search`` measuring
-recall@k, QPS and p50/p99 latency with 1 and N clients, and time single-row
-INSERTs into the indexed table. A system without the ``hnsw`` access method
+binary COPY, build the ``--index`` index, hnsw (default) or ivfflat (timed,
+its phase on screen) and record its size. Then, for all systems interleaved:
+sweep that index's search setting (``hnsw.ef_search`` or ``ivfflat.probes``)
+measuring recall@k, QPS and p50/p99 latency with 1 and N clients, and time
+single-row INSERTs into the indexed table. A system without the access method
 is loaded and reported as unsupported for the rest. Writes results.json,
 results.md and recall_qps.png to ``--out`` and prints the markdown.
 """
@@ -26,8 +27,13 @@ from tqdm import tqdm
 from . import datasets, db, report, workload
 
 
-DESCRIPTION = ("ANN benchmark over SQL: per system, load by binary COPY, build an hnsw index, sweep "
-               "hnsw.ef_search (recall, QPS, latency with 1 and N clients), time single-row INSERTs.")
+DESCRIPTION = ("ANN benchmark over SQL: per system, load by binary COPY, build an hnsw (or, with --index ivfflat, "
+               "an ivfflat) index, sweep hnsw.ef_search (ivfflat.probes) measuring recall, QPS and latency with "
+               "1 and N clients, time single-row INSERTs.")
+
+# Per access method: its sweep's key in results.json, which is also its --option.
+SWEEP_KEYS = {"hnsw": "ef_search", "ivfflat": "probes"}
+DEFAULT_SWEEPS = {"hnsw": [10, 20, 40, 80, 120, 200, 400], "ivfflat": [10, 20, 40]}
 
 
 def _log(msg: str) -> None:
@@ -69,12 +75,17 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--metric", choices=datasets.METRICS,
                    help="distance; cosine for debian, l2 otherwise when not given")
     p.add_argument("--k", type=int, default=10, help="neighbours per query; recall@k (default: %(default)s)")
+    p.add_argument("--index", choices=tuple(db.SEARCH_SETTINGS), default="hnsw",
+                   help="the access method to build and search (default: %(default)s)")
     p.add_argument("--m", type=int, default=16, help="hnsw m (default: %(default)s)")
     p.add_argument("--ef-construction", type=int, default=64, help="hnsw ef_construction (default: %(default)s)")
+    p.add_argument("--lists", type=int, default=1000, help="ivfflat lists (default: %(default)s)")
     p.add_argument("--with", dest="index_options", type=_dsn, action="append", default=[], metavar="NAME=OPTIONS",
                    help="more index options for system NAME, e.g. 'lodestone-sq8=quantizer = sq8' (repeatable)")
-    p.add_argument("--ef-search", type=_int_list, default=[10, 20, 40, 80, 120, 200, 400],
-                   help="comma-separated hnsw.ef_search values to sweep (default: 10,20,40,80,120,200,400)")
+    p.add_argument("--ef-search", type=_int_list,
+                   help="hnsw: comma-separated hnsw.ef_search values to sweep (default: 10,20,40,80,120,200,400)")
+    p.add_argument("--probes", type=_int_list,
+                   help="ivfflat: comma-separated ivfflat.probes values to sweep (default: 10,20,40)")
     p.add_argument("--clients", type=int, default=4,
                    help="N, the concurrent client count; 1 client is always measured too (default: %(default)s)")
     p.add_argument("--duration", type=float, default=5.0,
@@ -86,7 +97,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         "the fastest is reported (default: %(default)s)")
     p.add_argument("--cache", type=Path, default=datasets.DEFAULT_CACHE,
                    help="dataset and ground-truth cache (default: target/bench-ann/data)")
-    p.add_argument("--out", type=Path, help="output directory (default: target/bench-ann/results/DATASET)")
+    p.add_argument("--out", type=Path, help="output directory (default: target/bench-ann/results/DATASET, "
+                                            "DATASET-ivfflat with --index ivfflat)")
     args = p.parse_args(argv)
     if args.dataset == "file" and args.base is None:
         p.error("--dataset file needs --base")
@@ -94,8 +106,19 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         p.error("--repeats must be at least 1")
     if args.clients < 2:
         p.error("--clients is N > 1 (a single client is always measured)")
-    if min(args.ef_search) < 1:
-        p.error("--ef-search values must be positive")
+    # Each index has its own sweep; a sweep given for the other index would be
+    # silently ignored, so it is refused.
+    key = SWEEP_KEYS[args.index]
+    for method, other in SWEEP_KEYS.items():
+        if method != args.index and getattr(args, other) is not None:
+            p.error(f"--{other.replace('_', '-')} is for --index {method}")
+    args.sweep_key, args.setting = key, db.SEARCH_SETTINGS[args.index]
+    args.sweep = getattr(args, key) or DEFAULT_SWEEPS[args.index]
+    setattr(args, key, args.sweep)
+    if not args.sweep or min(args.sweep) < 1:
+        p.error(f"--{key.replace('_', '-')} values must be positive")
+    if args.lists < 1:
+        p.error("--lists must be positive")
     args.metric = args.metric or ("cosine" if args.dataset == "debian" else "l2")
     return args
 
@@ -137,6 +160,13 @@ def machine() -> dict:
     return {"cores": os.cpu_count(), "memory_gib": mem_kib / 2**20, "cpu": cpu, "os": os_name}
 
 
+def index_options(args: argparse.Namespace) -> dict[str, int]:
+    """The ``WITH (...)`` options of the ``--index`` build, the same for every system."""
+    if args.index == "ivfflat":
+        return {"lists": args.lists}
+    return {"m": args.m, "ef_construction": args.ef_construction}
+
+
 def _build(dsn: str, args: argparse.Namespace, extra: str | None = None) -> db.BuildResult:
     """Builds the index with a progress bar that names the build's current phase."""
     with tqdm(desc="create index", unit="", leave=True, dynamic_ncols=True) as bar:
@@ -147,7 +177,7 @@ def _build(dsn: str, args: argparse.Namespace, extra: str | None = None) -> db.B
                 bar.total = p.total
             bar.n = p.done
             bar.refresh()
-        return db.build_index(dsn, args.metric, args.m, args.ef_construction, show, extra=extra)
+        return db.build_index(dsn, args.index, args.metric, index_options(args), show, extra=extra)
 
 
 class System:
@@ -167,7 +197,7 @@ class System:
         self.result["phases"][name] = round(self.result["phases"].get(name, 0.0) + time.perf_counter() - t0, 2)
 
     def prepare(self) -> None:
-        """Connects, loads the table by binary COPY and builds the hnsw index."""
+        """Connects, loads the table by binary COPY and builds the ``--index`` index."""
         ds, args, name = self.dataset, self.args, self.name
         _log(f"{name}: connecting")
         self.conn = conn = db.connect(self.dsn)
@@ -186,14 +216,14 @@ class System:
         db.vacuum_analyze(conn)
         self._phase("vacuum_analyze", t0)
 
-        if not info.has_hnsw:
-            _log(f"{name}: no hnsw access method in this database: index build and searches skipped")
-            self.result["index"] = {"status": "unsupported", "reason": "no hnsw access method"}
+        if args.index not in info.access_methods:
+            _log(f"{name}: no {args.index} access method in this database: index build and searches skipped")
+            self.result["index"] = {"status": "unsupported", "reason": f"no {args.index} access method"}
             self.result["sizes"] = db.relation_sizes(conn)
             return
         extra = dict(args.index_options).get(name)
-        _log(f"{name}: building the hnsw index (m={args.m}, ef_construction={args.ef_construction}"
-             + (f", {extra})" if extra else ")"))
+        _log(f"{name}: building the {args.index} index ("
+             + ", ".join(f"{k}={v}" for k, v in index_options(args).items()) + (f", {extra})" if extra else ")"))
         try:
             build = _build(self.dsn, args, extra)
         except psycopg.Error as e:
@@ -209,34 +239,45 @@ class System:
 
     def warm_up(self) -> None:
         """Starts the N clients, and runs every query once at the largest
-        ef_search to bring the index into the cache (not measured)."""
+        sweep value (ef_search, probes) to bring the index into the cache (not
+        measured)."""
         t0 = time.perf_counter()
         self.pool = workload.ClientPool(self.dsn, self.args.clients)
-        db.set_ef_search(self.conn, max(self.args.ef_search))
-        workload.search(self.conn, db.search_statement(self.args.metric, self.args.k), self.dataset.queries)
+        args, top = self.args, max(self.args.sweep)
+        db.set_search(self.conn, args.setting, top)
+        workload.search(self.conn, db.search_statement(args.metric, args.k, args.setting, top), self.dataset.queries)
         self.result["sweep"] = []
         self._phase("warmup", t0)
 
-    def measure(self, ef: int) -> None:
-        """One repetition of a sweep point: every query once from 1 client
+    def measure(self, value: int) -> None:
+        """One repetition of a sweep point (``SET hnsw.ef_search`` or
+        ``ivfflat.probes`` to ``value``): every query once from 1 client
         (recall, QPS, latency), then N clients for ``--duration`` seconds (QPS,
         latency). Of the repetitions, the fastest run per client count is kept
         (other work on the machine only ever slows a run down); the QPS of
         every repetition is kept too."""
-        args, ds = self.args, self.dataset
+        args, ds, key = self.args, self.dataset, self.args.sweep_key
         t0 = time.perf_counter()
-        db.set_ef_search(self.conn, ef)
-        ids: list[list[int]] = []
-        one = workload.search(self.conn, db.search_statement(args.metric, args.k), ds.queries, collect=ids)
-        many = self.pool.search(args.metric, args.k, ef, ds.queries, args.duration)
+        db.set_search(self.conn, args.setting, value)
         sweep = self.result["sweep"]
-        if not sweep or sweep[-1]["ef_search"] != ef:
-            sweep.append({"ef_search": ef, "recall": ds.recall(ids, args.k), "clients": {}})
+        new_point = not sweep or sweep[-1][key] != value
+        if new_point and not db.uses_index(self.conn, args.metric, args.k, args.setting, value, ds.queries[0]):
+            # The planner's cost of an ivfflat scan grows with probes; past
+            # some value it prefers an exact sequential scan, whose numbers
+            # would be reported as the index's.
+            raise RuntimeError(f"the planner does not use the index for the k-NN query at {args.setting} = {value} "
+                               "(a sequential scan is cheaper: sweep smaller values, or use more rows)")
+        ids: list[list[int]] = []
+        one = workload.search(self.conn, db.search_statement(args.metric, args.k, args.setting, value), ds.queries,
+                              collect=ids)
+        many = self.pool.search(args.metric, args.k, args.setting, value, ds.queries, args.duration)
+        if new_point:
+            sweep.append({key: value, "recall": ds.recall(ids, args.k), "clients": {}})
         point = sweep[-1]
         for clients, run in ((1, one), (args.clients, many)):
             _keep_fastest(point["clients"], str(clients), run, "qps", "queries")
         self._phase("sweep", t0)
-        tqdm.write(f"  {self.name:<12} ef_search={ef:<4} recall@{args.k}={point['recall']:.3f}  "
+        tqdm.write(f"  {self.name:<12} {key}={value:<4} recall@{args.k}={point['recall']:.3f}  "
                    f"1 client {one.rate:,.0f} QPS  {args.clients} clients {many.rate:,.0f} QPS", file=sys.stderr)
 
     def insert(self, clients: int) -> None:
@@ -300,10 +341,10 @@ def measure_all(systems: list[System], args: argparse.Namespace) -> None:
             system.close()
     _each(systems, System.warm_up)
     if any(s.searchable for s in systems):
-        _log(f"sweeping hnsw.ef_search over {args.ef_search} with 1 and {args.clients} clients")
-    for ef in args.ef_search:
+        _log(f"sweeping {args.setting} over {args.sweep} with 1 and {args.clients} clients")
+    for value in args.sweep:
         for _ in range(args.repeats):
-            _each(systems, lambda s: s.measure(ef))
+            _each(systems, lambda s: s.measure(value))
     if any(s.searchable for s in systems):
         _log(f"{args.inserts:,} single-row INSERTs with 1 and then {args.clients} clients")
     for clients in (1, args.clients):
@@ -323,7 +364,9 @@ def main(argv: list[str] | None = None) -> int:
     dataset_s = time.perf_counter() - t0
     _log(f"{dataset.name}: {dataset.n:,} rows × {dataset.dim}, {dataset.queries.shape[0]:,} queries, "
          f"{dataset.metric} ({dataset_s:.1f} s)")
-    out = args.out or (datasets.ROOT / "target" / "bench-ann" / "results" / dataset.name)
+    # hnsw keeps its directory of old; ivfflat's results go next to it.
+    out = args.out or (datasets.ROOT / "target" / "bench-ann" / "results"
+                       / (dataset.name + ("" if args.index == "hnsw" else f"-{args.index}")))
     out.mkdir(parents=True, exist_ok=True)
 
     systems = [System(name, dsn, dataset, args) for name, dsn in args.dsn]
@@ -335,7 +378,7 @@ def main(argv: list[str] | None = None) -> int:
     run = {
         "started": started.isoformat(timespec="seconds"),
         "dataset": dataset.summary(),
-        "params": {"k": args.k, "m": args.m, "ef_construction": args.ef_construction, "ef_search": args.ef_search,
+        "params": {"index": args.index, "k": args.k, **index_options(args), args.sweep_key: args.sweep,
                    "clients": args.clients, "duration": args.duration, "inserts": args.inserts, "repeats": args.repeats,
                    "seed": args.seed},
         "machine": {**machine(), "loadavg_1min": {"start": load_start, "end": _loadavg()}},

@@ -93,9 +93,9 @@ def _client_main(dsn: str, pipe, barrier) -> None:
             kind, args = command
             try:
                 if kind == "search":
-                    metric, k, ef, queries, first, duration = args
-                    db.set_ef_search(conn, ef)
-                    statement = db.search_statement(metric, k)
+                    metric, k, setting, value, queries, first, duration = args
+                    db.set_search(conn, setting, value)
+                    statement = db.search_statement(metric, k, setting, value)
                     barrier.wait(timeout=120)
                     run = search(conn, statement, queries, first, until=time.monotonic() + duration)
                 else:
@@ -147,10 +147,12 @@ class ClientPool:
             raise RuntimeError("a benchmark client failed: " + errors[0].strip().splitlines()[-1])
         return Run.merge([run for _, run in replies])
 
-    def search(self, metric: str, k: int, ef: int, queries: np.ndarray, duration: float) -> Run:
-        """All clients query for ``duration`` seconds, each from its own offset in ``queries``."""
+    def search(self, metric: str, k: int, setting: str, value: int, queries: np.ndarray, duration: float) -> Run:
+        """All clients query for ``duration`` seconds with ``SET setting = value``
+        (e.g. ``hnsw.ef_search``), each from its own offset in ``queries``."""
         step = max(1, queries.shape[0] // self.clients)
-        return self._run([("search", (metric, k, ef, queries, c * step, duration)) for c in range(self.clients)])
+        return self._run([("search", (metric, k, setting, value, queries, c * step, duration))
+                          for c in range(self.clients)])
 
     def insert(self, ids: np.ndarray, vectors: np.ndarray) -> Run:
         """The clients insert the rows between them, each a contiguous share."""
