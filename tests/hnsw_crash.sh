@@ -43,16 +43,16 @@ for cycle in $(seq "$CYCLES"); do
   echo "  cycle $cycle: $(sql main -c "SELECT count(*) FROM items") rows committed"
   no_rows "cycle $cycle: no structural damage after the crash" \
     sql main -c "SELECT * FROM lodestone_hnsw_verify('items_v') WHERE problem <> 'unreachable node'"
-  missing="$(sql main -c "SET enable_seqscan = off" -c "SET hnsw.ef_search = 100" -c "
-    SELECT count(*) FROM items i WHERE i.id > (SELECT max(id) - 1500 FROM items)
-      AND i.id <> ALL (ARRAY(SELECT j.id FROM items j ORDER BY j.v <-> i.v LIMIT 3))" | tail -1)"
-  check "cycle $cycle: the newest 1,500 committed rows are found by their vectors" '$1 == 0' "$missing"
+  # Found at all, not found first: which rows a bounded search ranks first
+  # is recall's business (checked below), and a pq index's codes or a node
+  # concurrent pruning left unreachable can push a row past a small beam
+  # (seed 67947155 in CI: 1 of 1,500 by cosine through the pq index).
+  check "cycle $cycle: the newest 1,500 committed rows are found by their vectors" '$1 == 0' \
+    "$(sql main -c "SELECT lodestone_test.unfindable('items', '<->', 1500)")"
   no_rows "cycle $cycle: no structural damage to the quantized index" \
     sql main -c "SELECT * FROM lodestone_hnsw_verify('items_q') WHERE problem <> 'unreachable node'"
-  missing="$(sql main -c "SET enable_seqscan = off" -c "SET hnsw.ef_search = 100" -c "
-    SELECT count(*) FROM items i WHERE i.id > (SELECT max(id) - 1500 FROM items)
-      AND i.id <> ALL (ARRAY(SELECT j.id FROM items j ORDER BY j.v <=> i.v LIMIT 3))" | tail -1)"
-  check "cycle $cycle: ... and by cosine through the quantized index" '$1 == 0' "$missing"
+  check "cycle $cycle: ... and by cosine through the quantized index" '$1 == 0' \
+    "$(sql main -c "SELECT lodestone_test.unfindable('items', '<=>', 1500)")"
 done
 check "recall@10 after $CYCLES crashes (was $before)" "\$1 >= $before - 0.05" "$(recall)"
 # INDEX_CLEANUP ON: when dead rows sit on fewer than 2% of the heap's pages,

@@ -66,3 +66,39 @@ BEGIN
   RETURN result;
 END
 $$;
+
+-- How many of the `newest` rows of `items(id, v)` an index scan from the
+-- row's own vector never returns: an iterative scan (relaxed_order, no
+-- budget) read until the row comes back or the scan ends. A row the index
+-- holds always comes back, however the graph is shaped (a scan sweeps the
+-- pages for what its walk cannot reach); approximate search decides only
+-- how soon.
+CREATE OR REPLACE FUNCTION lodestone_test.unfindable(items regclass, op text, newest int)
+RETURNS int
+LANGUAGE plpgsql AS $$
+DECLARE
+  target record;
+  hit record;
+  found bool;
+  missing int := 0;
+BEGIN
+  SET LOCAL enable_seqscan = off;
+  SET LOCAL enable_bitmapscan = off;
+  SET LOCAL hnsw.iterative_scan = relaxed_order;
+  SET LOCAL hnsw.max_scan_tuples = 2147483647;
+  SET LOCAL hnsw.scan_mem_multiplier = 1000;
+  FOR target IN EXECUTE format('SELECT id, v FROM %s WHERE id > (SELECT max(id) - %s FROM %s)', items, newest, items) LOOP
+    found := false;
+    FOR hit IN EXECUTE format('SELECT id FROM %s ORDER BY v %s $1', items, op) USING target.v LOOP
+      IF hit.id = target.id THEN
+        found := true;
+        EXIT;
+      END IF;
+    END LOOP;
+    IF NOT found THEN
+      missing := missing + 1;
+    END IF;
+  END LOOP;
+  RETURN missing;
+END
+$$;

@@ -120,7 +120,7 @@ struct ScanState {
     swept: bool,
     /// Threshold search (`v <<->> sphere(q, r)`, src/types/sphere.rs): the
     /// largest internal distance a row inside the sphere can have. Rows
-    /// beyond it are not returned, and the scan ends after a round that
+    /// beyond it are not returned, and the scan ends after rounds that
     /// found nothing inside (set only when the sphere's center is the
     /// query the scan walks from).
     threshold: Option<f32>,
