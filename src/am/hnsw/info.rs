@@ -16,10 +16,9 @@ impl Opened {
         // SAFETY: index_open raises an ERROR for a missing or non-index OID.
         let rel = unsafe { pg_sys::index_open(oid, pg_sys::AccessShareLock as pg_sys::LOCKMODE) };
         let opened = Opened(rel);
-        // SAFETY: an open index relation has its IndexAmRoutine in rd_indam.
-        let ambuild = unsafe { (*(*rel).rd_indam).ambuild };
-        let ours: unsafe extern "C-unwind" fn(_, _, _) -> _ = super::build::ambuild;
-        let our_am = ambuild.is_some_and(|f| std::ptr::fn_addr_eq(f, ours));
+        // An index of the access method named hnsw whose meta page is one
+        // of ours (the page type and the meta data are checked).
+        let our_am = crate::am::common::access_method_name(rel).as_deref() == Some("hnsw");
         let is_ours = our_am && nblocks(rel) > 0 && {
             let buf = Buf::share(rel, 0);
             page_type(buf.page()) == PAGE_META && Meta::from_page(buf.page()).is_some()
