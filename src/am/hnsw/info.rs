@@ -2,7 +2,7 @@
 //! graph is sound (`lodestone_hnsw_verify`).
 
 use super::meta::Meta;
-use crate::am::common::page::{item, max_offset, nblocks, page_type, Buf, PAGE_DATA, PAGE_META};
+use crate::am::common::page::{item, max_offset, nblocks, page_type, pages, Buf, PAGE_DATA, PAGE_META};
 use crate::hnsw::layout::{Links, Node, NodeLayout, Ref, TidList, KIND_LINKS, KIND_NODE, KIND_TIDS, MAX_TIDS};
 use crate::hnsw::level::MAX_LEVEL;
 use pgrx::prelude::*;
@@ -71,9 +71,7 @@ fn census(index: pg_sys::Relation, layout: &NodeLayout) -> Census {
         bad_pages: Vec::new(),
         bad_tuples: Vec::new(),
     };
-    for block in 1..nblocks(index) {
-        pgrx::check_for_interrupts!();
-        let buf = Buf::share(index, block);
+    for (block, buf) in pages(index) {
         let page = buf.page();
         // SAFETY: reads the header of a locked page.
         if unsafe { pg_sys::PageIsNew(page) } {

@@ -20,7 +20,7 @@
 use super::disk::{DiskGraph, Seen};
 use super::insert::link_back;
 use super::meta::Meta;
-use crate::am::common::page::{item, max_offset, nblocks, page_type, Buf, PageLock, PAGE_DATA, UPDATE_LOCK};
+use crate::am::common::page::{item, max_offset, page_type, pages, Buf, PageLock, PAGE_DATA, UPDATE_LOCK};
 use crate::hnsw::layout::{Links, Node, NodeLayout, Ref, KIND_NODE};
 use crate::hnsw::search::{descend, search_layer, HashVisited, Scored, Scratch};
 use crate::hnsw::space::Payload;
@@ -137,7 +137,6 @@ impl Slots {
     fn census(index: pg_sys::Relation, layout: &NodeLayout) -> Option<Slots> {
         // SAFETY: reads a GUC of this backend.
         let budget = unsafe { pg_sys::maintenance_work_mem } as usize * 1024;
-        let blocks = nblocks(index);
         let mut slots = Slots {
             start: vec![0],
             live: Vec::new(),
@@ -147,9 +146,8 @@ impl Slots {
             top: None,
         };
         let mut total = 0usize;
-        for block in 1..blocks {
-            delay();
-            let buf = Buf::share(index, block);
+        // Every page, data or not, gets its `start`.
+        for (block, buf) in pages(index) {
             let page = buf.page();
             let count = if page_type(page) == PAGE_DATA { usize::from(max_offset(page)) } else { 0 };
             slots.start.push(total);

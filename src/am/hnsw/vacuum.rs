@@ -31,7 +31,7 @@ use super::disk::DiskGraph;
 use super::meta::{Meta, FLAG_REPAIR_PENDING};
 use crate::am::common::corrupt;
 use crate::am::common::page::{
-    data_pages, item, item_mut, max_offset, nblocks, page_type, Buf, PageLock, Wal, PAGE_DATA, SCAN_LOCK, UPDATE_LOCK,
+    data_pages, item, item_mut, max_offset, nblocks, Buf, PageLock, Wal, SCAN_LOCK, UPDATE_LOCK,
 };
 use crate::hnsw::layout::{
     Links, LinksMut, Node, NodeLayout, NodeMut, Ref, TidList, TidListMut, FLAG_DELETED, FLAG_FREE, KIND_LINKS,
@@ -159,50 +159,45 @@ fn prune_tids(index: pg_sys::Relation, layout: &NodeLayout, is_dead: impl Fn(Ref
     let mut out = Pruned::default();
     let mut flag = PendingFlag(false);
     let mut chained: Vec<(Ref, usize)> = Vec::new();
-    for block in 1..nblocks(index) {
-        delay();
+    for (block, buf) in data_pages(index) {
         let mut changes: Vec<u16> = Vec::new();
         let mut may_delete = false;
-        {
-            let buf = Buf::share(index, block);
-            let page = buf.page();
-            if page_type(page) != PAGE_DATA {
+        let page = buf.page();
+        for offset in 1..=max_offset(page) {
+            let Some(bytes) = item(page, offset) else { continue };
+            let at = Ref { block, offset };
+            if let Some(list) = TidList::parse(bytes) {
+                if list.tids().any(&is_dead) {
+                    changes.push(offset);
+                } else {
+                    out.remaining += list.count();
+                }
                 continue;
             }
-            for offset in 1..=max_offset(page) {
-                let Some(bytes) = item(page, offset) else { continue };
-                let at = Ref { block, offset };
-                if let Some(list) = TidList::parse(bytes) {
-                    if list.tids().any(&is_dead) {
-                        changes.push(offset);
-                    } else {
-                        out.remaining += list.count();
-                    }
-                    continue;
-                }
-                let Some(node) = node_of(bytes, layout) else { continue };
-                if node.is_free() {
-                    continue;
-                }
-                if node.is_deleted() {
-                    out.deleted.insert(at);
-                    continue;
-                }
-                let dead = node.tids().filter(|&t| is_dead(t)).count();
-                let chain = node.overflow().is_valid();
-                if dead > 0 || (node.ntids() == 0 && !chain) {
-                    changes.push(offset);
-                    may_delete |= dead == node.ntids() && !chain;
-                    continue;
-                }
-                out.remaining += node.ntids();
-                if chain && node.ntids() == 0 {
-                    chained.push((at, node.level()));
-                } else {
-                    out.live(at, node.level());
-                }
+            let Some(node) = node_of(bytes, layout) else { continue };
+            if node.is_free() {
+                continue;
+            }
+            if node.is_deleted() {
+                out.deleted.insert(at);
+                continue;
+            }
+            let dead = node.tids().filter(|&t| is_dead(t)).count();
+            let chain = node.overflow().is_valid();
+            if dead > 0 || (node.ntids() == 0 && !chain) {
+                changes.push(offset);
+                may_delete |= dead == node.ntids() && !chain;
+                continue;
+            }
+            out.remaining += node.ntids();
+            if chain && node.ntids() == 0 {
+                chained.push((at, node.level()));
+            } else {
+                out.live(at, node.level());
             }
         }
+        // Shared lock released before the exclusive one is taken.
+        drop(buf);
         if changes.is_empty() {
             continue;
         }
