@@ -18,7 +18,7 @@
 //! it sweeps the to-expand bits in block order until a sweep finds none.
 
 use super::disk::{DiskGraph, Seen};
-use super::insert::link_back;
+use super::insert::{link_back, BackLink};
 use super::meta::Meta;
 use crate::am::common::page::{item, max_offset, page_type, pages, Buf, PageLock, PAGE_DATA, UPDATE_LOCK};
 use crate::hnsw::layout::{Links, Node, NodeLayout, Ref, KIND_NODE};
@@ -312,7 +312,8 @@ fn link_out(index: pg_sys::Relation, meta: &Meta, node: Ref, slots: &Slots) -> b
         .find(|s| s.id != node.pack() && graph.seen.get(&s.id).is_some_and(|n| !n.deleted) && leads_back(s))
         .unwrap_or(start);
     graph.seen.insert(node.pack(), Seen::with_payload(payload));
-    link_back(index, &layout, &mut graph, node, Ref::unpack(host.id), host.distance, 0, true);
+    let link = BackLink { node, new: Ref::unpack(host.id), distance: host.distance, level: 0, force: true };
+    link_back(index, &layout, &mut graph, link);
     true
 }
 
@@ -394,7 +395,8 @@ fn relink(index: pg_sys::Relation, meta: &Meta, node: Ref) -> bool {
         }
         graph.seen.insert(node.pack(), Seen::with_payload(payload.clone()));
         for (i, s) in nearest.iter().enumerate() {
-            link_back(index, &layout, &mut graph, Ref::unpack(s.id), node, s.distance, lc, i == 0);
+            let link = BackLink { node: Ref::unpack(s.id), new: node, distance: s.distance, level: lc, force: i == 0 };
+            link_back(index, &layout, &mut graph, link);
             linked = true;
         }
         entries = found;

@@ -28,6 +28,7 @@
 //! Inserts and scans keep running throughout; only the two barriers wait.
 
 use super::disk::DiskGraph;
+use super::insert::{link_back, BackLink};
 use super::meta::{Meta, FLAG_REPAIR_PENDING};
 use crate::am::common::corrupt;
 use crate::am::common::page::{
@@ -466,7 +467,8 @@ fn repair_list(
             for s in &kept {
                 let target = Ref::unpack(s.id);
                 if !list.links.contains(&target) {
-                    super::insert::link_back(index, layout, &mut graph, target, node, s.distance, level, false);
+                    let link = BackLink { node: target, new: node, distance: s.distance, level, force: false };
+                    link_back(index, layout, &mut graph, link);
                 }
             }
             return true;
