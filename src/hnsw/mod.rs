@@ -6,11 +6,13 @@
 //! * [`level`]: random levels
 //! * [`memgraph`]: the in-memory graph a build fills in parallel
 //! * [`lists`]: its neighbour lists, flat and lock-free to read
+//! * [`page_plan`]: where a built graph's tuples go on pages
 
 pub mod layout;
 pub mod level;
 pub mod lists;
 pub mod memgraph;
+pub mod page_plan;
 pub mod params;
 pub mod search;
 pub mod select;
