@@ -22,6 +22,7 @@ use crate::hnsw::layout::{LinksMut, NodeLayout, NodeMut, Ref, TidList, TidListMu
 use crate::hnsw::lists::advise_huge;
 use crate::hnsw::memgraph::{GraphParams, MemGraph};
 use crate::hnsw::page_plan::{breadth_first, Extra, PagePlan, Shape};
+use crate::hnsw::quantized;
 use crate::hnsw::select::Link;
 use crate::hnsw::space::Space;
 use pgrx::pg_sys;
@@ -118,9 +119,9 @@ impl BuildState<'_> {
         let params = GraphParams { m: self.opts.m, ef_construction: self.opts.ef_construction, seed: 0 };
         let ends = if self.space.is_variable() { std::mem::size_of::<usize>() } else { 0 };
         let code_size =
-            self.opts.quantizer.map_or(0, |kind| codes::code_size(kind, self.space.dims, self.opts.pq_subvectors));
+            self.opts.quantizer.map_or(0, |kind| quantized::code_size(kind, self.space.dims, self.opts.pq_subvectors));
         let graph = MemGraph::overhead_bytes(&params, nodes, self.threads) + nodes * (WRITE_BYTES + code_size);
-        let training = self.opts.quantizer.map_or(0, |kind| codes::sample_bytes(&self.space, kind, nodes));
+        let training = self.opts.quantizer.map_or(0, |kind| quantized::sample_bytes(&self.space, kind, nodes));
         nodes * (longest + 8 + ends) + graph.max(training)
     }
 }
@@ -393,7 +394,7 @@ fn write_graph(
     let quant_block = plan.end_block();
     let quant = untrained(opts).map(|q| match &quant_bytes {
         Some(bytes) => {
-            QuantMeta { block: Some(quant_block), bytes: bytes.len() as u32, checksum: codes::checksum(bytes), ..q }
+            QuantMeta { block: Some(quant_block), bytes: bytes.len() as u32, checksum: quantized::checksum(bytes), ..q }
         }
         None => q,
     });
@@ -460,7 +461,7 @@ fn encode_all(graph: &MemGraph, codes: &Codes) -> Vec<u8> {
                     if cancel.load(Ordering::Relaxed) {
                         return None; // the caller raises the interrupt
                     }
-                    let values = codes::to_f32(&codes.space, graph.payload(id as u32));
+                    let values = quantized::to_f32(&codes.space, graph.payload(id as u32));
                     codes.quantizer.encode(&values, out).err()
                 })
                 .find_any(|e| e.is_some())

@@ -215,7 +215,7 @@ fn lodestone_hnsw_info(
         meta.ef_construction as i32,
         meta.space.dims as i32,
         metric,
-        meta.quant.map_or("none", |q| super::codes::kind_name(q.kind)).to_string(),
+        meta.quant.map_or("none", |q| crate::hnsw::quantized::kind_name(q.kind)).to_string(),
         meta.layout.payload_len as i32,
         if tids > 0 { (pages * i64::from(pg_sys::BLCKSZ)) as f64 / tids as f64 } else { 0.0 },
     ))
