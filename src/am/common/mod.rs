@@ -1,6 +1,6 @@
 //! What the access methods share: buffers, pages and WAL ([`page`]), the
 //! threads that run the pure core for a build or a training ([`pool`]), the
-//! heap scan of a build, and naming a relation in messages.
+//! heap scan of a build, and naming a relation (and its access method).
 
 pub mod page;
 pub mod pool;
@@ -11,6 +11,19 @@ use pgrx::pg_sys;
 pub fn relation_name(rel: pg_sys::Relation) -> String {
     // SAFETY: reads the name of an open relation.
     unsafe { std::ffi::CStr::from_ptr((*(*rel).rd_rel).relname.data.as_ptr()).to_string_lossy().into_owned() }
+}
+
+/// The name of the access method of the index `rel` (`hnsw`, `ivfflat`,
+/// `btree`, ...), from `pg_am`: how an introspection function tells that it
+/// was handed an index of its own kind. (Comparing the routine's function
+/// addresses instead fails when two copies of the library are loaded.)
+pub fn access_method_name(rel: pg_sys::Relation) -> Option<String> {
+    // SAFETY: reads the `relam` of an open relation; get_am_name looks it up
+    // in the syscache and returns a palloc'd copy of the name, or NULL.
+    unsafe {
+        let name = pg_sys::get_am_name((*(*rel).rd_rel).relam);
+        (!name.is_null()).then(|| std::ffi::CStr::from_ptr(name).to_string_lossy().into_owned())
+    }
 }
 
 /// Postgres's `table_index_build_scan`: calls `callback` for every row the

@@ -435,21 +435,28 @@ pub fn prefetch(ptr: *const u8, len: usize) {
     }
 }
 
-/// Number of blocks in the index's main fork.
-/// Every data page after the meta page, in block order, share-locked one
-/// at a time (a page's lock is released when the loop body drops it), with
-/// VACUUM's cost-based delay, which also checks for interrupts, before each:
-/// the sweep of VACUUM's passes and of verify.
-pub fn data_pages(index: pg_sys::Relation) -> impl Iterator<Item = (u32, Buf)> {
-    (1..nblocks(index)).filter_map(move |block| {
+/// Every page after the meta page, whatever its type, in block order up to
+/// the index's size when the sweep starts, share-locked one at a time (a
+/// page's lock is released when the loop body drops it), with VACUUM's
+/// cost-based delay, which also checks for interrupts, before each: the
+/// sweep of VACUUM's passes and of verify. A caller that writes a page
+/// drops the shared lock and locks it again exclusively.
+pub fn pages(index: pg_sys::Relation) -> impl Iterator<Item = (u32, Buf)> {
+    (1..nblocks(index)).map(move |block| {
         // SAFETY: no buffer lock is held between pages; outside VACUUM the
         // delay is off and this is CHECK_FOR_INTERRUPTS.
         unsafe { pg_sys::vacuum_delay_point() };
-        let buf = Buf::share(index, block);
-        (page_type(buf.page()) == PAGE_DATA).then_some((block, buf))
+        (block, Buf::share(index, block))
     })
 }
 
+/// The data pages of [`pages`]: the sweeps that read only nodes, links and
+/// overflow tuples.
+pub fn data_pages(index: pg_sys::Relation) -> impl Iterator<Item = (u32, Buf)> {
+    pages(index).filter(|(_, buf)| page_type(buf.page()) == PAGE_DATA)
+}
+
+/// Number of blocks in the index's main fork.
 pub fn nblocks(index: pg_sys::Relation) -> u32 {
     // SAFETY: `index` is open.
     unsafe { pg_sys::RelationGetNumberOfBlocksInFork(index, pg_sys::ForkNumber::MAIN_FORKNUM) }

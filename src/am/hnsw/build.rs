@@ -18,17 +18,16 @@ use super::support::{payload_of, space_of, RowContext};
 use crate::am::common::page::{init_page, nblocks, needs_wal, Buf, PAGE_DATA};
 use crate::am::common::pool::{build_threads, run_cancellable};
 use crate::am::common::relation_name;
-use crate::hnsw::layout::{
-    maxalign, LinksMut, NodeLayout, NodeMut, Ref, TidList, TidListMut, LINE_POINTER, OVERFLOW_TIDS, PAGE_TUPLE_SPACE,
-};
+use crate::hnsw::layout::{LinksMut, NodeLayout, NodeMut, Ref, TidList, TidListMut, OVERFLOW_TIDS};
 use crate::hnsw::lists::advise_huge;
 use crate::hnsw::memgraph::{GraphParams, MemGraph};
+use crate::hnsw::page_plan::{breadth_first, Extra, PagePlan, Shape};
+use crate::hnsw::quantized;
 use crate::hnsw::select::Link;
 use crate::hnsw::space::Space;
 use pgrx::pg_sys;
 use pgrx::pg_sys::panic::ErrorReport;
 use pgrx::{ereport, PgLogLevel, PgSqlErrorCode};
-use std::collections::VecDeque;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
 
@@ -104,8 +103,8 @@ struct BuildState<'a> {
     spilled: bool,
 }
 
-/// Bytes per node of the arrays `write_graph` and `breadth_first` keep while
-/// the graph is alive: the order, its seen marks and queue, each node's
+/// Bytes per node of the arrays `write_graph`, `breadth_first` and the
+/// `PagePlan` keep while the graph is alive: the order, its seen marks and queue, each node's
 /// page, and its node, links and overflow refs.
 const WRITE_BYTES: usize = 4 + 1 + 4 + 8 + 3 * std::mem::size_of::<Ref>();
 
@@ -120,9 +119,9 @@ impl BuildState<'_> {
         let params = GraphParams { m: self.opts.m, ef_construction: self.opts.ef_construction, seed: 0 };
         let ends = if self.space.is_variable() { std::mem::size_of::<usize>() } else { 0 };
         let code_size =
-            self.opts.quantizer.map_or(0, |kind| codes::code_size(kind, self.space.dims, self.opts.pq_subvectors));
+            self.opts.quantizer.map_or(0, |kind| quantized::code_size(kind, self.space.dims, self.opts.pq_subvectors));
         let graph = MemGraph::overhead_bytes(&params, nodes, self.threads) + nodes * (WRITE_BYTES + code_size);
-        let training = self.opts.quantizer.map_or(0, |kind| codes::sample_bytes(&self.space, kind, nodes));
+        let training = self.opts.quantizer.map_or(0, |kind| quantized::sample_bytes(&self.space, kind, nodes));
         nodes * (longest + 8 + ends) + graph.max(training)
     }
 }
@@ -380,63 +379,22 @@ fn write_graph(
             None => space.payload_used(graph.payload(id)),
         }
     };
-    let node_size = |id: u32| layout.node_size_for(stored(id).len());
-    // Nodes fill pages in breadth-first order, each page as many as fit
-    // (with a fixed layout, `nodes_per_page` of them).
-    let mut pages: Vec<std::ops::Range<usize>> = Vec::new();
-    let mut tails: Vec<Tail> = Vec::new();
-    let mut page_of = vec![0usize; order.len()];
-    let mut refs = vec![Ref::INVALID; graph.len()];
-    for (position, &id) in order.iter().enumerate() {
-        let need = maxalign(node_size(id)) + LINE_POINTER;
-        if tails.last().is_none_or(|t| t.used + need > PAGE_TUPLE_SPACE) {
-            pages.push(position..position);
-            tails.push(Tail { used: 0, next_offset: 1, tuples: Vec::new() });
-        }
-        let page = pages.len() - 1;
-        let tail = &mut tails[page];
-        refs[id as usize] = Ref { block: 1 + page as u32, offset: tail.next_offset };
-        tail.used += need;
-        tail.next_offset += 1;
-        pages[page].end = position + 1;
-        page_of[position] = page;
-    }
-    let node_pages = pages.len() as u32;
+    let shape = |id: u32| Shape {
+        node_bytes: layout.node_size_for(stored(id).len()),
+        level: graph.level(id),
+        tids: graph.node(id).tids.len(),
+    };
+    // Which page each tuple goes to (see `crate::hnsw::page_plan`).
+    let plan = PagePlan::new(&order, graph.len(), &layout, shape);
+    let node_pages = plan.node_page_count();
 
-    // Links tuples go on their node's page when the page has room left
-    // (they then cost no extra page read), else with the overflow TID tuples
-    // on pages after the node pages.
-    let mut extra = ExtraPages::new(1 + node_pages);
-    let mut links_refs = vec![Ref::INVALID; graph.len()];
-    let mut overflow_refs = vec![Ref::INVALID; graph.len()];
-    for (position, &id) in order.iter().enumerate() {
-        let level = graph.level(id);
-        if layout.needs_links_tuple(level) {
-            let size = layout.links_size(level);
-            let page = page_of[position];
-            links_refs[id as usize] = match tails[page].place(size, Extra::Links(id)) {
-                Some(offset) => Ref { block: 1 + page as u32, offset },
-                None => extra.place(size, Extra::Links(id)),
-            };
-        }
-        let tids = graph.node(id).tids.len();
-        if tids > layout.max_tids {
-            // Chained back to front: each tuple points at the one placed before it.
-            let mut next = Ref::INVALID;
-            for start in (layout.max_tids..tids).step_by(OVERFLOW_TIDS) {
-                next = extra.place(TidList::SIZE, Extra::Tids(id, start, next));
-            }
-            overflow_refs[id as usize] = next;
-        }
-    }
-
-    let entry = graph.entry().map(|(id, level)| (refs[id as usize], level));
+    let entry = graph.entry().map(|(id, level)| (plan.nodes[id as usize], level));
     // The trained quantizer goes on the pages after everything else.
     let quant_bytes = codes.filter(|c| c.quantizer.kind() != crate::quant::Kind::Bq).map(|c| c.quantizer.to_bytes());
-    let quant_block = 1 + node_pages + extra.pages.len() as u32;
+    let quant_block = plan.end_block();
     let quant = untrained(opts).map(|q| match &quant_bytes {
         Some(bytes) => {
-            QuantMeta { block: Some(quant_block), bytes: bytes.len() as u32, checksum: codes::checksum(bytes), ..q }
+            QuantMeta { block: Some(quant_block), bytes: bytes.len() as u32, checksum: quantized::checksum(bytes), ..q }
         }
         None => q,
     });
@@ -446,9 +404,9 @@ fn write_graph(
     mark_dirty(&meta_buf);
     drop(meta_buf);
 
-    let map = |links: &[Link<u32>]| -> Vec<Ref> { links.iter().map(|l| refs[l.id as usize]).collect() };
+    let map = |links: &[Link<u32>]| -> Vec<Ref> { links.iter().map(|l| plan.nodes[l.id as usize]).collect() };
     let mut bytes = vec![0u8; layout.node_size()];
-    for (page_no, range) in pages.iter().enumerate() {
+    for (page_no, range) in plan.node_pages.iter().enumerate() {
         let buf = Buf::extend(index);
         debug_assert_eq!(buf.block(), 1 + page_no as u32);
         init_page(buf.page(), PAGE_DATA);
@@ -463,15 +421,15 @@ fn write_graph(
             if layout.links0_inline {
                 node.set_links0(&map(&graph.links(id, 0)));
             }
-            node.set_links_tuple(links_refs[id as usize]);
-            node.set_overflow(overflow_refs[id as usize]);
+            node.set_links_tuple(plan.links[id as usize]);
+            node.set_overflow(plan.overflow[id as usize]);
             add(index, &buf, &bytes[..size]);
         }
-        write_extra(index, &buf, &tails[page_no].tuples, graph, &layout, &map);
+        write_extra(index, &buf, &plan.tails[page_no], graph, &layout, &map);
         mark_dirty(&buf);
         pgrx::check_for_interrupts!();
     }
-    for tuples in &extra.pages {
+    for tuples in &plan.extra_pages {
         let buf = Buf::extend(index);
         init_page(buf.page(), PAGE_DATA);
         write_extra(index, &buf, tuples, graph, &layout, &map);
@@ -503,7 +461,7 @@ fn encode_all(graph: &MemGraph, codes: &Codes) -> Vec<u8> {
                     if cancel.load(Ordering::Relaxed) {
                         return None; // the caller raises the interrupt
                     }
-                    let values = codes::to_f32(&codes.space, graph.payload(id as u32));
+                    let values = quantized::to_f32(&codes.space, graph.payload(id as u32));
                     codes.quantizer.encode(&values, out).err()
                 })
                 .find_any(|e| e.is_some())
@@ -549,63 +507,6 @@ fn write_extra(
     }
 }
 
-/// What is left of a node page for links tuples.
-struct Tail {
-    used: usize,
-    next_offset: u16,
-    tuples: Vec<Extra>,
-}
-
-impl Tail {
-    /// Reserves room for a tuple of `size` bytes if the page has it; its
-    /// offset.
-    fn place(&mut self, size: usize, tuple: Extra) -> Option<u16> {
-        let need = maxalign(size) + LINE_POINTER;
-        if self.used + need > PAGE_TUPLE_SPACE {
-            return None;
-        }
-        self.used += need;
-        self.tuples.push(tuple);
-        self.next_offset += 1;
-        Some(self.next_offset - 1)
-    }
-}
-
-/// A tuple written after the node pages.
-enum Extra {
-    /// The links tuple of a node.
-    Links(u32),
-    /// An overflow tuple: a node's TIDs from this position, and the next
-    /// tuple of its chain.
-    Tids(u32, usize, Ref),
-}
-
-/// Packs tuples onto pages from `first_block` on, in order.
-struct ExtraPages {
-    first_block: u32,
-    pages: Vec<Vec<Extra>>,
-    used: usize,
-}
-
-impl ExtraPages {
-    fn new(first_block: u32) -> Self {
-        ExtraPages { first_block, pages: Vec::new(), used: PAGE_TUPLE_SPACE }
-    }
-
-    /// Reserves room for a tuple of `size` bytes; its TID.
-    fn place(&mut self, size: usize, tuple: Extra) -> Ref {
-        let need = maxalign(size) + LINE_POINTER;
-        if self.used + need > PAGE_TUPLE_SPACE {
-            self.pages.push(Vec::new());
-            self.used = 0;
-        }
-        self.used += need;
-        let page = self.pages.len() - 1;
-        self.pages[page].push(tuple);
-        Ref { block: self.first_block + page as u32, offset: self.pages[page].len() as u16 }
-    }
-}
-
 fn add(index: pg_sys::Relation, buf: &Buf, bytes: &[u8]) {
     if crate::am::common::page::add_item(buf.page(), bytes).is_none() {
         pgrx::error!("failed to add index item to \"{}\"", relation_name(index));
@@ -615,43 +516,6 @@ fn add(index: pg_sys::Relation, buf: &Buf, bytes: &[u8]) {
 fn mark_dirty(buf: &Buf) {
     // SAFETY: the buffer is exclusively locked by us.
     unsafe { pg_sys::MarkBufferDirty(buf.buffer) };
-}
-
-/// Nodes in breadth-first order from the entry point over layer 0, then any
-/// node the walk did not reach; merged duplicates are left out.
-fn breadth_first(graph: &MemGraph) -> Vec<u32> {
-    let n = graph.len();
-    let mut order = Vec::with_capacity(n);
-    let mut seen = vec![false; n];
-    let mut queue = VecDeque::new();
-    if let Some((entry, _)) = graph.entry() {
-        seen[entry as usize] = true;
-        queue.push_back(entry);
-    }
-    let mut next_unseen = 0usize;
-    loop {
-        while let Some(id) = queue.pop_front() {
-            if graph.node(id).merged {
-                continue;
-            }
-            order.push(id);
-            for l in graph.links(id, 0).iter().map(|l| l.id) {
-                if !seen[l as usize] {
-                    seen[l as usize] = true;
-                    queue.push_back(l);
-                }
-            }
-        }
-        while next_unseen < n && seen[next_unseen] {
-            next_unseen += 1;
-        }
-        if next_unseen == n {
-            break;
-        }
-        seen[next_unseen] = true;
-        queue.push_back(next_unseen as u32);
-    }
-    order
 }
 
 /// `ambuildempty`: the init fork of an unlogged index, an empty meta page.

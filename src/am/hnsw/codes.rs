@@ -23,6 +23,9 @@
 //! code stands for, in the index's element type, so that the pruning
 //! heuristic's distances between two nodes and from the new node are on one
 //! scale.
+//!
+//! The sizes of codes and samples, the compact layout and the checksum are
+//! pure arithmetic, in `crate::hnsw::quantized`.
 
 use super::meta::Meta;
 use super::options::Options;
@@ -30,7 +33,11 @@ use crate::am::common::corrupt;
 use crate::am::common::page::{init_page, page_type, Buf};
 use crate::format::{Error, SqlState};
 use crate::hnsw::layout::{NodeLayout, PAGE_TUPLE_SPACE};
-use crate::hnsw::space::{as_f16, as_f32, Element, Metric, Payload, Space};
+use crate::hnsw::quantized::{
+    checksum, code_size, compact, from_f32, kind_name, quant_metric, sample_rows, subvectors, to_f32, trains_in_place,
+    PQ_BITS,
+};
+use crate::hnsw::space::{as_f32, Element, Metric, Payload, Space};
 use crate::quant::{self, Kind, Quantizer, TrainOptions};
 use crate::types::raise;
 use pgrx::pg_sys;
@@ -42,62 +49,6 @@ pub const PAGE_QUANT: u16 = 0x4C33; // "L3"
 
 /// Quantizer bytes one page holds (the page minus header and special space).
 const PAGE_BYTES: usize = PAGE_TUPLE_SPACE;
-
-/// Rows a build trains on, at most (SQ8: per-dimension ranges).
-const SQ8_SAMPLE: usize = 65536;
-/// PQ: at most this many rows and about this many values (k-means time
-/// grows with both; 16,384 rows are 64 per centroid).
-const PQ_SAMPLE: usize = 16384;
-const PQ_SAMPLE_VALUES: usize = 16384 * 384;
-const PQ_MIN_SAMPLE: usize = 4096;
-/// PQ bits per code: 256 centroids per subvector, one byte.
-const PQ_BITS: u32 = 8;
-
-pub fn kind_name(kind: Kind) -> &'static str {
-    match kind {
-        Kind::Sq8 => "sq8",
-        Kind::Pq => "pq",
-        Kind::Bq => "bq",
-    }
-}
-
-/// The quantizer metric that orders like the index's internal distance.
-pub fn quant_metric(metric: Metric) -> Option<quant::Metric> {
-    match metric {
-        Metric::L2 => Some(quant::Metric::L2Squared),
-        // Cosine payloads are unit vectors ordered by negative inner product.
-        Metric::InnerProduct | Metric::Cosine => Some(quant::Metric::NegativeInnerProduct),
-        Metric::L1 | Metric::Hamming | Metric::Jaccard => None,
-    }
-}
-
-/// PQ subvectors when the options leave it open: the divisor of `dims`
-/// nearest to `dims / 4` (a byte per 4 dimensions: codes stay small next to
-/// a node's links, and 8-dimension subvectors lost too much recall on
-/// clustered data, 0.75 against 0.98 at 64 dimensions).
-pub fn default_subvectors(dims: usize) -> usize {
-    let target = (dims / 4).max(1);
-    (1..=dims).filter(|d| dims.is_multiple_of(*d)).min_by_key(|&d| (d.abs_diff(target), d)).unwrap_or(1)
-}
-
-/// PQ subvectors of an index.
-pub fn subvectors(dims: usize, asked: usize) -> usize {
-    if asked == 0 {
-        default_subvectors(dims)
-    } else {
-        asked
-    }
-}
-
-/// Bytes of one code.
-pub fn code_size(kind: Kind, dims: usize, pq_subvectors: usize) -> usize {
-    match kind {
-        // A byte per dimension and the code's norm (see `crate::quant::sq8`).
-        Kind::Sq8 => quant::sq8::Sq8::code_size_of(dims),
-        Kind::Pq => subvectors(dims, pq_subvectors),
-        Kind::Bq => dims.div_ceil(8),
-    }
-}
 
 /// Checks that the quantizer suits the column and the operator class, and
 /// chooses the node layout for its codes.
@@ -147,42 +98,6 @@ pub fn prepare(space: &Space, opts: &Options, kind: Kind) -> NodeLayout {
     );
 }
 
-/// A quantized index is about size: it keeps only as many inline heap TID
-/// slots as cost no node per page (full-precision layouts give up to a
-/// tenth of a page's nodes for them). Identical vectors are rare in
-/// embeddings; their extra TIDs go to the node's overflow chain. At 384
-/// dimensions with sq8, 13 nodes fit a page instead of 12.
-pub fn compact(layout: NodeLayout) -> NodeLayout {
-    let most = NodeLayout { max_tids: 1, ..layout }.nodes_per_page();
-    let mut layout = layout;
-    while layout.max_tids > 1 && layout.nodes_per_page() < most {
-        layout.max_tids -= 1;
-    }
-    layout
-}
-
-/// A payload of the space as floats (`vector` and `halfvec` payloads).
-pub fn to_f32(space: &Space, payload: &[u8]) -> Vec<f32> {
-    match space.element {
-        Element::F16 => as_f16(&payload[..space.dims * 2]).iter().map(|h| h.to_f32()).collect(),
-        _ => as_f32(&payload[..space.dims * 4]).to_vec(),
-    }
-}
-
-/// Floats as a payload of the space, as they are (no normalisation).
-pub fn from_f32(space: &Space, values: &[f32]) -> Payload {
-    match space.element {
-        Element::F16 => {
-            let mut bytes = Vec::with_capacity(values.len() * 2);
-            for v in values {
-                bytes.extend_from_slice(&half::f16::from_f32(*v).to_bits().to_ne_bytes());
-            }
-            Payload::from_bytes(&bytes)
-        }
-        _ => Payload::from_words(values.iter().map(|v| v.to_bits()).collect(), values.len() * 4),
-    }
-}
-
 /// A trained quantizer of an index, and what it needs around it.
 #[derive(Clone)]
 pub struct Codes {
@@ -227,31 +142,6 @@ impl Codes {
     pub fn table(&self, query: &[u8]) -> quant::QueryTable {
         self.quantizer.query(&to_f32(&self.space, query), self.metric).unwrap_or_else(|e| raise(e))
     }
-}
-
-/// Rows a build of `n` rows trains `kind` on.
-fn sample_rows(kind: Kind, dims: usize, n: usize) -> usize {
-    let cap = match kind {
-        Kind::Pq => PQ_SAMPLE.min((PQ_SAMPLE_VALUES / dims.max(1)).max(PQ_MIN_SAMPLE)),
-        Kind::Sq8 => SQ8_SAMPLE.min((64 << 20) / dims.max(1)).max(1),
-        Kind::Bq => 0,
-    };
-    n.min(cap)
-}
-
-/// Whether training reads the collected payloads where they are: `vector`
-/// payloads are the floats training wants, and every row is in the sample.
-fn trains_in_place(space: &Space, kind: Kind, n: usize) -> bool {
-    space.element == Element::F32 && sample_rows(kind, space.dims, n) == n
-}
-
-/// Bytes of the sample a build of `n` rows copies to train `kind` (the
-/// build's memory budget counts them).
-pub fn sample_bytes(space: &Space, kind: Kind, n: usize) -> usize {
-    if trains_in_place(space, kind, n) {
-        return 0;
-    }
-    sample_rows(kind, space.dims, n) * space.dims * std::mem::size_of::<f32>()
 }
 
 /// Trains the quantizer on the rows a build collected: `n` payloads, one
@@ -309,11 +199,6 @@ pub fn train(
         _ => Quantizer::train(kind, sample, dims, &opts),
     };
     Some(trained.unwrap_or_else(|e| raise(e)))
-}
-
-/// FNV-1a over the quantizer's bytes.
-pub fn checksum(bytes: &[u8]) -> u32 {
-    bytes.iter().fold(0x811c_9dc5u32, |h, &b| (h ^ u32::from(b)).wrapping_mul(0x0100_0193))
 }
 
 /// Appends the quantizer's pages to an index being built (without WAL: the
@@ -443,45 +328,4 @@ pub fn load(index: pg_sys::Relation, meta: &Meta) -> Option<Codes> {
         c.push((key, parsed.clone()));
     });
     Some(Codes::new(parsed, meta.space))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn default_subvectors_divide_the_dimensions() {
-        assert_eq!(default_subvectors(384), 96);
-        assert_eq!(default_subvectors(1536), 384);
-        assert_eq!(default_subvectors(3), 1);
-        assert_eq!(default_subvectors(100), 25);
-        assert_eq!(default_subvectors(4000), 1000);
-        for d in 1..300 {
-            assert!(d % default_subvectors(d) == 0);
-        }
-    }
-
-    #[test]
-    fn compact_layouts_keep_every_node_per_page() {
-        let full = NodeLayout::choose(384, 16).unwrap();
-        let compact = compact(full);
-        assert_eq!(compact.nodes_per_page(), NodeLayout { max_tids: 1, ..full }.nodes_per_page());
-        assert!(compact.nodes_per_page() > full.nodes_per_page(), "{full:?}");
-        assert!(compact.max_tids >= 1 && compact.max_tids <= full.max_tids);
-    }
-
-    #[test]
-    fn payloads_round_trip_through_floats() {
-        for element in [Element::F32, Element::F16] {
-            let space = Space::new(element, Metric::L2, 3);
-            let p = from_f32(&space, &[1.0, -2.5, 0.25]);
-            assert_eq!(to_f32(&space, p.as_bytes()), vec![1.0, -2.5, 0.25]);
-        }
-    }
-
-    #[test]
-    fn checksums_differ_for_different_bytes() {
-        assert_ne!(checksum(b"abc"), checksum(b"abd"));
-        assert_eq!(checksum(b""), 0x811c_9dc5);
-    }
 }

@@ -2,7 +2,7 @@
 //! graph is sound (`lodestone_hnsw_verify`).
 
 use super::meta::Meta;
-use crate::am::common::page::{item, max_offset, nblocks, page_type, Buf, PAGE_DATA, PAGE_META};
+use crate::am::common::page::{item, max_offset, nblocks, page_type, pages, Buf, PAGE_DATA, PAGE_META};
 use crate::hnsw::layout::{Links, Node, NodeLayout, Ref, TidList, KIND_LINKS, KIND_NODE, KIND_TIDS, MAX_TIDS};
 use crate::hnsw::level::MAX_LEVEL;
 use pgrx::prelude::*;
@@ -16,10 +16,9 @@ impl Opened {
         // SAFETY: index_open raises an ERROR for a missing or non-index OID.
         let rel = unsafe { pg_sys::index_open(oid, pg_sys::AccessShareLock as pg_sys::LOCKMODE) };
         let opened = Opened(rel);
-        // SAFETY: an open index relation has its IndexAmRoutine in rd_indam.
-        let ambuild = unsafe { (*(*rel).rd_indam).ambuild };
-        let ours: unsafe extern "C-unwind" fn(_, _, _) -> _ = super::build::ambuild;
-        let our_am = ambuild.is_some_and(|f| std::ptr::fn_addr_eq(f, ours));
+        // An index of the access method named hnsw whose meta page is one
+        // of ours (the page type and the meta data are checked).
+        let our_am = crate::am::common::access_method_name(rel).as_deref() == Some("hnsw");
         let is_ours = our_am && nblocks(rel) > 0 && {
             let buf = Buf::share(rel, 0);
             page_type(buf.page()) == PAGE_META && Meta::from_page(buf.page()).is_some()
@@ -72,9 +71,7 @@ fn census(index: pg_sys::Relation, layout: &NodeLayout) -> Census {
         bad_pages: Vec::new(),
         bad_tuples: Vec::new(),
     };
-    for block in 1..nblocks(index) {
-        pgrx::check_for_interrupts!();
-        let buf = Buf::share(index, block);
+    for (block, buf) in pages(index) {
         let page = buf.page();
         // SAFETY: reads the header of a locked page.
         if unsafe { pg_sys::PageIsNew(page) } {
@@ -218,7 +215,7 @@ fn lodestone_hnsw_info(
         meta.ef_construction as i32,
         meta.space.dims as i32,
         metric,
-        meta.quant.map_or("none", |q| super::codes::kind_name(q.kind)).to_string(),
+        meta.quant.map_or("none", |q| crate::hnsw::quantized::kind_name(q.kind)).to_string(),
         meta.layout.payload_len as i32,
         if tids > 0 { (pages * i64::from(pg_sys::BLCKSZ)) as f64 / tids as f64 } else { 0.0 },
     ))

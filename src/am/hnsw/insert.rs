@@ -31,7 +31,7 @@ use crate::hnsw::select::{offer, select_links, select_neighbors, Link, Offered};
 use crate::hnsw::space::Payload;
 use pgrx::pg_sys;
 
-/// `aminsert`
+/// `aminsert` (its argument list is Postgres's).
 #[pgrx::pg_guard]
 #[allow(clippy::too_many_arguments)]
 pub unsafe extern "C-unwind" fn aminsert(
@@ -94,7 +94,9 @@ pub fn insert_on_disk(index: pg_sys::Relation, payload: &Payload, heap_tid: Ref)
     let _lock = lock;
 
     let Some((entry, top)) = meta.entry else {
-        let (node, _) = place(index, &meta, level, payload, &stored, heap_tid, &vec![Vec::new(); level + 1], None);
+        let chosen = vec![Vec::new(); level + 1];
+        let new = NewNode { level, payload, stored: &stored, heap_tid, chosen: &chosen };
+        let (node, _) = place(index, &meta, &new, None);
         Meta::update(index, |m| m.entry = Some((node, level)));
         return;
     };
@@ -124,8 +126,8 @@ pub fn insert_on_disk(index: pg_sys::Relation, payload: &Payload, heap_tid: Ref)
 
     // The nearest neighbour links back to the new node in the same record.
     let first = chosen[0].first().copied();
-    let (node, dropped) =
-        place(index, &meta, level, payload, &stored, heap_tid, &chosen, first.map(|f| (f, &mut graph)));
+    let new = NewNode { level, payload, stored: &stored, heap_tid, chosen: &chosen };
+    let (node, dropped) = place(index, &meta, &new, first.map(|f| (f, &mut graph)));
     graph.seen.insert(node.pack(), Seen::with_payload(payload.clone()));
     // What the nearest neighbour dropped for us is offered a link from us.
     for &x in &dropped {
@@ -137,7 +139,14 @@ pub fn insert_on_disk(index: pg_sys::Relation, payload: &Payload, heap_tid: Ref)
             if lc == 0 && i == 0 {
                 continue;
             }
-            link_back(index, &meta.layout, &mut graph, Ref::unpack(neighbor.id), node, neighbor.distance, lc, false);
+            let link = BackLink {
+                node: Ref::unpack(neighbor.id),
+                new: node,
+                distance: neighbor.distance,
+                level: lc,
+                force: false,
+            };
+            link_back(index, &meta.layout, &mut graph, link);
         }
     }
     if level > top {
@@ -241,19 +250,26 @@ fn write_list(
     true
 }
 
+/// A link `node → new` at `level` to offer to `node`'s list: what a
+/// back-link needs, whoever makes it (an insert, vacuum's repair,
+/// reconnection).
+#[derive(Clone, Copy, Debug)]
+pub(super) struct BackLink {
+    pub node: Ref,
+    pub new: Ref,
+    /// The distance between the two.
+    pub distance: f32,
+    pub level: usize,
+    /// Keep the link even where the pruning heuristic would not.
+    pub force: bool,
+}
+
 /// The new list of `node` at `level` once `new` (at `distance` from it) is
 /// offered to it: appended when there is room, otherwise the heuristic
 /// chooses, dropping deleted nodes. `None` when `new` is not kept, unless
 /// `force`, which then replaces the farthest link.
-fn next_list(
-    graph: &mut DiskGraph,
-    node: Ref,
-    current: &[Ref],
-    new: Ref,
-    distance: f32,
-    level: usize,
-    force: bool,
-) -> Option<Vec<Ref>> {
+fn next_list(graph: &mut DiskGraph, current: &[Ref], link: BackLink) -> Option<Vec<Ref>> {
+    let BackLink { node, new, distance, level, force } = link;
     if current.contains(&new) {
         return None;
     }
@@ -352,37 +368,16 @@ fn payload_and_flag(
 /// `new` (the heuristic dropped `x` because `new` is closer to it than
 /// `node` is), which may drop one of `new`'s links, checked the same way,
 /// up to [`RELINK_DEPTH`] times.
-#[allow(clippy::too_many_arguments)]
-pub(super) fn link_back(
-    index: pg_sys::Relation,
-    layout: &NodeLayout,
-    graph: &mut DiskGraph,
-    node: Ref,
-    new: Ref,
-    distance: f32,
-    level: usize,
-    force: bool,
-) {
-    pass_on(index, layout, graph, node, new, distance, level, force, 0);
+pub(super) fn link_back(index: pg_sys::Relation, layout: &NodeLayout, graph: &mut DiskGraph, link: BackLink) {
+    pass_on(index, layout, graph, link, 0);
 }
 
 /// How many times a dropped link is passed on, at most, in one chain.
 const RELINK_DEPTH: usize = 8;
 
-#[allow(clippy::too_many_arguments)]
-fn pass_on(
-    index: pg_sys::Relation,
-    layout: &NodeLayout,
-    graph: &mut DiskGraph,
-    node: Ref,
-    new: Ref,
-    distance: f32,
-    level: usize,
-    force: bool,
-    depth: usize,
-) {
-    let dropped = add_link(index, layout, graph, node, new, distance, level, force);
-    relink_dropped(index, layout, graph, new, &dropped, level, depth + 1);
+fn pass_on(index: pg_sys::Relation, layout: &NodeLayout, graph: &mut DiskGraph, link: BackLink, depth: usize) {
+    let dropped = add_link(index, layout, graph, link);
+    relink_dropped(index, layout, graph, link.new, &dropped, link.level, depth + 1);
 }
 
 /// Gives each node in `dropped` (links some list just lost) a forced link
@@ -406,8 +401,8 @@ fn relink_dropped(
         if b.deleted || linked_by_a_neighbor(index, layout, x, level) {
             continue;
         }
-        let d = space.distance(pa.as_bytes(), pb.as_bytes());
-        pass_on(index, layout, graph, from, x, d, level, true, depth);
+        let distance = space.distance(pa.as_bytes(), pb.as_bytes());
+        pass_on(index, layout, graph, BackLink { node: from, new: x, distance, level, force: true }, depth);
     }
 }
 
@@ -430,22 +425,13 @@ fn linked_by_a_neighbor(index: pg_sys::Relation, layout: &NodeLayout, x: Ref, le
 
 /// One attempt-until-written of `node → new`; returns the links the change
 /// dropped from `node`'s list.
-#[allow(clippy::too_many_arguments)]
-fn add_link(
-    index: pg_sys::Relation,
-    layout: &NodeLayout,
-    graph: &mut DiskGraph,
-    node: Ref,
-    new: Ref,
-    distance: f32,
-    level: usize,
-    force: bool,
-) -> Vec<Ref> {
+fn add_link(index: pg_sys::Relation, layout: &NodeLayout, graph: &mut DiskGraph, link: BackLink) -> Vec<Ref> {
+    let level = link.level;
     for _attempt in 0..16 {
-        let Some((at, current)) = read_list(index, layout, node, level) else {
+        let Some((at, current)) = read_list(index, layout, link.node, level) else {
             return Vec::new();
         };
-        let Some(list) = next_list(graph, node, &current, new, distance, level, force) else {
+        let Some(list) = next_list(graph, &current, link) else {
             return Vec::new();
         };
         let buf = Buf::exclusive(index, at.tuple.block);
@@ -460,22 +446,28 @@ fn add_link(
     Vec::new()
 }
 
+/// A node to write: its level, its payload as the graph compares it, what
+/// the tuple holds (`stored`: the payload, or with a quantizer its code),
+/// its heap TID and its chosen neighbours per level.
+struct NewNode<'a> {
+    level: usize,
+    payload: &'a Payload,
+    stored: &'a [u8],
+    heap_tid: Ref,
+    chosen: &'a [Vec<Scored<u64>>],
+}
+
 /// Writes a new node (and its links tuple) and, in the same WAL record, the
 /// link to it from `first`, its nearest neighbour at layer 0 (kept even if
 /// the pruning heuristic would drop it). Returns the node's TID and the links
-/// the neighbour dropped to make room. The node holds `stored`: the payload,
-/// or with a quantizer its code.
-#[allow(clippy::too_many_arguments)]
+/// the neighbour dropped to make room.
 fn place(
     index: pg_sys::Relation,
     meta: &Meta,
-    level: usize,
-    payload: &Payload,
-    stored: &[u8],
-    heap_tid: Ref,
-    chosen: &[Vec<Scored<u64>>],
+    new: &NewNode,
     mut first: Option<(Scored<u64>, &mut DiskGraph)>,
 ) -> (Ref, Vec<Ref>) {
+    let NewNode { level, payload, stored, heap_tid, chosen } = *new;
     let layout = &meta.layout;
     let links_size = layout.needs_links_tuple(level).then(|| layout.links_size(level));
     // Stands for the new node in the neighbour's list until its TID is known.
@@ -499,7 +491,9 @@ fn place(
         if let Some((nearest, graph)) = first.as_mut() {
             let target = Ref::unpack(nearest.id);
             if let Some((at, current)) = read_list(index, layout, target, 0) {
-                let list = next_list(graph, target, &current, placeholder, nearest.distance, 0, true);
+                let offered =
+                    BackLink { node: target, new: placeholder, distance: nearest.distance, level: 0, force: true };
+                let list = next_list(graph, &current, offered);
                 backlink = list.map(|list| (at, current, list));
             }
         }

@@ -18,9 +18,9 @@
 //! it sweeps the to-expand bits in block order until a sweep finds none.
 
 use super::disk::{DiskGraph, Seen};
-use super::insert::link_back;
+use super::insert::{link_back, BackLink};
 use super::meta::Meta;
-use crate::am::common::page::{item, max_offset, nblocks, page_type, Buf, PageLock, PAGE_DATA, UPDATE_LOCK};
+use crate::am::common::page::{item, max_offset, page_type, pages, Buf, PageLock, PAGE_DATA, UPDATE_LOCK};
 use crate::hnsw::layout::{Links, Node, NodeLayout, Ref, KIND_NODE};
 use crate::hnsw::search::{descend, search_layer, HashVisited, Scored, Scratch};
 use crate::hnsw::space::Payload;
@@ -137,7 +137,6 @@ impl Slots {
     fn census(index: pg_sys::Relation, layout: &NodeLayout) -> Option<Slots> {
         // SAFETY: reads a GUC of this backend.
         let budget = unsafe { pg_sys::maintenance_work_mem } as usize * 1024;
-        let blocks = nblocks(index);
         let mut slots = Slots {
             start: vec![0],
             live: Vec::new(),
@@ -147,9 +146,8 @@ impl Slots {
             top: None,
         };
         let mut total = 0usize;
-        for block in 1..blocks {
-            delay();
-            let buf = Buf::share(index, block);
+        // Every page, data or not, gets its `start`.
+        for (block, buf) in pages(index) {
             let page = buf.page();
             let count = if page_type(page) == PAGE_DATA { usize::from(max_offset(page)) } else { 0 };
             slots.start.push(total);
@@ -314,7 +312,8 @@ fn link_out(index: pg_sys::Relation, meta: &Meta, node: Ref, slots: &Slots) -> b
         .find(|s| s.id != node.pack() && graph.seen.get(&s.id).is_some_and(|n| !n.deleted) && leads_back(s))
         .unwrap_or(start);
     graph.seen.insert(node.pack(), Seen::with_payload(payload));
-    link_back(index, &layout, &mut graph, node, Ref::unpack(host.id), host.distance, 0, true);
+    let link = BackLink { node, new: Ref::unpack(host.id), distance: host.distance, level: 0, force: true };
+    link_back(index, &layout, &mut graph, link);
     true
 }
 
@@ -396,7 +395,8 @@ fn relink(index: pg_sys::Relation, meta: &Meta, node: Ref) -> bool {
         }
         graph.seen.insert(node.pack(), Seen::with_payload(payload.clone()));
         for (i, s) in nearest.iter().enumerate() {
-            link_back(index, &layout, &mut graph, Ref::unpack(s.id), node, s.distance, lc, i == 0);
+            let link = BackLink { node: Ref::unpack(s.id), new: node, distance: s.distance, level: lc, force: i == 0 };
+            link_back(index, &layout, &mut graph, link);
             linked = true;
         }
         entries = found;
