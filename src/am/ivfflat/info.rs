@@ -21,14 +21,12 @@ impl Opened {
         // SAFETY: index_open raises an ERROR for a missing or non-index OID.
         let rel = unsafe { pg_sys::index_open(oid, lock) };
         let opened = Opened(rel, lock);
-        // SAFETY: an open index relation has its IndexAmRoutine in rd_indam.
-        let ambuild = unsafe { (*(*rel).rd_indam).ambuild };
-        let ours: unsafe extern "C-unwind" fn(_, _, _) -> _ = super::build::ambuild;
-        let is_ours = ambuild.is_some_and(|f| std::ptr::fn_addr_eq(f, ours)) && page::nblocks(rel) > 0 && {
-            let buf = Buf::share(rel, layout::META_BLOCK);
-            page::page_type(buf.page()) == layout::PAGE_META
-                && page::item(buf.page(), 1).and_then(Meta::from_bytes).is_some()
-        };
+        let is_ours =
+            crate::am::common::access_method_name(rel).as_deref() == Some("ivfflat") && page::nblocks(rel) > 0 && {
+                let buf = Buf::share(rel, layout::META_BLOCK);
+                page::page_type(buf.page()) == layout::PAGE_META
+                    && page::item(buf.page(), 1).and_then(Meta::from_bytes).is_some()
+            };
         if !is_ours {
             // A user error: the wrong index was named.
             ereport!(
