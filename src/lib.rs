@@ -15,6 +15,8 @@
 //! | [`quant`]     | k-means, PQ, SQ8 and binary quantizers, ADC tables     | no        |
 //! | [`personalize`] | scaling, weighted averages, preference profiles,     | math: no  |
 //! |               | weighted L2 (`personalize::math` is pure)              |           |
+//! | [`pool`]      | the threads that run the core for index builds and     | yes       |
+//! |               | `pq_train`, cancellable from the backend               |           |
 //!
 //! The SQL that declares every type, function, operator and operator class
 //! is written by hand in `sql/`, so that its names and signatures are
@@ -25,6 +27,7 @@ pub mod distance;
 pub mod format;
 pub mod hnsw;
 pub mod personalize;
+pub mod pool;
 pub mod quant;
 pub mod types;
 

@@ -25,14 +25,14 @@
 //!
 //! Training reads the column through SPI (reservoir-sampled, seeded, so the
 //! same table gives the same codebook), then runs k-means in the pure core
-//! on the build threads of [`crate::am::common::pool`] (as many as
+//! on the build threads of [`crate::pool`] (as many as
 //! `max_parallel_maintenance_workers + 1`, cancellable); no Postgres call
 //! happens on those threads.
 
 use super::vector::{Vector, VectorArg};
 use super::{raise, OrRaise, RawDatum};
-use crate::am::common::pool::run_cancellable;
 use crate::format::pq as pqvalue;
+use crate::pool::run_cancellable;
 use crate::quant::pq::{self as pqcore, AdcTable, Pq};
 use crate::quant::rng::Rng;
 use crate::quant::{Metric, Quantizer};

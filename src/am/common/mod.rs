@@ -1,9 +1,7 @@
 //! What the access methods share: buffers, pages and WAL ([`page`]), the
-//! threads that run the pure core for a build or a training ([`pool`]), the
 //! heap scan of a build, and naming a relation (and its access method).
 
 pub mod page;
-pub mod pool;
 
 use pgrx::pg_sys;
 

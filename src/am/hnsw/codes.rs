@@ -189,7 +189,7 @@ pub fn train(
         &copied
     };
     let trained = match kind {
-        Kind::Pq => crate::am::common::pool::run_cancellable(
+        Kind::Pq => crate::pool::run_cancellable(
             |cancel| {
                 quant::pq::Pq::train_cancellable(sample, dims, opts.subvectors, opts.bits, opts.seed, cancel)
                     .map(Quantizer::Pq)
