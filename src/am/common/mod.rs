@@ -3,6 +3,82 @@
 
 pub mod page;
 
+/// The callbacks that differ between lodestone's access methods; everything
+/// else in their `IndexAmRoutine` is the same (see [`ordered_am_routine`]).
+pub struct AmCallbacks {
+    pub amsupport: u16,
+    pub ambuild: pg_sys::ambuild_function,
+    pub ambuildempty: pg_sys::ambuildempty_function,
+    pub aminsert: pg_sys::aminsert_function,
+    pub ambulkdelete: pg_sys::ambulkdelete_function,
+    pub amvacuumcleanup: pg_sys::amvacuumcleanup_function,
+    pub amcostestimate: pg_sys::amcostestimate_function,
+    pub amoptions: pg_sys::amoptions_function,
+    pub ambuildphasename: pg_sys::ambuildphasename_function,
+    pub amvalidate: pg_sys::amvalidate_function,
+    pub ambeginscan: pg_sys::ambeginscan_function,
+    pub amrescan: pg_sys::amrescan_function,
+    pub amgettuple: pg_sys::amgettuple_function,
+    pub amendscan: pg_sys::amendscan_function,
+}
+
+/// The handler's result for an index that answers `ORDER BY col <op> value`
+/// one tuple at a time (hnsw, ivfflat), filled as pgvector fills it for
+/// Postgres 15: no bitmap scans, no multi-column keys, no parallel scans,
+/// parallel bulk-delete in VACUUM.
+pub fn ordered_am_routine(callbacks: AmCallbacks) -> crate::types::RawDatum {
+    // SAFETY: makeNode of the routine struct; Postgres copies it into the
+    // relcache.
+    unsafe {
+        let am = pg_sys::palloc0(std::mem::size_of::<pg_sys::IndexAmRoutine>()).cast::<pg_sys::IndexAmRoutine>();
+        let r = &mut *am;
+        r.type_ = pg_sys::NodeTag::T_IndexAmRoutine;
+        r.amstrategies = 0;
+        r.amsupport = callbacks.amsupport;
+        r.amoptsprocnum = 0;
+        r.amcanorder = false;
+        r.amcanorderbyop = true;
+        r.amcanbackward = false;
+        r.amcanunique = false;
+        r.amcanmulticol = false;
+        r.amoptionalkey = true;
+        r.amsearcharray = false;
+        r.amsearchnulls = false;
+        r.amstorage = false;
+        r.amclusterable = false;
+        r.ampredlocks = false;
+        r.amcanparallel = false;
+        r.amcaninclude = false;
+        r.amusemaintenanceworkmem = false;
+        r.amparallelvacuumoptions = pg_sys::VACUUM_OPTION_PARALLEL_BULKDEL as u8;
+        r.amkeytype = pg_sys::InvalidOid;
+
+        r.ambuild = callbacks.ambuild;
+        r.ambuildempty = callbacks.ambuildempty;
+        r.aminsert = callbacks.aminsert;
+        r.ambulkdelete = callbacks.ambulkdelete;
+        r.amvacuumcleanup = callbacks.amvacuumcleanup;
+        r.amcanreturn = None;
+        r.amcostestimate = callbacks.amcostestimate;
+        r.amoptions = callbacks.amoptions;
+        r.amproperty = None;
+        r.ambuildphasename = callbacks.ambuildphasename;
+        r.amvalidate = callbacks.amvalidate;
+        r.amadjustmembers = None;
+        r.ambeginscan = callbacks.ambeginscan;
+        r.amrescan = callbacks.amrescan;
+        r.amgettuple = callbacks.amgettuple;
+        r.amgetbitmap = None;
+        r.amendscan = callbacks.amendscan;
+        r.ammarkpos = None;
+        r.amrestrpos = None;
+        r.amestimateparallelscan = None;
+        r.aminitparallelscan = None;
+        r.amparallelrescan = None;
+        crate::types::RawDatum(pg_sys::Datum::from(am))
+    }
+}
+
 use pgrx::pg_sys;
 
 /// The relation's name, for messages.

@@ -33,56 +33,22 @@ use pgrx::prelude::*;
 /// `hnswhandler(internal) RETURNS index_am_handler`
 #[pg_extern(sql = false)]
 fn hnswhandler(_fcinfo: pg_sys::FunctionCallInfo) -> RawDatum {
-    // SAFETY: makeNode of the routine struct, filled as pgvector fills it
-    // for Postgres 15; Postgres copies it into the relcache.
-    unsafe {
-        let am = pg_sys::palloc0(std::mem::size_of::<pg_sys::IndexAmRoutine>()).cast::<pg_sys::IndexAmRoutine>();
-        let r = &mut *am;
-        r.type_ = pg_sys::NodeTag::T_IndexAmRoutine;
-        r.amstrategies = 0;
-        r.amsupport = 3;
-        r.amoptsprocnum = 0;
-        r.amcanorder = false;
-        r.amcanorderbyop = true;
-        r.amcanbackward = false;
-        r.amcanunique = false;
-        r.amcanmulticol = false;
-        r.amoptionalkey = true;
-        r.amsearcharray = false;
-        r.amsearchnulls = false;
-        r.amstorage = false;
-        r.amclusterable = false;
-        r.ampredlocks = false;
-        r.amcanparallel = false;
-        r.amcaninclude = false;
-        r.amusemaintenanceworkmem = false;
-        r.amparallelvacuumoptions = pg_sys::VACUUM_OPTION_PARALLEL_BULKDEL as u8;
-        r.amkeytype = pg_sys::InvalidOid;
-
-        r.ambuild = Some(build::ambuild);
-        r.ambuildempty = Some(build::ambuildempty);
-        r.aminsert = Some(insert::aminsert);
-        r.ambulkdelete = Some(vacuum::ambulkdelete);
-        r.amvacuumcleanup = Some(vacuum::amvacuumcleanup);
-        r.amcanreturn = None;
-        r.amcostestimate = Some(amcostestimate);
-        r.amoptions = Some(options::amoptions);
-        r.amproperty = None;
-        r.ambuildphasename = Some(build::ambuildphasename);
-        r.amvalidate = Some(amvalidate);
-        r.amadjustmembers = None;
-        r.ambeginscan = Some(scan::ambeginscan);
-        r.amrescan = Some(scan::amrescan);
-        r.amgettuple = Some(scan::amgettuple);
-        r.amgetbitmap = None;
-        r.amendscan = Some(scan::amendscan);
-        r.ammarkpos = None;
-        r.amrestrpos = None;
-        r.amestimateparallelscan = None;
-        r.aminitparallelscan = None;
-        r.amparallelrescan = None;
-        RawDatum(pg_sys::Datum::from(am))
-    }
+    crate::am::common::ordered_am_routine(crate::am::common::AmCallbacks {
+        amsupport: 3,
+        ambuild: Some(build::ambuild),
+        ambuildempty: Some(build::ambuildempty),
+        aminsert: Some(insert::aminsert),
+        ambulkdelete: Some(vacuum::ambulkdelete),
+        amvacuumcleanup: Some(vacuum::amvacuumcleanup),
+        amcostestimate: Some(amcostestimate),
+        amoptions: Some(options::amoptions),
+        ambuildphasename: Some(build::ambuildphasename),
+        amvalidate: Some(amvalidate),
+        ambeginscan: Some(scan::ambeginscan),
+        amrescan: Some(scan::amrescan),
+        amgettuple: Some(scan::amgettuple),
+        amendscan: Some(scan::amendscan),
+    })
 }
 
 #[pgrx::pg_guard]
