@@ -29,11 +29,18 @@ pub struct Params {
     /// subset), as Faiss does: more points barely move the centroids.
     pub max_points_per_centroid: usize,
     pub seed: u64,
+    /// Spherical k-means (for unit-length data): every update scales each
+    /// centroid to unit length, so that the nearest centroid is the one of
+    /// largest inner product. Means of unit vectors are shorter the more
+    /// spread their points are, and the squared L2 distance to means of
+    /// unequal lengths (its `|c|²` term) ranks them otherwise than the inner
+    /// product does.
+    pub spherical: bool,
 }
 
 impl Params {
     pub fn new(k: usize, seed: u64) -> Self {
-        Params { k, max_iter: 25, tol: 1e-4, max_points_per_centroid: 256, seed }
+        Params { k, max_iter: 25, tol: 1e-4, max_points_per_centroid: 256, seed, spherical: false }
     }
 }
 
@@ -229,9 +236,20 @@ pub fn train_cancellable(data: &[f32], dim: usize, params: &Params, cancel: &Ato
                 empty.push(c);
                 continue;
             }
-            let inv = 1.0 / counts[c] as f64;
+            let sum = &sums[c * dim..(c + 1) * dim];
+            let scale = if params.spherical {
+                let norm = sum.iter().map(|v| v * v).sum::<f64>().sqrt();
+                // A zero sum (opposite points) has no direction: keep the mean.
+                if norm > 0.0 {
+                    1.0 / norm
+                } else {
+                    1.0 / counts[c] as f64
+                }
+            } else {
+                1.0 / counts[c] as f64
+            };
             for j in 0..dim {
-                centroids[c * dim + j] = (sums[c * dim + j] * inv) as f32;
+                centroids[c * dim + j] = (sum[j] * scale) as f32;
             }
         }
         // An empty cluster takes the point farthest from its centroid (in
@@ -241,7 +259,10 @@ pub fn train_cancellable(data: &[f32], dim: usize, params: &Params, cancel: &Ato
             centroids[c * dim..(c + 1) * dim].copy_from_slice(&data[far * dim..(far + 1) * dim]);
             dist[far] = 0.0;
         }
-        let converged = changed == 0 || (prev_mse - mse) <= params.tol * prev_mse.max(f64::MIN_POSITIVE);
+        // No improvement to measure after the first pass: its `prev_mse` is
+        // infinite, and inf - mse <= tol * inf would stop at seeding quality.
+        let converged =
+            changed == 0 || (prev_mse.is_finite() && (prev_mse - mse) <= params.tol * prev_mse.max(f64::MIN_POSITIVE));
         prev_mse = mse;
         if converged {
             break;
@@ -443,6 +464,51 @@ mod tests {
         cancel.store(false, Ordering::Relaxed);
         let a = train_cancellable(&data, 4, &Params::new(8, 42), &cancel).unwrap();
         assert_eq!(a.centroids, train(&data, 4, &Params::new(8, 42)).unwrap().centroids);
+    }
+
+    /// Mean squared distance of `data` to its nearest centroid, and the
+    /// centroids one more Lloyd step (means of the points) would give.
+    fn mse_and_step(data: &[f32], dim: usize, centroids: &[f32]) -> (f64, Vec<f32>) {
+        let k = centroids.len() / dim;
+        let (mut sums, mut counts, mut total) = (vec![0f64; k * dim], vec![0usize; k], 0f64);
+        for x in data.chunks_exact(dim) {
+            let (c, d) = nearest(centroids, dim, x);
+            total += f64::from(d);
+            counts[c] += 1;
+            for (s, &v) in sums[c * dim..(c + 1) * dim].iter_mut().zip(x) {
+                *s += f64::from(v);
+            }
+        }
+        let mut next = centroids.to_vec();
+        for c in 0..k {
+            if counts[c] > 0 {
+                for j in 0..dim {
+                    next[c * dim + j] = (sums[c * dim + j] / counts[c] as f64) as f32;
+                }
+            }
+        }
+        (total / (data.len() / dim) as f64, next)
+    }
+
+    #[test]
+    fn lloyd_runs_to_a_fixed_point_not_one_pass() {
+        // More centroids than blobs: k-means++ seeds leave the centroids far
+        // from a fixed point, and only iterations bring them there. The first
+        // pass once counted as converged (its improvement over an infinite
+        // error compared as inf <= inf), which left seeding-quality centers.
+        let (dim, k) = (8, 40);
+        let data = blobs(10, 300, dim, 11);
+        let mut p = Params::new(k, 3);
+        p.max_points_per_centroid = usize::MAX;
+        let km = train(&data, dim, &p).unwrap();
+        assert!(km.iterations > 1, "stopped after {} iteration(s)", km.iterations);
+        let (mse, next) = mse_and_step(&data, dim, &km.centroids);
+        let (after, _) = mse_and_step(&data, dim, &next);
+        assert!(after >= mse * (1.0 - 1e-3), "one more Lloyd step still improves the error: {mse} -> {after}");
+        p.max_iter = 1;
+        let one = train(&data, dim, &p).unwrap();
+        let (one_mse, _) = mse_and_step(&data, dim, &one.centroids);
+        assert!(mse < one_mse * 0.98, "iterations barely helped: {one_mse} -> {mse}");
     }
 
     #[test]
