@@ -93,13 +93,16 @@ if [[ -f "$pgv_control" ]] && ! grep -qE "^module_pathname *= *'\\\$libdir/lodes
   digest="SELECT md5((SELECT string_agg(v::text, ',' ORDER BY id) FROM items) || (SELECT string_agg(v::text, ',' ORDER BY id) FROM blobs))"
   same "pgvector's cluster has the same rows" "$(sql main -c "$digest")" "$(sql pgv -c "$digest")"
   for p in 1 10; do
-    if ((p == 1)); then margin=${IVF_PGV_MARGIN1:-0.05}; else margin=${IVF_PGV_MARGIN10:-0.02}; fi
     for spec in "vector L2|items queries <->" "vector inner product|items queries <#>" "vector cosine|items queries <=>" \
       "halfvec L2|halfs half_queries <->" "halfvec inner product|halfs half_queries <#>" \
       "halfvec cosine|halfs half_queries <=>" "bit hamming|bits bit_queries <~>" \
       "100 blobs, L2|blobs blob_queries <->" "100 blobs, inner product|blobs blob_queries <#>" \
       "100 blobs, cosine|blobs blob_queries <=>"; do
       read -r table queries op <<<"${spec#*|}"
+      # bit at one probe moves most between pgvector's builds (0.52-0.58 in
+      # five builds of one data set; 0.364 against pgvector's 0.412 seen here)
+      if ((p == 1)); then margin=${IVF_PGV_MARGIN1:-0.05}; else margin=${IVF_PGV_MARGIN10:-0.02}; fi
+      [[ $spec == bit* && $p == 1 ]] && margin=${IVF_PGV_MARGIN1_BIT:-0.10}
       ours="$(recall $p "$table" "$queries" "$op")" theirs="$(recall $p "$table" "$queries" "$op" pgv)"
       check "recall@10 ${spec%%|*}, probes $p, lodestone vs pgvector - $margin" \
         "\$1 >= \$2 - $margin" "$ours $theirs"
