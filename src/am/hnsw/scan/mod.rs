@@ -28,6 +28,10 @@
 //! they come out as another round does. The sweep counts against
 //! `hnsw.max_scan_tuples` and the memory limit like the walk.
 //!
+//! Files: this one (state, the walk, iterative rounds), `rerank.rs`
+//! (quantized indexes: exact distances from the heap), `sweep.rs` (what the
+//! walk cannot reach), `threshold.rs` (sphere quals).
+//!
 //! The scan takes `SCAN_LOCK` before it reads the meta page: VACUUM frees
 //! nodes only after holding that lock exclusively, so the entry point the
 //! scan reads stays a node while it walks. On a hot standby no such lock
@@ -70,6 +74,14 @@ use pgrx::PgMemoryContexts;
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, VecDeque};
 
+mod rerank;
+mod sweep;
+mod threshold;
+
+use rerank::{rerank_batch, HeapFetch};
+use sweep::sweep;
+use threshold::{count_round, empty_rounds_to_stop, sphere_key, Sphere};
+
 /// Looks at the meta page a scan takes before it calls the index corrupt.
 /// On a primary one suffices (the scan lock keeps the entry a node); on a
 /// hot standby recovery may move the entry between two looks, rarely twice.
@@ -78,11 +90,6 @@ const ENTRY_TRIES: usize = 100;
 /// Bytes a visited node costs the scan's hash set, on average (8 for the
 /// id, one control byte, a table between 7/16 and 7/8 full).
 const VISITED_BYTES: usize = 16;
-
-/// Rounds in a row without a node inside the sphere that end a threshold
-/// search. One is a margin of a whole beam past the sphere's edge; a second
-/// catches rows the edge's neighbourhood reaches only through farther ones.
-const EMPTY_ROUNDS: u32 = 2;
 
 /// The node cache is kept below this size whatever the budget, so that a
 /// scan past its budget does not read every node twice.
@@ -128,20 +135,6 @@ struct ScanState {
     empty_rounds: u32,
     /// A sphere qual is in the scan keys: the executor rechecks each row.
     recheck: bool,
-}
-
-/// What re-ranking needs to read the indexed value of a heap row: a table
-/// AM index-fetch, a slot, and an executor state to evaluate the index's
-/// expression (if it has one). Allocated in the scan's memory context,
-/// released by `amendscan` (and by Postgres's abort processing on error).
-struct HeapFetch {
-    heap: pg_sys::Relation,
-    fetch: *mut pg_sys::IndexFetchTableData,
-    slot: *mut pg_sys::TupleTableSlot,
-    estate: *mut pg_sys::EState,
-    info: *mut pg_sys::IndexInfo,
-    /// Reset after every batch: detoasted values and expression results.
-    batch: pg_sys::MemoryContext,
 }
 
 /// `ambeginscan`
@@ -218,35 +211,6 @@ pub unsafe extern "C-unwind" fn amrescan(
     state.threshold = None;
     state.empty_rounds = 0;
     state.recheck = false;
-}
-
-/// A threshold qual: the sphere's center (a datum of the column's type,
-/// `None` when NULL) and radius; `None` for no sphere qual.
-struct Sphere {
-    center: Option<pg_sys::Datum>,
-    radius: f64,
-}
-
-/// The first sphere qual among the scan keys (strategy 2 in every operator
-/// class; the executor rechecks any others).
-fn sphere_key(scan: pg_sys::IndexScanDesc) -> Option<Sphere> {
-    // SAFETY: keyData holds numberOfKeys keys, copied in amrescan.
-    let keys = unsafe {
-        let n = usize::try_from((*scan).numberOfKeys).unwrap_or(0);
-        if n == 0 || (*scan).keyData.is_null() {
-            return None;
-        }
-        std::slice::from_raw_parts((*scan).keyData, n)
-    };
-    let key = keys.iter().find(|k| k.sk_strategy == 2)?;
-    if key.sk_flags & pg_sys::SK_ISNULL as i32 != 0 {
-        return Some(Sphere { center: None, radius: 0.0 });
-    }
-    // SAFETY: a strategy-2 key's argument is a sphere of the column's type.
-    Some(match unsafe { crate::types::sphere::sphere_parts(key.sk_argument) } {
-        Some((center, radius)) => Sphere { center: Some(center), radius },
-        None => Sphere { center: None, radius: 0.0 },
-    })
 }
 
 /// The query vector as the index's payload (`None` for a NULL argument):
@@ -443,27 +407,6 @@ fn start(scan: pg_sys::IndexScanDesc, state: &mut ScanState) {
     state.graph = Some(graph);
 }
 
-/// Empty rounds that end a threshold search. Under inner product the
-/// "sphere" is a half-space, and -a·q says little about what a node's
-/// neighbours hold: more rounds (measured in hnsw_threshold.sql).
-fn empty_rounds_to_stop(metric: crate::hnsw::space::Metric) -> u32 {
-    match metric {
-        crate::hnsw::space::Metric::InnerProduct => EMPTY_ROUNDS * 4,
-        _ => EMPTY_ROUNDS,
-    }
-}
-
-/// Counts a round that found no node inside the threshold.
-fn count_round(state: &mut ScanState, found: &[Scored<u64>]) {
-    if let Some(bound) = state.threshold {
-        if found.iter().any(|s| s.distance <= bound) {
-            state.empty_rounds = 0;
-        } else {
-            state.empty_rounds += 1;
-        }
-    }
-}
-
 /// Reads the meta page and scores its entry point: the graph to walk, the
 /// scored entry and its level; `None` for an empty index. The entry must be
 /// a node of the level the meta page gives, and still be the entry after it
@@ -576,121 +519,6 @@ fn queue_results(state: &mut ScanState, graph: &mut DiskGraph, found: &[Scored<u
     }
 }
 
-/// Re-ranks the next `rerank` pending candidates with exact distances from
-/// the heap and queues the visible ones, closest first.
-fn rerank_batch(scan: pg_sys::IndexScanDesc, state: &mut ScanState) {
-    let take = state.rerank.max(1).min(state.pending.len());
-    let batch: Vec<(f32, Ref)> = state.pending.drain(..take).collect();
-    if state.heap.is_none() {
-        state.heap = Some(HeapFetch::begin(scan, state.index, state.context));
-    }
-    let Some(heap) = state.heap.as_ref() else { return };
-    let Some(graph) = state.graph.as_ref() else { return };
-    let space = graph.space;
-    let mut exact: Vec<(f32, Ref)> = Vec::with_capacity(batch.len());
-    // SAFETY: the batch context is ours; everything allocated while it is
-    // current (detoasted values) is freed by the reset below.
-    let old = unsafe { pg_sys::MemoryContextSwitchTo(heap.batch) };
-    for (_, tid) in batch {
-        // A widened beam re-ranks up to 100,000 rows a batch.
-        pgrx::check_for_interrupts!();
-        // SAFETY: the scan's snapshot is an MVCC snapshot (checked in start).
-        let Some(payload) = (unsafe { heap.indexed_payload(&space, tid, (*scan).xs_snapshot) }) else {
-            continue;
-        };
-        let d = match &state.query {
-            Some(q) => space.distance(q.as_bytes(), payload.as_bytes()),
-            None => 0.0,
-        };
-        exact.push((d, tid));
-    }
-    // SAFETY: back to the caller's context, then free the batch's memory.
-    unsafe {
-        pg_sys::MemoryContextSwitchTo(old);
-        pg_sys::MemoryContextReset(heap.batch);
-    }
-    exact.sort_by(|a, b| a.0.total_cmp(&b.0).then_with(|| a.1.cmp(&b.1)));
-    state.ready.extend(exact);
-}
-
-impl HeapFetch {
-    fn begin(scan: pg_sys::IndexScanDesc, index: pg_sys::Relation, context: pg_sys::MemoryContext) -> HeapFetch {
-        // SAFETY: an index scan run by the executor has its heap relation
-        // open; every object is created in the scan's memory context, as
-        // the executor would, and released in `end`.
-        unsafe {
-            let heap = (*scan).heapRelation;
-            if heap.is_null() {
-                pgrx::error!("a quantized hnsw scan needs its table to re-rank");
-            }
-            let old = pg_sys::MemoryContextSwitchTo(context);
-            let am = (*heap).rd_tableam;
-            let Some(fetch_begin) = (*am).index_fetch_begin else {
-                pgrx::error!("the table access method cannot fetch rows by TID");
-            };
-            let fetch = fetch_begin(heap);
-            let slot = pg_sys::table_slot_create(heap, std::ptr::null_mut());
-            let info = pg_sys::BuildIndexInfo(index);
-            let estate = pg_sys::CreateExecutorState();
-            let econtext = pg_sys::MakePerTupleExprContext(estate);
-            (*econtext).ecxt_scantuple = slot;
-            let batch = pg_sys::AllocSetContextCreateInternal(
-                context,
-                c"lodestone hnsw rerank".as_ptr(),
-                pg_sys::ALLOCSET_DEFAULT_MINSIZE as usize,
-                pg_sys::ALLOCSET_DEFAULT_INITSIZE as usize,
-                pg_sys::ALLOCSET_DEFAULT_MAXSIZE as usize,
-            );
-            pg_sys::MemoryContextSwitchTo(old);
-            HeapFetch { heap, fetch, slot, estate, info, batch }
-        }
-    }
-
-    /// The index's payload of the row at `tid`, as the snapshot sees it
-    /// (`None` when it sees no version of it).
-    ///
-    /// # Safety
-    /// `snapshot` must be the scan's registered MVCC snapshot.
-    unsafe fn indexed_payload(
-        &self,
-        space: &crate::hnsw::space::Space,
-        tid: Ref,
-        snapshot: pg_sys::Snapshot,
-    ) -> Option<Payload> {
-        // SAFETY: the fetch, slot and executor state were made for this
-        // heap and index in `begin`; the TID is a copy (the table AM moves
-        // it along the HOT chain).
-        unsafe {
-            let mut at = tid_from_ref(tid);
-            let (mut call_again, mut all_dead) = (false, false);
-            let fetch_tuple = (*(*self.heap).rd_tableam).index_fetch_tuple?;
-            if !fetch_tuple(self.fetch, &mut at, snapshot, self.slot, &mut call_again, &mut all_dead) {
-                return None;
-            }
-            let econtext = (*self.estate).es_per_tuple_exprcontext;
-            let (mut values, mut isnull) = ([pg_sys::Datum::from(0usize); 1], [false; 1]);
-            pg_sys::FormIndexDatum(self.info, self.slot, self.estate, values.as_mut_ptr(), isnull.as_mut_ptr());
-            let payload = if isnull[0] { None } else { super::support::payload_of(space, values[0]) };
-            if !econtext.is_null() {
-                pg_sys::MemoryContextReset((*econtext).ecxt_per_tuple_memory);
-            }
-            payload
-        }
-    }
-
-    fn end(self) {
-        // SAFETY: releases what `begin` made, once (buffer pins included).
-        unsafe {
-            if let Some(fetch_end) = (*(*self.heap).rd_tableam).index_fetch_end {
-                fetch_end(self.fetch);
-            }
-            pg_sys::ExecDropSingleTupleTableSlot(self.slot);
-            pg_sys::FreeExecutorState(self.estate);
-            pg_sys::MemoryContextDelete(self.batch);
-        }
-    }
-}
-
 /// Bytes the scan keeps besides its node cache: the visited set, the
 /// queue of dropped nodes and the TIDs waiting to be returned.
 fn held_bytes(state: &ScanState) -> usize {
@@ -784,47 +612,6 @@ fn resume(state: &mut ScanState) -> bool {
     state.discarded.extend(discarded.into_iter().map(Reverse));
     state.graph = Some(graph);
     true
-}
-
-/// Scores every live node on the index's pages that the walk has not
-/// visited (marking it visited), page by page, until the scan's budget of
-/// visited nodes or memory is spent. The caller holds `SCAN_LOCK`, so no
-/// node read here is freed before its TIDs are queued.
-fn sweep(state: &mut ScanState, graph: &mut DiskGraph) -> Vec<Scored<u64>> {
-    state.swept = true;
-    let budget = options::max_scan_tuples();
-    let limit = options::scan_memory_limit();
-    let layout = graph.layout;
-    let mut found = Vec::new();
-    let mut ids = Vec::new();
-    let mut distances = Vec::new();
-    for (block, buf) in data_pages(state.index) {
-        if state.visited.len() >= budget || held_bytes(state) + graph.memory > limit {
-            state.walk_over = true;
-            break;
-        }
-        ids.clear();
-        let page = buf.page();
-        for offset in 1..=max_offset(page) {
-            let Some(bytes) = item(page, offset) else { continue };
-            if bytes.first() != Some(&KIND_NODE) {
-                continue;
-            }
-            let Some(node) = Node::parse(bytes, &layout) else { corrupt_at(state.index, block, "malformed node") };
-            if node.flags() != 0 {
-                continue; // free, or deleted and waiting for VACUUM
-            }
-            let id = Ref { block, offset }.pack();
-            if state.visited.insert(id) {
-                ids.push(id);
-            }
-        }
-        drop(buf);
-        distances.clear();
-        graph.distances(&ids, &mut distances);
-        found.extend(ids.iter().zip(&distances).filter_map(|(&id, d)| d.map(|distance| Scored { id, distance })));
-    }
-    found
 }
 
 /// `amendscan`: the state goes with the scan's memory context.
