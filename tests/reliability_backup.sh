@@ -116,8 +116,8 @@ compare() { # label name db physical(yes/no)
       "$(db "$name" "$d" -c "SET enable_indexscan = off" -c "${searches[$i]}")"
   done
   # A physical copy must answer exactly like the source at any ef_search; a
-  # rebuilt index is compared where the search is exhaustive enough to be
-  # exact, up to ties (see `ties`).
+  # rebuilt index must give the exact answer where the search is exhaustive
+  # enough (ef_search 1000), up to ties (see `ties`).
   ef=40
   [[ $physical == yes ]] || ef=1000
   for i in 0 1 2; do
@@ -126,8 +126,11 @@ compare() { # label name db physical(yes/no)
         "$(sql src -c "SET enable_seqscan = off" -c "SET hnsw.ef_search = $ef" -c "${searches[$i]}")" \
         "$(db "$name" "$d" -c "SET enable_seqscan = off" -c "SET hnsw.ef_search = $ef" -c "${searches[$i]}")"
     else
-      same_lines "$label: top-10 ids through the index at ef_search $ef, ${labels[$i]}, ties as ties" \
-        "$(sql src -c "SET enable_seqscan = off" -c "SET hnsw.ef_search = $ef" -c "$(with_distances "${searches[$i]}")" | ties)" \
+      # Against the exact answer, not the source's index: the source's graph
+      # (late row-by-row inserts) can miss a row at ef_search 1000 that the
+      # fresh build finds (a clean-clone run: row 10289 of query 49, cosine).
+      same_lines "$label: top-10 ids through the rebuilt index at ef_search $ef = the exact top 10, ${labels[$i]}, ties as ties" \
+        "$(sql src -c "SET enable_indexscan = off" -c "$(with_distances "${searches[$i]}")" | ties)" \
         "$(db "$name" "$d" -c "SET enable_seqscan = off" -c "SET hnsw.ef_search = $ef" -c "$(with_distances "${searches[$i]}")" | ties)"
     fi
   done
