@@ -15,6 +15,24 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
 TRAIN_S=1
 GRACE_S=4
 
+# cancel_after_training APPNAME: lets training run TRAIN_S, cancels the
+# backend of APPNAME, waits up to 30 s for psql job $job to end and sets
+# $elapsed (s). Still running: the cancel was not heard (psql is stopped;
+# the cluster is stopped at exit).
+cancel_after_training() {
+  local start i
+  sleep "$TRAIN_S"
+  start=$(date +%s%N)
+  sql main -c "SELECT pg_cancel_backend(pid) FROM pg_stat_activity WHERE application_name = '$1'" >/dev/null
+  for ((i = 0; i < 300; i++)); do
+    kill -0 "$job" 2>/dev/null || break
+    sleep 0.1
+  done
+  elapsed=$(awk -v a="$start" -v b="$(date +%s%N)" 'BEGIN { printf "%.1f", (b - a) / 1e9 }')
+  kill -0 "$job" 2>/dev/null && kill "$job"
+  wait "$job" 2>/dev/null || true
+}
+
 new_cluster main "max_parallel_maintenance_workers = 1"
 load_lodestone main
 
@@ -42,18 +60,7 @@ for ((i = 0; i < 1200; i++)); do
   sleep 0.1
 done
 check "the build read every row before training" '$1 >= 4096' "${done_rows:-0}"
-sleep "$TRAIN_S"
-start=$(date +%s%N)
-sql main -c "SELECT pg_cancel_backend(pid) FROM pg_stat_activity WHERE application_name = 'cancelme'" >/dev/null
-for ((i = 0; i < 300; i++)); do
-  kill -0 "$job" 2>/dev/null || break
-  sleep 0.1
-done
-elapsed=$(awk -v a="$start" -v b="$(date +%s%N)" 'BEGIN { printf "%.1f", (b - a) / 1e9 }')
-# Still running: the cancel was not heard (psql is stopped; the cluster is
-# stopped at exit).
-kill -0 "$job" 2>/dev/null && kill "$job"
-wait "$job" 2>/dev/null || true
+cancel_after_training cancelme
 check "CREATE INDEX (pq) is stopped during training by pg_cancel_backend" '/canceling statement due to user request/' \
   "$(cat "$TEST_ROOT/build.out")"
 check "... within ${GRACE_S} s (s)" "\$1 <= $GRACE_S" "$elapsed"
@@ -71,16 +78,7 @@ for ((i = 0; i < 1200; i++)); do
 done
 check "pq_train read its sample and began training" '/pq_train: training 8 subvectors of 8 bits on 4096 rows/' \
   "$(cat "$TEST_ROOT/train.out")"
-sleep "$TRAIN_S"
-start=$(date +%s%N)
-sql main -c "SELECT pg_cancel_backend(pid) FROM pg_stat_activity WHERE application_name = 'cancelpq'" >/dev/null
-for ((i = 0; i < 300; i++)); do
-  kill -0 "$job" 2>/dev/null || break
-  sleep 0.1
-done
-elapsed=$(awk -v a="$start" -v b="$(date +%s%N)" 'BEGIN { printf "%.1f", (b - a) / 1e9 }')
-kill -0 "$job" 2>/dev/null && kill "$job"
-wait "$job" 2>/dev/null || true
+cancel_after_training cancelpq
 check "pq_train is stopped during training by pg_cancel_backend" '/canceling statement due to user request/' \
   "$(cat "$TEST_ROOT/train.out")"
 check "... within ${GRACE_S} s (s)" "\$1 <= $GRACE_S" "$elapsed"
