@@ -5,6 +5,9 @@
 
 use super::*;
 
+/// The parent of the entry point and of nodes not reached.
+const NO_PARENT: u32 = u32::MAX;
+
 impl MemGraph {
     /// Links every node that no layer-0 walk from the entry point reaches from its
     /// nearest reachable node; returns how many were linked. Pruning with
@@ -23,7 +26,11 @@ impl MemGraph {
         // turn: walk again until nothing is left out (in practice twice).
         for _ in 0..8 {
             let mut reached = vec![false; self.len()];
-            self.mark_reachable(entry, &mut reached);
+            // The link each reached node was first reached by: these form a
+            // tree from the entry point, so giving up any other link keeps
+            // every reached node reached.
+            let mut parent = vec![NO_PARENT; self.len()];
+            self.mark_tree(entry, &mut reached, Some(&mut parent));
             let mut fixed = 0;
             for id in 0..self.len() as u32 {
                 if id % 4096 == 0 && cancel.load(Ordering::Relaxed) {
@@ -32,21 +39,12 @@ impl MemGraph {
                 if reached[id as usize] || self.node(id).merged {
                     continue;
                 }
-                let ef = self.params.ef_construction;
-                let found = search_reached(self, self.measured().get(id), entry, ef);
-                let mut hosts =
-                    found.iter().filter(|s| s.id != id && reached[s.id as usize] && !self.node(s.id).merged);
-                // The nearest host that can take the link without giving up
-                // one the heuristic or an earlier reconnection needs: under
-                // inner product the nearest is the same hub for many nodes,
-                // and links forced into one list would displace each other.
-                let first = hosts.clone().next();
-                let host = hosts.find(|s| self.has_room(s.id)).or(first);
-                if let Some(host) = host {
-                    self.force_link(host.id, id, host.distance);
+                if let Some(host) = self.host_for(id, entry, &reached, &parent) {
+                    self.force_link(host.id, id, host.distance, &parent);
+                    parent[id as usize] = host.id;
                     fixed += 1;
                     // reachable now, and so is what it links to
-                    self.mark_reachable(id, &mut reached);
+                    self.mark_tree(id, &mut reached, Some(&mut parent));
                 }
             }
             // A scan's descent ends on a node of level 1 or more and walks
@@ -68,7 +66,7 @@ impl MemGraph {
                     Some(h) => *h,
                     None => Scored { id: entry, distance: self.measured().distance_to(query, entry) },
                 };
-                self.force_link(id, host.id, host.distance);
+                self.force_link(id, host.id, host.distance, &parent);
                 fixed += 1;
             }
             linked += fixed;
@@ -112,6 +110,15 @@ impl MemGraph {
     /// layer 0 once its descent is over, so an upper-level link alone does
     /// not make a node's rows findable.
     pub(super) fn mark_reachable(&self, from: u32, reached: &mut [bool]) {
+        self.mark_tree(from, reached, None);
+    }
+
+    /// [`MemGraph::mark_reachable`], recording in `parent` the node each
+    /// newly marked node was reached from.
+    fn mark_tree(&self, from: u32, reached: &mut [bool], mut parent: Option<&mut [u32]>) {
+        if reached[from as usize] {
+            return;
+        }
         reached[from as usize] = true;
         let mut stack = vec![from];
         let mut links = Vec::new();
@@ -121,29 +128,64 @@ impl MemGraph {
             for &l in &links {
                 if !reached[l as usize] {
                     reached[l as usize] = true;
+                    if let Some(parent) = parent.as_deref_mut() {
+                        parent[l as usize] = id;
+                    }
                     stack.push(l);
                 }
             }
         }
     }
 
-    /// Whether `node`'s layer-0 list can take a forced link without losing
-    /// a diverse one (those the heuristic keeps, and earlier forced links).
-    fn has_room(&self, node: u32) -> bool {
-        let links = self.links(node, 0);
-        links.len() < self.params.capacity(0) || links.iter().any(|l| !l.diverse)
+    /// The nearest reachable node that can take a link to `id` without
+    /// stranding another: under inner product the nearest is the same hub
+    /// for many nodes, and among many nodes at one distance (duplicates,
+    /// scaled copies under cosine) with small lists every near list is full
+    /// of links each copy needs. The search widens until it finds one or
+    /// has seen every node it reaches; failing that, the nearest.
+    fn host_for(&self, id: u32, entry: u32, reached: &[bool], parent: &[u32]) -> Option<Scored<u32>> {
+        let query = self.measured().get(id);
+        let mut ef = self.params.ef_construction.max(1);
+        let mut nearest = None;
+        loop {
+            let found = search_reached(self, query, entry, ef);
+            let mut hosts = found.iter().filter(|s| s.id != id && reached[s.id as usize] && !self.node(s.id).merged);
+            nearest = nearest.or(hosts.clone().next().copied());
+            if let Some(host) = hosts.find(|s| self.has_room(s.id, parent)) {
+                return Some(*host);
+            }
+            if found.len() < ef || ef >= self.len() {
+                return nearest;
+            }
+            ef = ef.saturating_mul(4);
+        }
     }
 
-    /// Puts `new` in `node`'s layer-0 list whatever the heuristic says, in
-    /// place of the farthest link the heuristic would give up first.
-    fn force_link(&self, node: u32, new: u32, distance: f32) {
+    /// Whether `node`'s layer-0 list can take a forced link without giving
+    /// up the link some node was reached by.
+    fn has_room(&self, node: u32, parent: &[u32]) -> bool {
+        let links = self.links(node, 0);
+        links.len() < self.params.capacity(0) || links.iter().any(|l| parent[l.id as usize] != node)
+    }
+
+    /// Puts `new` in `node`'s layer-0 list whatever the heuristic says. A
+    /// full list gives up a link no node was reached by, one the heuristic
+    /// would drop before one it keeps, the farthest among equals; when every
+    /// link is some node's way in, the farthest (the next round relinks it).
+    fn force_link(&self, node: u32, new: u32, distance: f32, parent: &[u32]) {
         let capacity = self.params.capacity(0);
         self.edit_links(node, 0, |links| {
             if links.iter().any(|l| l.id == new) {
                 return;
             }
             if links.len() >= capacity {
-                let victim = links.iter().rposition(|l| !l.diverse).unwrap_or(links.len() - 1);
+                let spare = |l: &Link<u32>| parent[l.id as usize] != node;
+                let victim = links
+                    .iter()
+                    .rposition(|l| spare(l) && !l.diverse)
+                    .or_else(|| links.iter().rposition(spare))
+                    .or_else(|| links.iter().rposition(|l| !l.diverse))
+                    .unwrap_or(links.len() - 1);
                 links.remove(victim);
             }
             let pos = links.partition_point(|l| l.distance <= distance);

@@ -305,3 +305,23 @@ fn the_overhead_estimate_grows_with_nodes_and_threads() {
     // At least the level-0 lists: 2 m links of id and distance, per node.
     assert!(one >= 1000 * 2 * 16 * 8, "{one}");
 }
+
+#[test]
+fn many_equal_distance_nodes_in_tiny_lists_stay_reachable() {
+    // Under cosine, scaled copies of one vector are distinct rows at
+    // distance 0 from each other; with m = 2 their lists hold 4 links, all
+    // to other copies, and a forced link into a full list displaces one a
+    // copy needed (finding "reach", sparsevec model seed 20261203).
+    for seed in 0..40u64 {
+        let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+        let base: Vec<f32> = (0..16).map(|_| rng.gen_range(-1.0f32..1.0)).collect();
+        let mut points: Vec<Vec<f32>> =
+            (0..220).map(|i| base.iter().map(|x| x * (1.0 + i as f32 * 0.01)).collect()).collect();
+        points.extend((0..180).map(|_| (0..16).map(|_| rng.gen_range(-1.0f32..1.0)).collect::<Vec<f32>>()));
+        let space = Space::new(Element::F32, Metric::Cosine, 16);
+        let params = GraphParams { m: 2, ef_construction: 6, seed };
+        let graph = graph_of(space, &points, params);
+        graph.build_parallel(&AtomicUsize::new(0), &AtomicBool::new(false)).unwrap();
+        assert_eq!(unreachable(&graph), 0, "seed {seed}");
+    }
+}
