@@ -109,11 +109,12 @@ impl MemGraph {
     /// Marks every node reachable from `from` on layer 0: a scan walks only
     /// layer 0 once its descent is over, so an upper-level link alone does
     /// not make a node's rows findable.
+    #[cfg(test)]
     pub(super) fn mark_reachable(&self, from: u32, reached: &mut [bool]) {
         self.mark_tree(from, reached, None);
     }
 
-    /// [`MemGraph::mark_reachable`], recording in `parent` the node each
+    /// Marks every node reachable from `from` on layer 0, recording in `parent` the node each
     /// newly marked node was reached from.
     fn mark_tree(&self, from: u32, reached: &mut [bool], mut parent: Option<&mut [u32]>) {
         if reached[from as usize] {
