@@ -41,17 +41,23 @@ pub unsafe extern "C-unwind" fn aminsert(
         let Some(payload) = (unsafe { crate::am::hnsw::support::payload_of(&meta.space, value) }) else {
             return;
         };
-        let entries = layout::read_directory(index, &meta);
-        let list = super::build::nearest(&meta.space, &entries, payload.as_bytes()) as usize;
-        let entry = &entries[list];
+        // The nearest center, the first of equals (as `build::nearest`).
+        let mut best: Option<(f32, layout::EntryHead)> = None;
+        layout::visit_directory(index, &meta, |head, center| {
+            let d = meta.space.distance(center, payload.as_bytes());
+            if best.is_none_or(|(b, _)| d < b || b.is_nan()) {
+                best = Some((d, head));
+            }
+        });
+        let Some((_, head)) = best else { return };
         let bytes = item_bytes(ref_from_tid(tid).pack(), payload.as_bytes());
-        append(index, entry, &bytes);
+        append(index, &head, &bytes);
     });
     false
 }
 
 /// Appends an item to the list whose directory entry is `entry`.
-pub fn append(index: pg_sys::Relation, entry: &layout::Entry, bytes: &[u8]) {
+pub fn append(index: pg_sys::Relation, entry: &layout::EntryHead, bytes: &[u8]) {
     let original = entry.insert;
     let mut block = original;
     let mut hops = 0u32;
@@ -111,7 +117,7 @@ pub fn append(index: pg_sys::Relation, entry: &layout::Entry, bytes: &[u8]) {
 /// insert or a VACUUM changed it since (pgvector's rule: a VACUUM's earlier
 /// page with free space is not overwritten); VACUUM passes `None`. A hint:
 /// inserts follow the chain from it.
-pub fn update_insert_page(index: pg_sys::Relation, entry: &layout::Entry, original: Option<u32>, block: u32) {
+pub fn update_insert_page(index: pg_sys::Relation, entry: &layout::EntryHead, original: Option<u32>, block: u32) {
     let dir = Buf::exclusive(index, entry.block);
     let mut wal = Wal::start(index);
     let p = wal.register(&dir);

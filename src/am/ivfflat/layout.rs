@@ -161,7 +161,40 @@ pub struct Entry {
 /// in block order.
 pub fn read_directory(index: pg_sys::Relation, meta: &Meta) -> Vec<Entry> {
     let mut entries = Vec::with_capacity(meta.lists as usize);
+    visit_directory(index, meta, |head, center| entries.push(head.with_center(center)));
+    entries
+}
+
+/// Where a list's pages and its directory entry are (an [`Entry`] without
+/// its center).
+#[derive(Clone, Copy)]
+pub struct EntryHead {
+    pub start: u32,
+    pub insert: u32,
+    pub block: u32,
+    pub offset: u16,
+}
+
+impl Entry {
+    pub fn head(&self) -> EntryHead {
+        EntryHead { start: self.start, insert: self.insert, block: self.block, offset: self.offset }
+    }
+}
+
+impl EntryHead {
+    pub fn with_center(self, center: &[u8]) -> Entry {
+        let EntryHead { start, insert, block, offset } = self;
+        Entry { start, insert, block, offset, center: Payload::from_bytes(center) }
+    }
+}
+
+/// Calls `visit` with each list's entry and center, in list order, the
+/// center borrowed from the page: every scan and every insert ranks all the
+/// centers, and copying them (1.5 MB at 1,000 lists × 384 dimensions) cost
+/// more than the distances.
+pub fn visit_directory(index: pg_sys::Relation, meta: &Meta, mut visit: impl FnMut(EntryHead, &[u8])) {
     let want = ENTRY_HEADER + meta.space.payload_len();
+    let mut count = 0usize;
     for block in FIRST_DIR_BLOCK..FIRST_DIR_BLOCK + meta.dir_pages {
         let buf = Buf::share(index, block);
         let p = buf.page();
@@ -173,13 +206,13 @@ pub fn read_directory(index: pg_sys::Relation, meta: &Meta) -> Vec<Entry> {
                 corrupt(index, "directory entry");
             };
             let (start, insert) = entry_pages(bytes);
-            entries.push(Entry { start, insert, block, offset, center: Payload::from_bytes(&bytes[ENTRY_HEADER..]) });
+            visit(EntryHead { start, insert, block, offset }, &bytes[ENTRY_HEADER..]);
+            count += 1;
         }
     }
-    if entries.len() != meta.lists as usize {
+    if count != meta.lists as usize {
         corrupt(index, "directory (wrong number of lists)");
     }
-    entries
 }
 
 pub fn entry_pages(bytes: &[u8]) -> (u32, u32) {

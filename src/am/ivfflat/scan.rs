@@ -159,12 +159,10 @@ fn start(scan: pg_sys::IndexScanDesc, state: &mut ScanState) {
     }
     let meta = Meta::read(state.index);
     let query = query_payload(scan, &meta.space);
-    let entries = layout::read_directory(state.index, &meta);
-    let mut ranked: Vec<(f32, u32, u32)> = entries
-        .iter()
-        .enumerate()
-        .map(|(i, e)| (meta.space.distance(e.center.as_bytes(), query.as_bytes()), i as u32, e.start))
-        .collect();
+    let mut ranked: Vec<(f32, u32, u32)> = Vec::with_capacity(meta.lists as usize);
+    layout::visit_directory(state.index, &meta, |head, center| {
+        ranked.push((meta.space.distance(center, query.as_bytes()), ranked.len() as u32, head.start));
+    });
     ranked.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
     state.order = ranked.into_iter().map(|(_, i, start)| (i, start)).collect();
     state.space = Some(meta.space);

@@ -54,7 +54,7 @@ fn walk(index: pg_sys::Relation, mut visit: impl FnMut(pg_sys::Page) -> Vec<u16>
             hops += 1;
         }
         if let Some(freed) = first_freed {
-            super::insert::update_insert_page(index, entry, None, freed);
+            super::insert::update_insert_page(index, &entry.head(), None, freed);
         }
     }
 }
