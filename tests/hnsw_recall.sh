@@ -7,6 +7,8 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
 
 new_cluster main "max_parallel_maintenance_workers = 2"
 load_lodestone main
+# The seed of the row-by-row inserts below (the rest is seeded by fixed numbers).
+use_seed
 
 sql main <<'SQL'
 -- 10 overlapping clusters of uniform noise in 64 dimensions: hard enough that
@@ -105,7 +107,7 @@ CREATE INDEX ipraw_v ON ipraw USING hnsw (v vector_ip_ops);
 SQL
 no_rows "inner product on unnormalised vectors: every node reachable after the build" \
   sql main -c "SELECT * FROM lodestone_hnsw_verify('ipraw_v')"
-sql main -c "INSERT INTO ipraw SELECT i, ARRAY(SELECT (random() * 2 - 1) * (1 + i % 7) FROM generate_series(1, 64) j WHERE j + i > 0)::vector(64)
+sql main -c "SELECT setseed($SEED_SQL)" -c "INSERT INTO ipraw SELECT i, ARRAY(SELECT (random() * 2 - 1) * (1 + i % 7) FROM generate_series(1, 64) j WHERE j + i > 0)::vector(64)
   FROM generate_series(10001, 12000) i"
 no_rows "... after 2,000 row-by-row inserts" sql main -c "SELECT * FROM lodestone_hnsw_verify('ipraw_v')"
 sql main -c "DELETE FROM ipraw WHERE id % 3 = 0" -c "VACUUM ipraw"
