@@ -262,12 +262,18 @@ unsafe extern "C-unwind" fn load(
     }
 }
 
+/// Whether a center at `d` replaces the best so far at `best`: the first
+/// of equals stays, and a NaN best is replaced (build and insert agree).
+pub fn nearer(d: f32, best: f32) -> bool {
+    d < best || best.is_nan()
+}
+
 /// The nearest center's list (lowest on ties); pure, run on rayon threads.
 pub fn nearest(space: &Space, centers: &[layout::Entry], payload: &[u8]) -> u32 {
     let mut best = (f32::INFINITY, 0u32);
     for (i, c) in centers.iter().enumerate() {
         let d = space.distance(c.center.as_bytes(), payload);
-        if d < best.0 || best.0.is_nan() {
+        if nearer(d, best.0) {
             best = (d, i as u32);
         }
     }

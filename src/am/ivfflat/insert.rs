@@ -41,11 +41,10 @@ pub unsafe extern "C-unwind" fn aminsert(
         let Some(payload) = (unsafe { crate::am::hnsw::support::payload_of(&meta.space, value) }) else {
             return;
         };
-        // The nearest center, the first of equals (as `build::nearest`).
         let mut best: Option<(f32, layout::EntryHead)> = None;
         layout::visit_directory(index, &meta, |head, center| {
             let d = meta.space.distance(center, payload.as_bytes());
-            if best.is_none_or(|(b, _)| d < b || b.is_nan()) {
+            if best.is_none_or(|(b, _)| super::build::nearer(d, b)) {
                 best = Some((d, head));
             }
         });
