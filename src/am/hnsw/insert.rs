@@ -267,7 +267,7 @@ pub(super) struct BackLink {
 /// The new list of `node` at `level` once `new` (at `distance` from it) is
 /// offered to it: appended when there is room, otherwise the heuristic
 /// chooses, dropping deleted nodes. `None` when `new` is not kept, unless
-/// `force`, which then replaces the farthest link.
+/// `force`, which then replaces a link [`forced_victim`] picks.
 fn next_list(graph: &mut DiskGraph, current: &[Ref], link: BackLink) -> Option<Vec<Ref>> {
     let BackLink { node, new, distance, level, force } = link;
     if current.contains(&new) {
@@ -314,17 +314,29 @@ fn next_list(graph: &mut DiskGraph, current: &[Ref], link: BackLink) -> Option<V
         Offered::Present => return None,
         Offered::Rejected if !force => return None,
         Offered::Rejected => {
-            // Forced in: it takes the place of the farthest link the
-            // heuristic does not need. The diverse links are the ones that
-            // lead out of the neighbourhood (to other clusters), so one is
-            // given up only when all are.
-            let victim = links.iter().rposition(|l| !l.diverse).unwrap_or(links.len() - 1);
+            let victim = forced_victim(index, layout, &links, level);
             links.remove(victim);
             let pos = links.partition_point(|l| l.distance <= distance);
             links.insert(pos, Link { id: new.pack(), distance, diverse: true });
         }
     }
     Some(links.iter().map(|l| Ref::unpack(l.id)).collect())
+}
+
+/// The link a forced one replaces: the farthest the heuristic does not need
+/// (the diverse links lead out of the neighbourhood, to other clusters)
+/// whose target is still linked from elsewhere. Giving up a target's only
+/// way in would strand it, and the relink that follows would hang it off
+/// the next list, where the next forced link displaces it again: under
+/// inner product, where the short vectors are nobody's neighbour, that grew
+/// chains of nodes each reachable only through the one before. The old
+/// choice (the farthest non-diverse link) is the last resort.
+fn forced_victim(index: pg_sys::Relation, layout: &NodeLayout, links: &[Link<u64>], level: usize) -> usize {
+    let safe = |l: &Link<u64>| linked_by_a_neighbor(index, layout, Ref::unpack(l.id), level);
+    let farthest = |diverse: bool| links.iter().rposition(|l| l.diverse == diverse && safe(l));
+    farthest(false)
+        .or_else(|| farthest(true))
+        .unwrap_or_else(|| links.iter().rposition(|l| !l.diverse).unwrap_or(links.len() - 1))
 }
 
 fn payload_at(index: pg_sys::Relation, layout: &NodeLayout, graph: &mut DiskGraph, node: Ref) -> Option<Payload> {
