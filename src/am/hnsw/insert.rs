@@ -133,7 +133,10 @@ pub fn insert_on_disk(index: pg_sys::Relation, payload: &Payload, heap_tid: Ref)
     for &x in &dropped {
         payload_and_flag(index, &meta.layout, &mut graph, x);
     }
-    relink_dropped(index, &meta.layout, &mut graph, node, &dropped, 0, 1);
+    if let Some(first) = first {
+        let lost = Lost { by: Ref::unpack(first.id), from: node, level: 0 };
+        relink_dropped(index, &meta.layout, &mut graph, lost, &dropped, None, 1);
+    }
     for (lc, list) in chosen.iter().enumerate() {
         for (i, neighbor) in list.iter().enumerate() {
             if lc == 0 && i == 0 {
@@ -264,11 +267,17 @@ pub(super) struct BackLink {
     pub force: bool,
 }
 
+/// What a caller that knows how every node is reached says about a link
+/// `node → target`: whether `node`'s list may give it up (it is not the
+/// link `target` was reached by). Reconnection knows (its walk's tree);
+/// an insert does not, and falls back to [`linked_by_a_neighbor`].
+pub(super) type Spare<'a> = Option<&'a dyn Fn(Ref, Ref) -> bool>;
+
 /// The new list of `node` at `level` once `new` (at `distance` from it) is
 /// offered to it: appended when there is room, otherwise the heuristic
 /// chooses, dropping deleted nodes. `None` when `new` is not kept, unless
 /// `force`, which then replaces a link [`forced_victim`] picks.
-fn next_list(graph: &mut DiskGraph, current: &[Ref], link: BackLink) -> Option<Vec<Ref>> {
+fn next_list(graph: &mut DiskGraph, current: &[Ref], link: BackLink, spare: Spare) -> Option<Vec<Ref>> {
     let BackLink { node, new, distance, level, force } = link;
     if current.contains(&new) {
         return None;
@@ -306,15 +315,24 @@ fn next_list(graph: &mut DiskGraph, current: &[Ref], link: BackLink) -> Option<V
     // offered as the build offers it (one link replaced at most).
     let mut links = select_links(&candidates, capacity, same, |a, b| space.distance(lookup(a), lookup(b)));
     let same_new = new_payload.as_bytes() == node_payload.as_bytes();
-    let outcome = offer(&mut links, Scored { id: new.pack(), distance }, capacity, same_new, |a, b| {
+    let before = spare.map(|_| links.clone());
+    let mut outcome = offer(&mut links, Scored { id: new.pack(), distance }, capacity, same_new, |a, b| {
         space.distance(lookup(a), lookup(b))
     });
+    // The heuristic's choice does not get to give up a link some node was
+    // reached by.
+    if let (Offered::Replaced(gone), Some(spare), Some(before)) = (outcome, spare, before) {
+        if !spare(node, Ref::unpack(gone)) {
+            links = before;
+            outcome = Offered::Rejected;
+        }
+    }
     match outcome {
         Offered::Added | Offered::Replaced(_) => {}
         Offered::Present => return None,
         Offered::Rejected if !force => return None,
         Offered::Rejected => {
-            let victim = forced_victim(index, layout, &links, level);
+            let victim = forced_victim(index, layout, node, &links, level, spare);
             links.remove(victim);
             let pos = links.partition_point(|l| l.distance <= distance);
             links.insert(pos, Link { id: new.pack(), distance, diverse: true });
@@ -323,16 +341,27 @@ fn next_list(graph: &mut DiskGraph, current: &[Ref], link: BackLink) -> Option<V
     Some(links.iter().map(|l| Ref::unpack(l.id)).collect())
 }
 
-/// The link a forced one replaces: the farthest the heuristic does not need
-/// (the diverse links lead out of the neighbourhood, to other clusters)
+/// The link a forced one replaces in `node`'s list: the farthest the
+/// heuristic does not need (the diverse links lead out of the
+/// neighbourhood, to other clusters) that `spare` allows, or without it,
 /// whose target is still linked from elsewhere. Giving up a target's only
 /// way in would strand it, and the relink that follows would hang it off
 /// the next list, where the next forced link displaces it again: under
 /// inner product, where the short vectors are nobody's neighbour, that grew
 /// chains of nodes each reachable only through the one before. The old
 /// choice (the farthest non-diverse link) is the last resort.
-fn forced_victim(index: pg_sys::Relation, layout: &NodeLayout, links: &[Link<u64>], level: usize) -> usize {
-    let safe = |l: &Link<u64>| linked_by_a_neighbor(index, layout, Ref::unpack(l.id), level);
+fn forced_victim(
+    index: pg_sys::Relation,
+    layout: &NodeLayout,
+    node: Ref,
+    links: &[Link<u64>],
+    level: usize,
+    spare: Spare,
+) -> usize {
+    let safe = |l: &Link<u64>| match spare {
+        Some(spare) => spare(node, Ref::unpack(l.id)),
+        None => linked_by_a_neighbor(index, layout, Ref::unpack(l.id), level),
+    };
     let farthest = |diverse: bool| links.iter().rposition(|l| l.diverse == diverse && safe(l));
     farthest(false)
         .or_else(|| farthest(true))
@@ -381,28 +410,56 @@ fn payload_and_flag(
 /// `node` is), which may drop one of `new`'s links, checked the same way,
 /// up to [`RELINK_DEPTH`] times.
 pub(super) fn link_back(index: pg_sys::Relation, layout: &NodeLayout, graph: &mut DiskGraph, link: BackLink) {
-    pass_on(index, layout, graph, link, 0);
+    pass_on(index, layout, graph, link, None, 0);
+}
+
+/// [`link_back`] where `spare` says which links may be given up.
+pub(super) fn link_back_sparing(
+    index: pg_sys::Relation,
+    layout: &NodeLayout,
+    graph: &mut DiskGraph,
+    link: BackLink,
+    spare: &dyn Fn(Ref, Ref) -> bool,
+) {
+    pass_on(index, layout, graph, link, Some(spare), 0);
 }
 
 /// How many times a dropped link is passed on, at most, in one chain.
 const RELINK_DEPTH: usize = 8;
 
-fn pass_on(index: pg_sys::Relation, layout: &NodeLayout, graph: &mut DiskGraph, link: BackLink, depth: usize) {
-    let dropped = add_link(index, layout, graph, link);
-    relink_dropped(index, layout, graph, link.new, &dropped, link.level, depth + 1);
+fn pass_on(
+    index: pg_sys::Relation,
+    layout: &NodeLayout,
+    graph: &mut DiskGraph,
+    link: BackLink,
+    spare: Spare,
+    depth: usize,
+) {
+    let dropped = add_link(index, layout, graph, link, spare);
+    let lost = Lost { by: link.node, from: link.new, level: link.level };
+    relink_dropped(index, layout, graph, lost, &dropped, spare, depth + 1);
 }
 
-/// Gives each node in `dropped` (links some list just lost) a forced link
-/// from `from` if nothing else is known to link to it.
+/// Links `by`'s list at `level` just gave up, to be offered from `from`.
+#[derive(Clone, Copy)]
+struct Lost {
+    by: Ref,
+    from: Ref,
+    level: usize,
+}
+
+/// Gives each node in `dropped` (links `lost.by`'s list just gave up) a
+/// forced link from `lost.from` if nothing else is known to link to it.
 fn relink_dropped(
     index: pg_sys::Relation,
     layout: &NodeLayout,
     graph: &mut DiskGraph,
-    from: Ref,
+    lost: Lost,
     dropped: &[Ref],
-    level: usize,
+    spare: Spare,
     depth: usize,
 ) {
+    let Lost { by, from, level } = lost;
     if depth > RELINK_DEPTH {
         return;
     }
@@ -410,11 +467,15 @@ fn relink_dropped(
     for &x in dropped {
         let (Some(a), Some(b)) = (graph.seen.get(&from.pack()), graph.seen.get(&x.pack())) else { continue };
         let (Some(pa), Some(pb)) = (&a.payload, &b.payload) else { continue };
-        if b.deleted || linked_by_a_neighbor(index, layout, x, level) {
+        let still_linked = match spare {
+            Some(spare) => spare(by, x),
+            None => linked_by_a_neighbor(index, layout, x, level),
+        };
+        if b.deleted || still_linked {
             continue;
         }
         let distance = space.distance(pa.as_bytes(), pb.as_bytes());
-        pass_on(index, layout, graph, BackLink { node: from, new: x, distance, level, force: true }, depth);
+        pass_on(index, layout, graph, BackLink { node: from, new: x, distance, level, force: true }, spare, depth);
     }
 }
 
@@ -424,7 +485,7 @@ fn relink_dropped(
 /// cheap check (a full one would need the in-degree, which the index does
 /// not keep); neighbourhoods are mostly mutual, so it rarely misses a link,
 /// and the second step catches two nodes left linking only each other.
-fn linked_by_a_neighbor(index: pg_sys::Relation, layout: &NodeLayout, x: Ref, level: usize) -> bool {
+pub(super) fn linked_by_a_neighbor(index: pg_sys::Relation, layout: &NodeLayout, x: Ref, level: usize) -> bool {
     let Some((_, out)) = read_list(index, layout, x, level) else {
         return true; // freed meanwhile: nothing to keep reachable
     };
@@ -437,13 +498,19 @@ fn linked_by_a_neighbor(index: pg_sys::Relation, layout: &NodeLayout, x: Ref, le
 
 /// One attempt-until-written of `node → new`; returns the links the change
 /// dropped from `node`'s list.
-fn add_link(index: pg_sys::Relation, layout: &NodeLayout, graph: &mut DiskGraph, link: BackLink) -> Vec<Ref> {
+fn add_link(
+    index: pg_sys::Relation,
+    layout: &NodeLayout,
+    graph: &mut DiskGraph,
+    link: BackLink,
+    spare: Spare,
+) -> Vec<Ref> {
     let level = link.level;
     for _attempt in 0..16 {
         let Some((at, current)) = read_list(index, layout, link.node, level) else {
             return Vec::new();
         };
-        let Some(list) = next_list(graph, &current, link) else {
+        let Some(list) = next_list(graph, &current, link, spare) else {
             return Vec::new();
         };
         let buf = Buf::exclusive(index, at.tuple.block);
@@ -505,7 +572,7 @@ fn place(
             if let Some((at, current)) = read_list(index, layout, target, 0) {
                 let offered =
                     BackLink { node: target, new: placeholder, distance: nearest.distance, level: 0, force: true };
-                let list = next_list(graph, &current, offered);
+                let list = next_list(graph, &current, offered, None);
                 backlink = list.map(|list| (at, current, list));
             }
         }

@@ -13,12 +13,19 @@
 //! unbounded scan returns. A node missed only because a concurrent insert changed a
 //! list mid-walk gets a few extra links, which is harmless.
 //!
+//! The walk records the link each node was first reached by: a tree from
+//! the entry point. A forced link gives up only a link outside that tree,
+//! and goes to the nearest host whose list has one (or room), so linking a
+//! node back in never strands another (as the in-memory build's
+//! reconnection, `memgraph/reconnect.rs`).
+//!
 //! The walk keeps four bits per item of the index (live, upper level,
-//! reached, still to expand), within `maintenance_work_mem`, and reads each reached node once:
+//! reached, still to expand) and the tree (four bytes per item), within
+//! `maintenance_work_mem`, and reads each reached node once:
 //! it sweeps the to-expand bits in block order until a sweep finds none.
 
 use super::disk::{DiskGraph, Seen};
-use super::insert::{link_back, BackLink};
+use super::insert::{link_back, link_back_sparing, linked_by_a_neighbor, BackLink};
 use super::meta::Meta;
 use crate::am::common::page::{item, max_offset, page_type, pages, Buf, PageLock, PAGE_DATA, UPDATE_LOCK};
 use crate::hnsw::layout::{Links, Node, NodeLayout, Ref, KIND_NODE};
@@ -65,9 +72,9 @@ pub fn reconnect(index: pg_sys::Relation) -> Option<usize> {
                     continue;
                 }
                 delay();
-                if relink(index, &meta, slots.at(i)) {
+                if let Some(host) = relink(index, &meta, slots.at(i), &slots) {
                     fixed += 1;
-                    slots.mark_from(index, &layout, i);
+                    slots.mark_from(index, &layout, i, slots.bit(host));
                 }
             }
         }
@@ -109,8 +116,8 @@ fn give_entry(index: pg_sys::Relation, top: Option<(Ref, usize)>) -> Option<Ref>
     Some(top.0)
 }
 
-/// One bit per item of the index (as it was when counted) for each of three
-/// sets; items added later are not tracked.
+/// One bit per item of the index (as it was when counted) for each of four
+/// sets, and the walk's tree; items added later are not tracked.
 struct Slots {
     /// The bit of each block's first item; `start[nblocks]` is the total.
     start: Vec<usize>,
@@ -119,9 +126,15 @@ struct Slots {
     upper: Vec<u64>,
     reached: Vec<u64>,
     frontier: Vec<u64>,
+    /// The item each reached item was first reached from ([`NO_PARENT`]
+    /// for the entry point and what was not reached): a tree from the entry
+    /// point, so giving up any other link keeps every reached node reached.
+    parent: Vec<u32>,
     /// The highest live node.
     top: Option<(Ref, usize)>,
 }
+
+const NO_PARENT: u32 = u32::MAX;
 
 fn set(bits: &mut [u64], i: usize) {
     bits[i / 64] |= 1 << (i % 64);
@@ -143,6 +156,7 @@ impl Slots {
             upper: Vec::new(),
             reached: Vec::new(),
             frontier: Vec::new(),
+            parent: Vec::new(),
             top: None,
         };
         let mut total = 0usize;
@@ -168,7 +182,7 @@ impl Slots {
                     slots.top = Some((Ref { block, offset }, node.level()));
                 }
             }
-            let bytes = slots.start.len() * 8 + slots.live.len() * 8 * 4;
+            let bytes = slots.start.len() * 8 + slots.live.len() * 8 * 4 + total * 4;
             if bytes > budget {
                 pgrx::warning!(
                     "hnsw index: not checking that every node is reachable: it needs more than maintenance_work_mem ({} kB)",
@@ -180,6 +194,7 @@ impl Slots {
         slots.start.push(total);
         slots.reached = vec![0; slots.live.len()];
         slots.frontier = vec![0; slots.live.len()];
+        slots.parent = vec![NO_PARENT; total];
         Some(slots)
     }
 
@@ -202,15 +217,18 @@ impl Slots {
     fn walk(&mut self, index: pg_sys::Relation, layout: &NodeLayout, entry: Ref) {
         self.reached.iter_mut().for_each(|w| *w = 0);
         self.frontier.iter_mut().for_each(|w| *w = 0);
+        self.parent.iter_mut().for_each(|p| *p = NO_PARENT);
         if let Some(first) = self.bit(entry) {
-            self.mark_from(index, layout, first);
+            self.mark_from(index, layout, first, None);
         }
     }
 
-    /// Marks `first` reached and everything reachable from it on layer 0
-    /// (what `reached` already holds is not expanded again).
-    fn mark_from(&mut self, index: pg_sys::Relation, layout: &NodeLayout, first: usize) {
+    /// Marks `first` reached (from `via`, when a link from there was just
+    /// made) and everything reachable from it on layer 0 (what `reached`
+    /// already holds is not expanded again).
+    fn mark_from(&mut self, index: pg_sys::Relation, layout: &NodeLayout, first: usize, via: Option<usize>) {
         set(&mut self.reached, first);
+        self.parent[first] = via.map_or(NO_PARENT, |v| v as u32);
         set(&mut self.frontier, first);
         let mut links = Vec::new();
         loop {
@@ -233,6 +251,7 @@ impl Slots {
                         if !get(&self.reached, j) {
                             set(&mut self.reached, j);
                             set(&mut self.frontier, j);
+                            self.parent[j] = i as u32;
                         }
                     }
                 }
@@ -245,6 +264,24 @@ impl Slots {
 }
 
 impl Slots {
+    /// Whether `node`'s layer-0 list may give up its link to `target`: it
+    /// is not the link `target` was reached by. A node added after the
+    /// census is not in the tree; for it, the insert path's check.
+    fn spare(&self, index: pg_sys::Relation, layout: &NodeLayout, node: Ref, target: Ref) -> bool {
+        match self.bit(target) {
+            Some(t) => self.bit(node).is_none_or(|n| self.parent[t] != n as u32),
+            None => linked_by_a_neighbor(index, layout, target, 0),
+        }
+    }
+
+    /// Whether `host`'s layer-0 list can take a forced link without giving
+    /// up a link some node was reached by.
+    fn has_room(&self, index: pg_sys::Relation, layout: &NodeLayout, host: Ref) -> bool {
+        let mut links = Vec::new();
+        layer0_links(index, layout, host, &mut links);
+        links.len() < layout.capacity(0) || links.iter().any(|&l| self.spare(index, layout, host, l))
+    }
+
     /// Leaves in `frontier` the live nodes from which a layer-0 walk
     /// reaches `entry` (the walk is over, so the bits are free): sweeps
     /// the index until a sweep adds none, about as many sweeps as layer 0
@@ -313,7 +350,7 @@ fn link_out(index: pg_sys::Relation, meta: &Meta, node: Ref, slots: &Slots) -> b
         .unwrap_or(start);
     graph.seen.insert(node.pack(), Seen::with_payload(payload));
     let link = BackLink { node, new: Ref::unpack(host.id), distance: host.distance, level: 0, force: true };
-    link_back(index, &layout, &mut graph, link);
+    link_back_sparing(index, &layout, &mut graph, link, &|n, t| slots.spare(index, &layout, n, t));
     true
 }
 
@@ -340,16 +377,16 @@ fn layer0_links(index: pg_sys::Relation, layout: &NodeLayout, at: Ref, out: &mut
 }
 
 /// Offers links to `node` from its nearest live nodes on each of its levels,
-/// the nearest one forced.
-fn relink(index: pg_sys::Relation, meta: &Meta, node: Ref) -> bool {
+/// on layer 0 the first forced; returns the node that took that forced link.
+fn relink(index: pg_sys::Relation, meta: &Meta, node: Ref, slots: &Slots) -> Option<Ref> {
     let _lock = PageLock::share(index, UPDATE_LOCK);
     let layout = meta.layout;
     let codes = super::codes::load(index, meta);
     let (payload, level) = {
         let buf = Buf::share(index, node.block);
-        let Some(n) = item(buf.page(), node.offset).and_then(|b| Node::parse(b, &layout)) else { return false };
+        let n = item(buf.page(), node.offset).and_then(|b| Node::parse(b, &layout))?;
         if n.flags() != 0 {
-            return false;
+            return None;
         }
         let payload = match &codes {
             Some(c) => c.decode(n.payload()),
@@ -357,13 +394,13 @@ fn relink(index: pg_sys::Relation, meta: &Meta, node: Ref) -> bool {
         };
         (payload, n.level())
     };
-    let Some((entry, top)) = Meta::read(index).entry else { return false };
+    let (entry, top) = Meta::read(index).entry?;
     let mut graph = DiskGraph::new(index, meta.space, layout, Some(payload.clone()), true).with_codes(codes);
-    let Some(d) = graph.distance(entry) else { return false };
+    let d = graph.distance(entry)?;
     let mut scratch = Scratch::default();
     let best = descend(&mut graph, Scored { id: entry.pack(), distance: d }, top, level.min(top), &mut scratch);
     let mut entries = vec![best];
-    let mut linked = false;
+    let mut host = None;
     for lc in (0..=level.min(top)).rev() {
         if lc == 0 {
             // On layer 0 the search starts over from the entry point: the
@@ -381,25 +418,26 @@ fn relink(index: pg_sys::Relation, meta: &Meta, node: Ref) -> bool {
             .take(if lc == 0 { 8 } else { 3 })
             .collect();
         if lc == 0 {
-            // The forced link goes to the nearest host with room on layer
-            // 0: forced into a full list it displaces a link, whose target
-            // a later relink forces back into the same nearby list, and the
-            // rounds go back and forth (seen at m = 2 with duplicates).
-            let mut links = Vec::new();
-            nearest.sort_by_key(|s| {
-                links.clear();
-                layer0_links(index, &layout, Ref::unpack(s.id), &mut links);
-                links.len() >= layout.capacity(0)
-            });
+            // The forced link goes to the nearest host that can take it
+            // without giving up a link some node was reached by (under
+            // inner product the nearest is the same hub for many nodes;
+            // among duplicates at m = 2 every near list is full of links
+            // each copy needs): else it strands another node, which a later
+            // relink forces back into the same list, round after round.
+            nearest.sort_by_key(|s| !slots.has_room(index, &layout, Ref::unpack(s.id)));
             nearest.truncate(3);
         }
         graph.seen.insert(node.pack(), Seen::with_payload(payload.clone()));
         for (i, s) in nearest.iter().enumerate() {
             let link = BackLink { node: Ref::unpack(s.id), new: node, distance: s.distance, level: lc, force: i == 0 };
-            link_back(index, &layout, &mut graph, link);
-            linked = true;
+            if lc == 0 {
+                link_back_sparing(index, &layout, &mut graph, link, &|n, t| slots.spare(index, &layout, n, t));
+                host = host.or(Some(link.node));
+            } else {
+                link_back(index, &layout, &mut graph, link);
+            }
         }
         entries = found;
     }
-    linked
+    host
 }
