@@ -1,14 +1,15 @@
 //! `aminsert`: a row goes into its nearest center's list.
 //!
-//! Lock order: directory pages (shared, one at a time, released) to find
-//! the list; then the list's pages from the directory's insert page
-//! (exclusive, one at a time), the first with room taking the row (after a
-//! VACUUM that is the first page it freed space on, as pgvector); at the
-//! chain's end a new page is linked while the old one is still locked (so
-//! one insert at a time extends a list); then the directory entry's insert
-//! page is updated (exclusive) if it is still the one this insert started
-//! from. Every change is one GenericXLog record.
+//! Lock order: the list's directory entry (shared, released; the centers
+//! come from the backend's copy, `directory_cache.rs`); then the list's
+//! pages from the entry's insert page (exclusive, one at a time), the first
+//! with room taking the row (after a VACUUM that is the first page it freed
+//! space on, as pgvector); at the chain's end a new page is linked while the
+//! old one is still locked (so one insert at a time extends a list); then
+//! the directory entry's insert page is updated (exclusive) if it is still
+//! the one this insert started from. Every change is one GenericXLog record.
 
+use super::directory_cache::{visit_centers, ListAt};
 use super::layout::{self, item_bytes, Meta, INVALID_BLOCK};
 use crate::am::common::corrupt;
 use crate::am::common::page::{self, ref_from_tid, Buf, Wal};
@@ -41,16 +42,16 @@ pub unsafe extern "C-unwind" fn aminsert(
         let Some(payload) = (unsafe { crate::am::hnsw::support::payload_of(&meta.space, value) }) else {
             return;
         };
-        let mut best: Option<(f32, layout::EntryHead)> = None;
-        layout::visit_directory(index, &meta, |head, center| {
+        let mut best: Option<(f32, ListAt)> = None;
+        visit_centers(index, &meta, |_, at, center| {
             let d = meta.space.distance(center, payload.as_bytes());
             if best.is_none_or(|(b, _)| super::build::nearer(d, b)) {
-                best = Some((d, head));
+                best = Some((d, at));
             }
         });
-        let Some((_, head)) = best else { return };
+        let Some((_, at)) = best else { return };
         let bytes = item_bytes(ref_from_tid(tid).pack(), payload.as_bytes());
-        append(index, &head, &bytes);
+        append(index, &at.head(index), &bytes);
     });
     false
 }

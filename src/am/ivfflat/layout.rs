@@ -215,6 +215,19 @@ pub fn visit_directory(index: pg_sys::Relation, meta: &Meta, mut visit: impl FnM
     }
 }
 
+/// The insert page of the directory entry at (`block`, `offset`).
+pub fn insert_page_at(index: pg_sys::Relation, block: u32, offset: u16) -> u32 {
+    let buf = Buf::share(index, block);
+    let p = buf.page();
+    if page::page_type(p) != PAGE_DIR {
+        corrupt(index, "directory page");
+    }
+    match page::item(p, offset) {
+        Some(bytes) if bytes.len() >= ENTRY_HEADER => entry_pages(bytes).1,
+        _ => corrupt(index, "directory entry"),
+    }
+}
+
 pub fn entry_pages(bytes: &[u8]) -> (u32, u32) {
     let u = |i: usize| u32::from_ne_bytes(bytes[i..i + 4].try_into().unwrap_or_default());
     (u(0), u(4))

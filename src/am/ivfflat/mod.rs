@@ -6,6 +6,7 @@
 //! |---------------|-------------------------------------------------------|
 //! | `build.rs`    | `ambuild`, `ambuildempty`, `ambuildphasename`         |
 //! | `centers.rs`  | k-means on the sample (pure)                          |
+//! | `directory_cache.rs` | the centers, copied once per backend for scans |
 //! | `insert.rs`   | `aminsert`                                            |
 //! | `scan.rs`     | `ambeginscan`, `amrescan`, `amgettuple`, `amendscan`  |
 //! | `vacuum.rs`   | `ambulkdelete`, `amvacuumcleanup`                     |
@@ -17,6 +18,7 @@
 
 pub mod build;
 pub mod centers;
+pub mod directory_cache;
 pub mod info;
 pub mod insert;
 pub mod layout;

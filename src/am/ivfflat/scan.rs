@@ -11,17 +11,21 @@
 //! Rows are returned by heap TID only, with MVCC snapshots only: a TID that
 //! VACUUM frees and the heap reuses points to a row the snapshot cannot see.
 
+use super::directory_cache;
 use super::layout::{self, Meta, INVALID_BLOCK};
 use super::options::{self, IterativeScan};
 use crate::am::common::corrupt;
 use crate::am::common::page::{self, tid_from_ref, Buf};
 use crate::format::Error;
 use crate::hnsw::layout::Ref;
+use crate::hnsw::search::Scored;
 use crate::hnsw::space::{Element, Metric, Payload, Space};
 use crate::types::raise;
 use crate::types::varlena::DenseRef;
 use pgrx::prelude::*;
 use pgrx::PgMemoryContexts;
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
 
 struct ScanState {
     index: pg_sys::Relation,
@@ -31,8 +35,9 @@ struct ScanState {
     /// Lists in probe order (nearest center first) and how many were read.
     order: Vec<(u32, u32)>,
     probed: usize,
-    /// Rows of the probed lists not returned yet, nearest last.
-    ready: Vec<(f32, u64)>,
+    /// Rows of the probed lists not returned yet (distance, packed heap
+    /// TID), nearest on top: a heap, since a `LIMIT k` scan pops k of them.
+    ready: BinaryHeap<Reverse<Scored<u64>>>,
     /// `ivfflat.probes`, `ivfflat.iterative_scan`, `ivfflat.max_probes` as
     /// at `ambeginscan` (pgvector's rule): a function that changes them
     /// mid-scan does not change this scan, and `amgettuple` reads no GUC.
@@ -58,7 +63,7 @@ pub unsafe extern "C-unwind" fn ambeginscan(
         query: None,
         order: Vec::new(),
         probed: 0,
-        ready: Vec::new(),
+        ready: BinaryHeap::new(),
         probes: options::probes(),
         iterative: options::iterative_scan(),
         max_probes: options::max_probes(),
@@ -160,10 +165,20 @@ fn start(scan: pg_sys::IndexScanDesc, state: &mut ScanState) {
     let meta = Meta::read(state.index);
     let query = query_payload(scan, &meta.space);
     let mut ranked: Vec<(f32, u32, u32)> = Vec::with_capacity(meta.lists as usize);
-    layout::visit_directory(state.index, &meta, |head, center| {
-        ranked.push((meta.space.distance(center, query.as_bytes()), ranked.len() as u32, head.start));
+    directory_cache::visit_centers(state.index, &meta, |list, at, center| {
+        ranked.push((meta.space.distance(center, query.as_bytes()), list, at.start));
     });
-    ranked.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
+    // Only the lists this scan may probe are put in order.
+    let order = |a: &(f32, u32, u32), b: &(f32, u32, u32)| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1));
+    let wanted = match state.iterative {
+        IterativeScan::Off => state.probes,
+        _ => state.max_probes.max(state.probes),
+    };
+    if wanted < ranked.len() {
+        ranked.select_nth_unstable_by(wanted, order);
+        ranked.truncate(wanted);
+    }
+    ranked.sort_unstable_by(order);
     state.order = ranked.into_iter().map(|(_, i, start)| (i, start)).collect();
     state.space = Some(meta.space);
     state.query = Some(query);
@@ -175,6 +190,7 @@ fn probe(state: &mut ScanState, n: usize) {
     let (Some(space), Some(query)) = (state.space, state.query.as_ref()) else { return };
     let end = (state.probed + n).min(state.order.len());
     let mut nblocks = page::nblocks(state.index);
+    let mut rows = Vec::new();
     for &(_, start) in &state.order[state.probed..end] {
         let mut block = start;
         let mut hops = 0u32;
@@ -196,15 +212,16 @@ fn probe(state: &mut ScanState, n: usize) {
             for offset in 1..=page::max_offset(p) {
                 let Some(bytes) = page::item(p, offset) else { continue };
                 let (tid, payload) = layout::split_item(state.index, &space, bytes);
-                state.ready.push((space.distance(query.as_bytes(), payload), tid));
+                rows.push(Reverse(Scored { id: tid, distance: space.distance(query.as_bytes(), payload) }));
             }
             block = layout::next_block(p);
             hops += 1;
         }
     }
     state.probed = end;
-    // Nearest last, to pop; NaN (a zero cosine query) sorts as any other.
-    state.ready.sort_by(|a, b| b.0.total_cmp(&a.0).then(b.1.cmp(&a.1)));
+    // One heapify for the batch (`extend` rebuilds rather than sifting in
+    // each row), not a sort: a `LIMIT k` scan takes k rows of it.
+    state.ready.extend(rows);
 }
 
 /// `amgettuple`
@@ -218,7 +235,9 @@ pub unsafe extern "C-unwind" fn amgettuple(
         start(scan, state);
     }
     loop {
-        if let Some((_, tid)) = state.ready.pop() {
+        // Nearest first, ties by TID; NaN (a zero cosine query) orders as
+        // any other value (`total_cmp`).
+        if let Some(Reverse(Scored { id: tid, .. })) = state.ready.pop() {
             // SAFETY: writes the result fields of the scan descriptor.
             unsafe {
                 (*scan).xs_heaptid = tid_from_ref(Ref::unpack(tid));
@@ -242,7 +261,7 @@ pub unsafe extern "C-unwind" fn amgettuple(
 #[pgrx::pg_guard]
 pub unsafe extern "C-unwind" fn amendscan(scan: pg_sys::IndexScanDesc) {
     let state = state_of(scan);
-    state.ready = Vec::new();
+    state.ready = BinaryHeap::new();
     state.order = Vec::new();
     state.query = None;
 }
