@@ -101,6 +101,15 @@ fn training(c: &mut Criterion) {
                 .expect("training")
         })
     });
+    // ivfflat's k-means at a tenth of `lists = 1000` on the Debian set:
+    // 5,000 points a list would be 50 × lists, as a build samples.
+    let points = data(10_000, DIMS, 2);
+    group.bench_function("kmeans100/10000x384", |b| {
+        b.iter(|| {
+            lodestone::quant::kmeans::train(black_box(&points), DIMS, &lodestone::quant::kmeans::Params::new(100, 1))
+                .expect("training")
+        })
+    });
     group.finish();
 }
 

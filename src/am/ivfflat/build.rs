@@ -7,6 +7,7 @@
 //! list's chain of pages. Pages are written without WAL and logged whole at
 //! the end, as Postgres's own index builds do.
 
+use super::assign;
 use super::centers;
 use super::layout::{self, entry_bytes, item_bytes, Meta, FIRST_DIR_BLOCK, META_BLOCK};
 use super::options;
@@ -20,8 +21,7 @@ use crate::quant::rng::Rng;
 use pgrx::pg_sys::panic::ErrorReport;
 use pgrx::prelude::*;
 use pgrx::{ereport, PgLogLevel, PgSqlErrorCode};
-use rayon::prelude::*;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::AtomicBool;
 
 /// Build sub-phases in `pg_stat_progress_create_index.phase`, pgvector's.
 pub const PHASE_KMEANS: i64 = 2;
@@ -262,24 +262,6 @@ unsafe extern "C-unwind" fn load(
     }
 }
 
-/// Whether a center at `d` replaces the best so far at `best`: the first
-/// of equals stays, and a NaN best is replaced (build and insert agree).
-pub fn nearer(d: f32, best: f32) -> bool {
-    d < best || best.is_nan()
-}
-
-/// The nearest center's list (lowest on ties); pure, run on rayon threads.
-pub fn nearest(space: &Space, centers: &[layout::Entry], payload: &[u8]) -> u32 {
-    let mut best = (f32::INFINITY, 0u32);
-    for (i, c) in centers.iter().enumerate() {
-        let d = space.distance(c.center.as_bytes(), payload);
-        if nearer(d, best.0) {
-            best = (d, i as u32);
-        }
-    }
-    best.1
-}
-
 /// Assigns the batch and appends each row to its list.
 fn flush(state: &mut BuildState, fork: pg_sys::ForkNumber::Type) {
     if state.batch_tids.is_empty() {
@@ -293,21 +275,7 @@ fn flush(state: &mut BuildState, fork: pg_sys::ForkNumber::Type) {
     let centers = &state.centers;
     // On the build's own pool (not rayon's global one), cancellable: the
     // flag is read between chunks of rows.
-    let lists: Vec<u32> = run_cancellable(
-        |cancel| {
-            payloads
-                .par_chunks(256)
-                .map(|chunk| {
-                    if cancel.load(Ordering::Relaxed) {
-                        return Vec::new();
-                    }
-                    chunk.iter().map(|p| nearest(&space, centers, p.as_bytes())).collect::<Vec<u32>>()
-                })
-                .collect::<Vec<Vec<u32>>>()
-                .concat()
-        },
-        || {},
-    );
+    let lists: Vec<u32> = run_cancellable(|cancel| assign::lists(&space, centers, &payloads, cancel), || {});
     progress(pg_sys::PROGRESS_CREATEIDX_SUBPHASE, PHASE_LOAD);
     let mut order: Vec<usize> = (0..lists.len()).collect();
     order.sort_by_key(|&i| lists[i]);

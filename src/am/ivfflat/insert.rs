@@ -45,7 +45,7 @@ pub unsafe extern "C-unwind" fn aminsert(
         let mut best: Option<(f32, ListAt)> = None;
         visit_centers(index, &meta, |_, at, center| {
             let d = meta.space.distance(center, payload.as_bytes());
-            if best.is_none_or(|(b, _)| super::build::nearer(d, b)) {
+            if best.is_none_or(|(b, _)| super::assign::nearer(d, b)) {
                 best = Some((d, at));
             }
         });

@@ -4,6 +4,7 @@
 //!
 //! | file          | callbacks                                             |
 //! |---------------|-------------------------------------------------------|
+//! | `assign.rs`   | a row's list: its nearest center (pure)               |
 //! | `build.rs`    | `ambuild`, `ambuildempty`, `ambuildphasename`         |
 //! | `centers.rs`  | k-means on the sample (pure)                          |
 //! | `directory_cache.rs` | the centers, copied once per backend for scans |
@@ -16,6 +17,7 @@
 //! | `verify.rs`   | `lodestone_ivfflat_verify`                            |
 //! | this file     | the handler, `amcostestimate`, `amvalidate`           |
 
+pub mod assign;
 pub mod build;
 pub mod centers;
 pub mod directory_cache;

@@ -1,21 +1,31 @@
-//! k-means with k-means++ seeding and Lloyd iterations.
+//! k-means with k-means++ seeding and Lloyd iterations, the assignment step
+//! bounded as Hamerly's ([`bounds`]) and its full comparisons batched into
+//! matrix products ([`nearest_two`]).
 //!
 //! Deterministic for a given seed whatever the number of rayon threads:
-//! points are cut into fixed-size chunks, each chunk's partial sums are
-//! computed independently, and the partials are added up in chunk order.
-//! Only the per-point work runs in parallel; every random draw and every
-//! floating-point reduction happens in one fixed order.
+//! points are cut into fixed-size blocks whose results do not depend on one
+//! another, each centroid's sum adds its points in index order, and every
+//! random draw happens in one fixed order.
 //!
 //! Pure code: no Postgres call, safe to run on rayon threads.
 
+mod bounds;
+mod kernels;
+mod nearest_two;
+mod seed;
+mod update;
+
+pub use kernels::{l2sq, nearest, nearest_t, sq_dists, transpose};
+pub use nearest_two::{nearest_two, norm_sq, Centroids, NearestTwo, Scoring};
+
 use super::rng::Rng;
 use crate::format::{Error, Result, SqlState};
-use rayon::prelude::*;
+use bounds::Bounds;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 /// Points handled by one parallel task; fixed so that results do not depend
 /// on the thread count.
-const CHUNK: usize = 1024;
+pub(crate) const CHUNK: usize = 1024;
 
 #[derive(Clone, Debug)]
 pub struct Params {
@@ -66,101 +76,6 @@ impl KMeans {
     pub fn nearest(&self, x: &[f32]) -> (usize, f32) {
         nearest(&self.centroids, self.dim, x)
     }
-}
-
-/// Squared L2 distance with eight independent lanes (vectorises, and adds
-/// in a fixed order).
-#[inline]
-pub fn l2sq(a: &[f32], b: &[f32]) -> f32 {
-    debug_assert_eq!(a.len(), b.len());
-    let mut acc = [0f32; 8];
-    let (ca, cb) = (a.chunks_exact(8), b.chunks_exact(8));
-    let (ra, rb) = (ca.remainder(), cb.remainder());
-    for (x, y) in ca.zip(cb) {
-        for i in 0..8 {
-            let d = x[i] - y[i];
-            acc[i] += d * d;
-        }
-    }
-    let mut tail = 0f32;
-    for (x, y) in ra.iter().zip(rb) {
-        let d = x - y;
-        tail += d * d;
-    }
-    ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7])) + tail
-}
-
-/// Nearest of the `centroids.len() / dim` centroids to `x` (lowest index on
-/// ties).
-#[inline]
-pub fn nearest(centroids: &[f32], dim: usize, x: &[f32]) -> (usize, f32) {
-    let mut best = (0, f32::INFINITY);
-    for (c, centroid) in centroids.chunks_exact(dim).enumerate() {
-        let d = l2sq(x, centroid);
-        if d < best.1 {
-            best = (c, d);
-        }
-    }
-    best
-}
-
-/// Centroids transposed for [`nearest_t`]: value `d` of centroid `c` at
-/// `d × k + c`.
-pub fn transpose(centroids: &[f32], dim: usize) -> Vec<f32> {
-    let k = centroids.len() / dim.max(1);
-    let mut t = vec![0f32; k * dim];
-    for (c, centroid) in centroids.chunks_exact(dim).enumerate() {
-        for (d, &v) in centroid.iter().enumerate() {
-            t[d * k + c] = v;
-        }
-    }
-    t
-}
-
-/// Nearest centroid to `x` (lowest index on ties) from transposed centroids
-/// `ct` (see [`transpose`]); `dists` is scratch space of `k` values. The
-/// distances to all `k` centroids are accumulated one dimension at a time,
-/// `k` lanes wide, which vectorises where one centroid at a time (a
-/// horizontal sum per centroid of a few values) does not.
-#[inline]
-pub fn nearest_t(ct: &[f32], x: &[f32], dists: &mut [f32]) -> (usize, f32) {
-    sq_dists(ct, x, dists);
-    let mut best = (0, f32::INFINITY);
-    for (c, &d) in dists.iter().enumerate() {
-        if d < best.1 {
-            best = (c, d);
-        }
-    }
-    best
-}
-
-#[inline(always)]
-fn sq_dists_body(ct: &[f32], x: &[f32], dists: &mut [f32]) {
-    let k = dists.len();
-    dists.fill(0.0);
-    for (d, &xv) in x.iter().enumerate() {
-        for (o, &c) in dists.iter_mut().zip(&ct[d * k..(d + 1) * k]) {
-            let t = xv - c;
-            *o += t * t;
-        }
-    }
-}
-
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2")]
-unsafe fn sq_dists_avx2(ct: &[f32], x: &[f32], dists: &mut [f32]) {
-    sq_dists_body(ct, x, dists)
-}
-
-/// `dists[c] = ‖x - centroid c‖²` for transposed centroids.
-pub fn sq_dists(ct: &[f32], x: &[f32], dists: &mut [f32]) {
-    assert_eq!(ct.len(), x.len() * dists.len(), "transposed centroids do not match");
-    #[cfg(target_arch = "x86_64")]
-    if std::arch::is_x86_feature_detected!("avx2") {
-        // SAFETY: the CPU supports AVX2, checked just above.
-        return unsafe { sq_dists_avx2(ct, x, dists) };
-    }
-    sq_dists_body(ct, x, dists)
 }
 
 /// Trains `params.k` centroids on `data`, `n × dim` row-major.
@@ -216,9 +131,8 @@ pub fn train_cancellable(data: &[f32], dim: usize, params: &Params, cancel: &Ato
     };
     let n = data.len() / dim;
 
-    let mut centroids = plus_plus(data, dim, k, &mut rng, cancel)?;
-    let mut assign = vec![u32::MAX; n];
-    let mut dist = vec![0f32; n];
+    let mut centroids = seed::plus_plus(data, dim, k, &mut rng, cancel)?;
+    let mut bounds: Option<Bounds> = None;
     let mut prev_mse = f64::INFINITY;
     let mut mse = f64::INFINITY;
     let mut iterations = 0;
@@ -227,38 +141,20 @@ pub fn train_cancellable(data: &[f32], dim: usize, params: &Params, cancel: &Ato
             return Err(cancelled());
         }
         iterations += 1;
-        let (sums, counts, total, changed) = assign_and_sum(data, dim, &centroids, k, &mut assign, &mut dist);
-        mse = total / n as f64;
-        // New centroids: means of their points.
-        let mut empty = Vec::new();
-        for c in 0..k {
-            if counts[c] == 0 {
-                empty.push(c);
-                continue;
+        let prepared = Centroids::new(&centroids, dim);
+        let changed = match bounds.as_mut() {
+            None => {
+                bounds = Some(Bounds::new(data, dim, &prepared));
+                n
             }
-            let sum = &sums[c * dim..(c + 1) * dim];
-            let scale = if params.spherical {
-                let norm = sum.iter().map(|v| v * v).sum::<f64>().sqrt();
-                // A zero sum (opposite points) has no direction: keep the mean.
-                if norm > 0.0 {
-                    1.0 / norm
-                } else {
-                    1.0 / counts[c] as f64
-                }
-            } else {
-                1.0 / counts[c] as f64
-            };
-            for j in 0..dim {
-                centroids[c * dim + j] = (sum[j] * scale) as f32;
-            }
-        }
-        // An empty cluster takes the point farthest from its centroid (in
-        // index order on ties), which then counts as served.
-        for c in empty {
-            let far = (0..n).fold(0, |best, i| if dist[i] > dist[best] { i } else { best });
-            centroids[c * dim..(c + 1) * dim].copy_from_slice(&data[far * dim..(far + 1) * dim]);
-            dist[far] = 0.0;
-        }
+            Some(b) => b.assign(data, dim, &prepared),
+        };
+        let Some(b) = bounds.as_mut() else { unreachable!("assigned just above") };
+        #[cfg(test)]
+        tests::check_assignment(data, dim, &centroids, &b.assign);
+        mse = b.upper.iter().map(|&u| f64::from(u) * f64::from(u)).sum::<f64>() / n as f64;
+        let before = centroids.clone();
+        update::means(data, dim, k, &b.assign, &b.upper, params.spherical, &mut centroids);
         // No improvement to measure after the first pass: its `prev_mse` is
         // infinite, and inf - mse <= tol * inf would stop at seeding quality.
         let converged =
@@ -267,114 +163,40 @@ pub fn train_cancellable(data: &[f32], dim: usize, params: &Params, cancel: &Ato
         if converged {
             break;
         }
+        let drift: Vec<f32> =
+            before.chunks_exact(dim).zip(centroids.chunks_exact(dim)).map(|(a, b)| l2sq(a, b).sqrt()).collect();
+        b.moved(&drift);
     }
     Ok(KMeans { dim, k, centroids, iterations, mse })
-}
-
-/// k-means++ seeding (Arthur and Vassilvitskii): each next centroid is a
-/// point drawn with probability proportional to its squared distance to the
-/// nearest centroid so far.
-fn plus_plus(data: &[f32], dim: usize, k: usize, rng: &mut Rng, cancel: &AtomicBool) -> Result<Vec<f32>> {
-    let n = data.len() / dim;
-    let mut centroids = Vec::with_capacity(k * dim);
-    let first = rng.below(n);
-    centroids.extend_from_slice(&data[first * dim..(first + 1) * dim]);
-    let mut d2: Vec<f32> = vec![f32::INFINITY; n];
-    let mut last = first;
-    for _ in 1..k {
-        if cancel.load(Ordering::Relaxed) {
-            return Err(cancelled());
-        }
-        let c = &data[last * dim..(last + 1) * dim];
-        d2.par_chunks_mut(CHUNK).enumerate().for_each(|(ci, chunk)| {
-            for (o, d) in chunk.iter_mut().enumerate() {
-                let i = ci * CHUNK + o;
-                let x = l2sq(&data[i * dim..(i + 1) * dim], c);
-                if x < *d {
-                    *d = x;
-                }
-            }
-        });
-        let total: f64 = d2.iter().map(|&d| f64::from(d)).sum();
-        last = if total > 0.0 && total.is_finite() {
-            let mut r = rng.next_f64() * total;
-            let mut pick = n - 1;
-            for (i, &d) in d2.iter().enumerate() {
-                r -= f64::from(d);
-                if r < 0.0 {
-                    pick = i;
-                    break;
-                }
-            }
-            pick
-        } else {
-            // Every point sits on a centroid already: any point will do.
-            rng.below(n)
-        };
-        centroids.extend_from_slice(&data[last * dim..(last + 1) * dim]);
-    }
-    Ok(centroids)
-}
-
-/// One assignment pass: sets `assign`/`dist` and returns per-centroid sums
-/// (f64), counts, the total squared error and how many points moved.
-fn assign_and_sum(
-    data: &[f32],
-    dim: usize,
-    centroids: &[f32],
-    k: usize,
-    assign: &mut [u32],
-    dist: &mut [f32],
-) -> (Vec<f64>, Vec<u64>, f64, usize) {
-    let ct = transpose(centroids, dim);
-    let partials: Vec<(Vec<f64>, Vec<u64>, f64, usize)> = assign
-        .par_chunks_mut(CHUNK)
-        .zip(dist.par_chunks_mut(CHUNK))
-        .enumerate()
-        .map(|(ci, (a, d))| {
-            let mut scratch = vec![0f32; k];
-            let mut sums = vec![0f64; k * dim];
-            let mut counts = vec![0u64; k];
-            let mut total = 0f64;
-            let mut changed = 0;
-            for o in 0..a.len() {
-                let i = ci * CHUNK + o;
-                let x = &data[i * dim..(i + 1) * dim];
-                let (c, dd) = nearest_t(&ct, x, &mut scratch);
-                if a[o] != c as u32 {
-                    changed += 1;
-                    a[o] = c as u32;
-                }
-                d[o] = dd;
-                total += f64::from(dd);
-                counts[c] += 1;
-                for (s, &v) in sums[c * dim..(c + 1) * dim].iter_mut().zip(x) {
-                    *s += f64::from(v);
-                }
-            }
-            (sums, counts, total, changed)
-        })
-        .collect();
-    let mut sums = vec![0f64; k * dim];
-    let mut counts = vec![0u64; k];
-    let mut total = 0f64;
-    let mut changed = 0;
-    for (s, c, t, ch) in partials {
-        for (a, b) in sums.iter_mut().zip(&s) {
-            *a += b;
-        }
-        for (a, b) in counts.iter_mut().zip(&c) {
-            *a += b;
-        }
-        total += t;
-        changed += ch;
-    }
-    (sums, counts, total, changed)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The invariant of the bounded assignment, checked at every iteration
+    /// of every training in the tests (small ones): no point has a centroid
+    /// nearer than its own, beyond rounding (f64 brute force).
+    pub fn check_assignment(data: &[f32], dim: usize, centroids: &[f32], assign: &[u32]) {
+        let k = centroids.len() / dim;
+        if data.len() * k > 20_000_000 {
+            return;
+        }
+        let d = |x: &[f32], c: usize| -> f64 {
+            x.iter().zip(&centroids[c * dim..(c + 1) * dim]).map(|(a, b)| (f64::from(*a) - f64::from(*b)).powi(2)).sum()
+        };
+        for (i, x) in data.chunks_exact(dim).enumerate() {
+            let own = d(x, assign[i] as usize);
+            let (best, at) =
+                (0..k).map(|c| (c, d(x, c))).fold((0, f64::INFINITY), |b, t| if t.1 < b.1 { t } else { b });
+            let scale = 1.0 + f64::from(norm_sq(x)) + f64::from(norm_sq(&centroids[best * dim..(best + 1) * dim]));
+            assert!(
+                own <= at + 1e-4 * scale,
+                "point {i} kept centroid {} at {own} though centroid {best} is at {at}",
+                assign[i]
+            );
+        }
+    }
 
     /// `clusters` well-separated blobs in `dim` dimensions, `per` points each.
     pub fn blobs(clusters: usize, per: usize, dim: usize, seed: u64) -> Vec<f32> {
@@ -388,6 +210,43 @@ mod tests {
             }
         }
         out
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(24))]
+        /// Every iteration's bounded assignment is the exact nearest
+        /// centroid ([`check_assignment`] runs inside `train`), on blobs that
+        /// overlap (many points near the boundaries of their cells), narrow
+        /// and wide, plain and spherical.
+        #[test]
+        fn bounded_assignment_is_lloyds(
+            dim in proptest::sample::select(vec![5usize, 40, 96]),
+            k in 2usize..48,
+            per in 20usize..80,
+            spherical in proptest::bool::ANY,
+            seed in proptest::prelude::any::<u64>(),
+        ) {
+            let mut rng = Rng::new(seed);
+            let clusters = 1 + k / 3;
+            let centres: Vec<f32> = (0..clusters * dim).map(|_| (rng.next_f64() * 2.0 - 1.0) as f32).collect();
+            let mut data = Vec::new();
+            for i in 0..clusters * per {
+                let c = i % clusters;
+                let mut row: Vec<f32> =
+                    (0..dim).map(|j| centres[c * dim + j] + (rng.next_f64() - 0.5) as f32).collect();
+                if spherical {
+                    let norm = norm_sq(&row).sqrt();
+                    row.iter_mut().for_each(|v| *v /= norm);
+                }
+                data.extend(row);
+            }
+            let mut p = Params::new(k.min(clusters * per), seed);
+            p.spherical = spherical;
+            p.tol = 0.0;
+            p.max_iter = 40;
+            let km = train(&data, dim, &p).unwrap();
+            proptest::prop_assert!(km.mse.is_finite());
+        }
     }
 
     #[test]
