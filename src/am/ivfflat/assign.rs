@@ -5,7 +5,7 @@
 
 use super::layout;
 use crate::hnsw::space::{Element, Metric, Payload, Space};
-use crate::quant::kmeans::{nearest_two, norm_sq, Centroids, NearestTwo, Scoring};
+use crate::quant::kmeans::{nearest_centroids, norm_sq, Centroids, NearestTwo, Scoring};
 use std::sync::atomic::{AtomicBool, Ordering};
 
 /// Rows converted to floats at a time: bounds a batch's extra memory
@@ -67,7 +67,7 @@ pub fn lists(space: &Space, centers: &[layout::Entry], rows: &[Payload], cancel:
         let order: Vec<u32> = (0..slice.len() as u32).collect();
         found.clear();
         found.resize(slice.len(), NearestTwo::default());
-        nearest_two(&points, &order, &prepared, &mut found);
+        nearest_centroids(&points, &order, &prepared, &mut found);
         for ((p, x), t) in slice.iter().zip(points.chunks_exact(dim.max(1))).zip(&found) {
             let xn = norm_sq(x);
             let scale = match scoring {
@@ -76,8 +76,8 @@ pub fn lists(space: &Space, centers: &[layout::Entry], rows: &[Payload], cancel:
                 Scoring::NegCosine => xn.sqrt(),
             };
             // A NaN gap (a zero row under cosine) is a tie too.
-            let settled = t.d2 - t.d1 > TIE * scale;
-            out.push(if settled { t.best } else { nearest(space, centers, p.as_bytes()) });
+            let settled = t.scores[1] - t.scores[0] > TIE * scale;
+            out.push(if settled { t.best() } else { nearest(space, centers, p.as_bytes()) });
         }
     }
     out

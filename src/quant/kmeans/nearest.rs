@@ -1,6 +1,6 @@
-//! The nearest and second-nearest centroid of many points at once: the
-//! step of k-means that costs, since a point whose bounds fail is compared
-//! with every centroid.
+//! The few nearest centroids of many points at once: the step of k-means
+//! that costs, since a point whose bounds fail is compared with every
+//! centroid.
 //!
 //! Wide points go through a matrix product, `‖x − c‖² = ‖x‖² + ‖c‖² − 2·x·c`
 //! with every `x·c` of a block of points from one `sgemm`: its blocking
@@ -35,36 +35,50 @@ pub enum Scoring {
     NegCosine,
 }
 
-/// A point's nearest centroid (lowest index on ties) and the scores of it
-/// and of the next nearest (infinite with one centroid): squared distances
-/// under [`Scoring::L2`].
+/// A point's `N` nearest centroids, best first (lowest index first among
+/// equal scores), and their scores: squared distances under
+/// [`Scoring::L2`]. Past the number of centroids, ids are `u32::MAX` and
+/// scores infinite.
 #[derive(Clone, Copy, Debug, PartialEq)]
-pub struct NearestTwo {
-    pub best: u32,
-    pub d1: f32,
-    pub d2: f32,
+pub struct Nearest<const N: usize> {
+    pub ids: [u32; N],
+    pub scores: [f32; N],
 }
 
-impl Default for NearestTwo {
+/// The nearest centroid and the runner-up's score: what a build needs to
+/// know whether the product's rounding could have swapped them.
+pub type NearestTwo = Nearest<2>;
+
+impl<const N: usize> Default for Nearest<N> {
     fn default() -> Self {
-        NearestTwo { best: 0, d1: f32::INFINITY, d2: f32::INFINITY }
+        Nearest { ids: [u32::MAX; N], scores: [f32::INFINITY; N] }
     }
 }
 
-impl NearestTwo {
+impl<const N: usize> Nearest<N> {
+    pub fn best(&self) -> u32 {
+        self.ids[0]
+    }
+
     #[inline]
     fn offer(&mut self, c: usize, d: f32) {
-        if d < self.d1 {
-            self.d2 = self.d1;
-            self.d1 = d;
-            self.best = c as u32;
-        } else if d < self.d2 {
-            self.d2 = d;
+        // Most centroids lose to the worst kept: one comparison. (Scores
+        // of finite points and centroids are never NaN.)
+        if d >= self.scores[N - 1] {
+            return;
         }
+        let mut at = N - 1;
+        while at > 0 && d < self.scores[at - 1] {
+            self.scores[at] = self.scores[at - 1];
+            self.ids[at] = self.ids[at - 1];
+            at -= 1;
+        }
+        self.scores[at] = d;
+        self.ids[at] = c as u32;
     }
 }
 
-/// Centroids prepared for [`nearest_two`]: what the scoring needs of their
+/// Centroids prepared for [`nearest_centroids`]: what the scoring needs of their
 /// norms for the product, or their transpose for the narrow kernel.
 pub struct Centroids<'a> {
     rows: &'a [f32],
@@ -121,17 +135,17 @@ impl<'a> Centroids<'a> {
         }
         let all: Vec<u32> = (0..self.k as u32).collect();
         let mut out = vec![NearestTwo::default(); self.k];
-        nearest_two(self.rows, &all, self, &mut out);
+        nearest_centroids(self.rows, &all, self, &mut out);
         // Each centroid is its own nearest (at zero, up to rounding): the
         // second is the nearest other. Where a twin came first, the second
         // is the centroid itself, at about zero, which is the right answer.
-        out.iter().map(|t| 0.5 * t.d2.max(0.0).sqrt()).collect()
+        out.iter().map(|t| 0.5 * t.scores[1].max(0.0).sqrt()).collect()
     }
 }
 
-/// `out[i]` = the nearest two centroids of point `rows[i]` of `points`
+/// `out[i]` = the nearest `N` centroids of point `rows[i]` of `points`
 /// (`n × dim`, row-major). In parallel, in fixed blocks of points.
-pub fn nearest_two(points: &[f32], rows: &[u32], centroids: &Centroids, out: &mut [NearestTwo]) {
+pub fn nearest_centroids<const N: usize>(points: &[f32], rows: &[u32], centroids: &Centroids, out: &mut [Nearest<N>]) {
     assert_eq!(rows.len(), out.len(), "one answer per point");
     let dim = centroids.dim;
     rows.par_chunks(BLOCK).zip(out.par_chunks_mut(BLOCK)).for_each_init(
@@ -144,7 +158,7 @@ pub fn nearest_two(points: &[f32], rows: &[u32], centroids: &Centroids, out: &mu
                 for (&r, o) in rows.iter().zip(out.iter_mut()) {
                     let x = &points[r as usize * dim..(r as usize + 1) * dim];
                     sq_dists(&centroids.transposed, x, scores);
-                    *o = NearestTwo::default();
+                    *o = Nearest::default();
                     for (c, &d) in scores.iter().enumerate() {
                         o.offer(c, d);
                     }
@@ -154,13 +168,13 @@ pub fn nearest_two(points: &[f32], rows: &[u32], centroids: &Centroids, out: &mu
     );
 }
 
-fn by_product(
+fn by_product<const N: usize>(
     points: &[f32],
     rows: &[u32],
     centroids: &Centroids,
     gathered: &mut Vec<f32>,
     scores: &mut Vec<f32>,
-    out: &mut [NearestTwo],
+    out: &mut [Nearest<N>],
 ) {
     let (m, dim, k) = (rows.len(), centroids.dim, centroids.k);
     gathered.clear();
@@ -195,7 +209,7 @@ fn by_product(
         );
     }
     for ((x, s), o) in gathered.chunks_exact(dim).zip(scores.chunks_exact(k)).zip(out.iter_mut()) {
-        *o = NearestTwo::default();
+        *o = Nearest::default();
         match centroids.scoring {
             Scoring::L2 => {
                 let xn = norm_sq(x);
@@ -259,8 +273,8 @@ mod tests {
 
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(64))]
-        /// Both kernels and every scoring agree with f64 brute force up to
-        /// rounding, whatever the block boundaries and row order.
+        /// Both kernels and every scoring find the five best of f64 brute
+        /// force up to rounding, whatever the block boundaries and row order.
         #[test]
         fn agrees_with_brute_force(
             dim in prop::sample::select(vec![3usize, 8, 31, 32, 40, 97]),
@@ -275,22 +289,25 @@ mod tests {
             let c = Centroids::scored(&centroids, dim, scoring);
             // Every other point, backwards: rows need not be in order.
             let rows: Vec<u32> = (0..n as u32).rev().step_by(2).collect();
-            let mut out = vec![NearestTwo::default(); rows.len()];
-            nearest_two(&points, &rows, &c, &mut out);
+            let mut out = vec![Nearest::<5>::default(); rows.len()];
+            nearest_centroids(&points, &rows, &c, &mut out);
             for (&r, got) in rows.iter().zip(&out) {
                 let x = &points[r as usize * dim..(r as usize + 1) * dim];
                 let want = reference(x, &centroids, dim, scoring);
                 let slack = 1e-4 * (1.0 + f64::from(norm_sq(x)));
-                // The best scores as well as the true best, up to rounding.
-                let best = want.iter().find(|w| w.0 == got.best as usize).map_or(f64::NAN, |w| w.1);
-                prop_assert!(best <= want[0].1 + slack, "best {} at {best}, true best {:?}", got.best, want[0]);
-                prop_assert!((f64::from(got.d1) - want[0].1).abs() <= slack, "d1 {} vs {}", got.d1, want[0].1);
-                let second = want.get(1).map_or(f64::INFINITY, |w| w.1);
-                if second.is_finite() {
-                    prop_assert!((f64::from(got.d2) - second).abs() <= slack, "d2 {} vs {second}", got.d2);
-                } else {
-                    prop_assert!(got.d2.is_infinite());
+                for rank in 0..5 {
+                    let Some(w) = want.get(rank) else {
+                        prop_assert!(got.scores[rank].is_infinite() && got.ids[rank] == u32::MAX);
+                        continue;
+                    };
+                    // Each kept centroid scores as well as the true one of
+                    // its rank, and its score is right, up to rounding.
+                    let id = got.ids[rank] as usize;
+                    let true_score = want.iter().find(|t| t.0 == id).map_or(f64::NAN, |t| t.1);
+                    prop_assert!((true_score - w.1).abs() <= 2.0 * slack, "rank {rank}: {id} at {true_score}, want {w:?}");
+                    prop_assert!((f64::from(got.scores[rank]) - w.1).abs() <= slack, "rank {rank}: score {} vs {}", got.scores[rank], w.1);
                 }
+                prop_assert!(got.ids.iter().filter(|&&i| i != u32::MAX).count() == got.ids.iter().filter(|&&i| i != u32::MAX).collect::<std::collections::BTreeSet<_>>().len(), "an id twice: {:?}", got.ids);
             }
         }
     }
