@@ -7,6 +7,9 @@ use crate::quant::kmeans::{self, Params};
 use crate::quant::rng::Rng;
 use std::sync::atomic::AtomicBool;
 
+/// Lloyd passes at most (see `train`).
+pub const MAX_PASSES: usize = 10;
+
 /// Fixed seed: the same rows give the same index.
 pub const SEED: u64 = 0x1f1a_7c3e;
 
@@ -44,6 +47,11 @@ pub fn train(
         // at the end: lists are then cells of inner product during training
         // too, as the scan ranks them.
         params.spherical = spherical;
+        // Ten passes, as Faiss trains its IVF coarse quantizers: on 50,000
+        // MiniLM embeddings and 1,000 lists the error after 10 was 0.5%
+        // above its value at convergence (19 passes), at half the time, and
+        // recall at equal probes stayed at pgvector's (docs/performance.md).
+        params.max_iter = MAX_PASSES;
         let mut centers = kmeans::train_cancellable(&samples, dim, &params, cancel)?.centroids;
         if spherical {
             for row in centers.chunks_mut(dim) {
@@ -194,10 +202,11 @@ mod tests {
         let (dim, lists) = (16, 40);
         let samples = gaussian_blobs(4000, dim, 20, 5, false);
         let c = train(&samples, dim, lists, false);
-        // Measured: 0.004 (k-means stops at a 1e-4 relative improvement),
-        // 1.2 after one pass; the samples' mean squared error is 4.3.
+        // Measured: 0.05 after the build's MAX_PASSES (10), 0.004 at
+        // convergence, 1.2 after one pass; the samples' mean squared error
+        // is 4.3.
         let d = drift(&samples, dim, &c, false);
-        assert!(d < 0.05, "a center is {d} (squared) from the mean of its list");
+        assert!(d < 0.2, "a center is {d} (squared) from the mean of its list");
     }
 
     #[test]
