@@ -6,6 +6,7 @@
 use super::layout;
 use crate::hnsw::space::{Element, Metric, Payload, Space};
 use crate::quant::kmeans::{nearest_centroids, norm_sq, Centroids, NearestTwo, Scoring};
+use rayon::prelude::*;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 /// Rows converted to floats at a time: bounds a batch's extra memory
@@ -13,8 +14,12 @@ use std::sync::atomic::{AtomicBool, Ordering};
 const SLICE: usize = 4096;
 
 /// Two centers whose scores differ by less than this share of the scores'
-/// scale are a tie the product's rounding cannot settle.
-const TIE: f32 = 1e-4;
+/// scale are a tie the product's rounding cannot settle: 1e-4, or more for
+/// long vectors (a dot product of `dims` terms may be off by `dims` roundings
+/// at worst).
+fn tie(dims: usize) -> f32 {
+    (4.0 * (dims as f32 + 2.0) * f32::EPSILON).max(1e-4)
+}
 
 /// Whether a center at `d` replaces the best so far at `best`: the first
 /// of equals stays, and a NaN best is replaced (build and insert agree).
@@ -42,8 +47,9 @@ pub fn nearest(space: &Space, centers: &[layout::Entry], payload: &[u8]) -> u32 
 pub fn lists(space: &Space, centers: &[layout::Entry], rows: &[Payload], cancel: &AtomicBool) -> Vec<u32> {
     let scoring = match (space.element, space.metric) {
         (Element::F32 | Element::F16, Metric::L2) => Scoring::L2,
-        (Element::F32 | Element::F16, Metric::InnerProduct) => Scoring::NegDot,
-        (Element::F32 | Element::F16, Metric::Cosine) => Scoring::NegCosine,
+        // Cosine rows and centers are stored normalised: the space ranks
+        // them by inner product too.
+        (Element::F32 | Element::F16, Metric::InnerProduct | Metric::Cosine) => Scoring::NegDot,
         _ => return one_at_a_time(space, centers, rows, cancel),
     };
     let dim = space.dims;
@@ -68,23 +74,34 @@ pub fn lists(space: &Space, centers: &[layout::Entry], rows: &[Payload], cancel:
         found.clear();
         found.resize(slice.len(), NearestTwo::default());
         nearest_centroids(&points, &order, &prepared, &mut found);
-        for ((p, x), t) in slice.iter().zip(points.chunks_exact(dim.max(1))).zip(&found) {
+        let mut unsettled = Vec::new();
+        for (x, t) in points.chunks_exact(dim.max(1)).zip(&found) {
             let xn = norm_sq(x);
             let scale = match scoring {
                 Scoring::L2 => xn + widest,
                 Scoring::NegDot => (xn * widest).sqrt(),
-                Scoring::NegCosine => xn.sqrt(),
             };
-            // A NaN gap (a zero row under cosine) is a tie too.
-            let settled = t.scores[1] - t.scores[0] > TIE * scale;
-            out.push(if settled { t.best() } else { nearest(space, centers, p.as_bytes()) });
+            // A NaN or infinite gap (overflowing values) is a tie too.
+            if t.scores[1] - t.scores[0] > tie(dim) * scale {
+                out.push(t.best());
+            } else {
+                unsettled.push(out.len());
+                out.push(0);
+            }
+        }
+        // Ties (twin centers, rows that are all zero) by exact distances,
+        // in parallel: they may be many.
+        let base = out.len() - slice.len();
+        let settled: Vec<u32> =
+            unsettled.par_iter().map(|&at| nearest(space, centers, slice[at - base].as_bytes())).collect();
+        for (&at, list) in unsettled.iter().zip(settled) {
+            out[at] = list;
         }
     }
     out
 }
 
 fn one_at_a_time(space: &Space, centers: &[layout::Entry], rows: &[Payload], cancel: &AtomicBool) -> Vec<u32> {
-    use rayon::prelude::*;
     rows.par_chunks(256)
         .map(|chunk| {
             if cancel.load(Ordering::Relaxed) {
@@ -115,31 +132,44 @@ mod tests {
     }
 
     /// The batched assignment is the one-at-a-time one, for every float
-    /// space, on data with exact ties (duplicate centers, zero rows).
+    /// space, narrow and wide, on data with exact ties (duplicate centers,
+    /// zero rows) and values whose squares overflow.
     #[test]
     fn batched_lists_are_the_nearest_centers() {
         for element in [Element::F32, Element::F16] {
             for metric in [Metric::L2, Metric::InnerProduct, Metric::Cosine] {
-                let dims = 48;
-                let space = Space::new(element, metric, dims);
-                let mut rng = Rng::new(7);
-                let mut centers: Vec<f32> = (0..40 * dims).map(|_| (rng.next_f64() * 2.0 - 1.0) as f32).collect();
-                let twin = centers[3 * dims..4 * dims].to_vec();
-                centers[9 * dims..10 * dims].copy_from_slice(&twin);
-                let centers = entries(&space, &centers);
-                let mut rows: Vec<Payload> = Vec::new();
-                for i in 0..5000 {
-                    let v: Vec<f32> = if i % 97 == 0 {
-                        vec![0.0; dims]
-                    } else {
-                        (0..dims).map(|_| (rng.next_f64() * 2.0 - 1.0) as f32).collect()
+                for dims in [3usize, 48] {
+                    let space = Space::new(element, metric, dims);
+                    let mut rng = Rng::new(7);
+                    let mut centers: Vec<f32> = (0..40 * dims).map(|_| (rng.next_f64() * 2.0 - 1.0) as f32).collect();
+                    let twin = centers[3 * dims..4 * dims].to_vec();
+                    centers[9 * dims..10 * dims].copy_from_slice(&twin);
+                    let centers = entries(&space, &centers);
+                    // Rows as an index stores them: normalised under cosine.
+                    let stored = |v: &[f32]| {
+                        if metric == Metric::Cosine {
+                            layout::center_payload(&space, v)
+                        } else {
+                            layout::center_payload(&Space::new(element, Metric::L2, dims), v)
+                        }
                     };
-                    rows.push(layout::center_payload(&Space::new(element, Metric::L2, dims), &v));
+                    let mut rows: Vec<Payload> = Vec::new();
+                    for i in 0..5000 {
+                        let v: Vec<f32> = if i % 97 == 0 {
+                            vec![0.0; dims]
+                        } else {
+                            (0..dims).map(|_| (rng.next_f64() * 2.0 - 1.0) as f32).collect()
+                        };
+                        rows.push(stored(&v));
+                    }
+                    rows.push(centers[3].center.clone());
+                    if element == Element::F32 {
+                        rows.push(stored(&vec![3e19; dims]));
+                    }
+                    let got = lists(&space, &centers, &rows, &AtomicBool::new(false));
+                    let want: Vec<u32> = rows.iter().map(|p| nearest(&space, &centers, p.as_bytes())).collect();
+                    assert_eq!(got, want, "{element:?} {metric:?} {dims}");
                 }
-                rows.push(centers[3].center.clone());
-                let got = lists(&space, &centers, &rows, &AtomicBool::new(false));
-                let want: Vec<u32> = rows.iter().map(|p| nearest(&space, &centers, p.as_bytes())).collect();
-                assert_eq!(got, want, "{element:?} {metric:?}");
             }
         }
     }

@@ -323,6 +323,16 @@ mod tests {
     }
 
     #[test]
+    fn values_whose_squares_overflow_do_not_panic() {
+        // Finite, valid `vector` values; every squared distance is infinite.
+        for dim in [4usize, 40] {
+            let data: Vec<f32> = (0..50 * dim).map(|i| if i % 3 == 0 { 3e19 } else { -2e19 + i as f32 }).collect();
+            let km = train(&data, dim, &Params::new(4, 1)).unwrap();
+            assert_eq!(km.centroids.len(), 4 * dim);
+        }
+    }
+
+    #[test]
     fn errors_not_panics() {
         assert!(train(&[1.0; 6], 3, &Params::new(3, 1)).is_err()); // 2 rows < k
         assert!(train(&[1.0; 7], 3, &Params::new(1, 1)).is_err()); // ragged

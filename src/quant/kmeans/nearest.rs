@@ -28,11 +28,9 @@ const PRODUCT_FROM: usize = 32;
 pub enum Scoring {
     /// Squared L2 distance (k-means' own).
     L2,
-    /// Negative inner product.
+    /// Negative inner product (also cosine distance's ranking where points
+    /// and centroids are stored normalised, as in an index).
     NegDot,
-    /// Negative inner product over the centroid's norm: the ranking of
-    /// cosine distance (the point's own norm is the same for every centroid).
-    NegCosine,
 }
 
 /// A point's `N` nearest centroids, best first (lowest index first among
@@ -56,8 +54,14 @@ impl<const N: usize> Default for Nearest<N> {
 }
 
 impl<const N: usize> Nearest<N> {
+    /// The nearest; centroid 0 when no score was below infinity (points so
+    /// large their squares overflow), so that it is always a centroid.
     pub fn best(&self) -> u32 {
-        self.ids[0]
+        if self.ids[0] == u32::MAX {
+            0
+        } else {
+            self.ids[0]
+        }
     }
 
     #[inline]
@@ -85,7 +89,7 @@ pub struct Centroids<'a> {
     dim: usize,
     k: usize,
     scoring: Scoring,
-    /// Squared norms (L2), inverse norms (cosine; 0 for a zero centroid).
+    /// Squared norms (L2).
     norms: Vec<f32>,
     transposed: Vec<f32>,
     /// The transposed kernel rather than the product.
@@ -102,20 +106,8 @@ impl<'a> Centroids<'a> {
         let k = rows.len() / dim.max(1);
         let narrow = scoring == Scoring::L2 && dim < PRODUCT_FROM;
         let norms = match scoring {
-            _ if narrow => Vec::new(),
-            Scoring::L2 => rows.chunks_exact(dim).map(norm_sq).collect(),
-            Scoring::NegDot => Vec::new(),
-            Scoring::NegCosine => rows
-                .chunks_exact(dim)
-                .map(|c| {
-                    let n = norm_sq(c).sqrt();
-                    if n > 0.0 {
-                        1.0 / n
-                    } else {
-                        0.0
-                    }
-                })
-                .collect(),
+            Scoring::L2 if !narrow => rows.chunks_exact(dim).map(norm_sq).collect(),
+            _ => Vec::new(),
         };
         let transposed = if narrow { transpose(rows, dim) } else { Vec::new() };
         Centroids { rows, dim, k, scoring, norms, transposed, narrow }
@@ -222,11 +214,6 @@ fn by_product<const N: usize>(
                     o.offer(c, d);
                 }
             }
-            Scoring::NegCosine => {
-                for (c, (&d, &inv)) in s.iter().zip(&centroids.norms).enumerate() {
-                    o.offer(c, d * inv);
-                }
-            }
         }
     }
 }
@@ -261,8 +248,6 @@ mod tests {
                 let score = match scoring {
                     Scoring::L2 => xx + yy - 2.0 * dot,
                     Scoring::NegDot => -dot,
-                    Scoring::NegCosine if yy > 0.0 => -dot / yy.sqrt(),
-                    Scoring::NegCosine => 0.0,
                 };
                 (c, score)
             })
@@ -280,7 +265,7 @@ mod tests {
             dim in prop::sample::select(vec![3usize, 8, 31, 32, 40, 97]),
             k in 1usize..40,
             n in 1usize..600,
-            scoring in prop::sample::select(vec![Scoring::L2, Scoring::NegDot, Scoring::NegCosine]),
+            scoring in prop::sample::select(vec![Scoring::L2, Scoring::NegDot]),
             seed in any::<u64>(),
         ) {
             let mut rng = crate::quant::rng::Rng::new(seed);
