@@ -9,9 +9,9 @@ use crate::quant::kmeans::{nearest_centroids, norm_sq, Centroids, NearestTwo, Sc
 use rayon::prelude::*;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-/// Rows converted to floats at a time: bounds a batch's extra memory
-/// (4,096 × 2,000 dimensions × 4 bytes = 32 MB).
-const SLICE: usize = 4096;
+/// Bytes of rows converted to floats at a time: a batch's extra memory
+/// (tests/ivfflat_memory.sh counts it), 2,730 rows of 384 dimensions.
+const SLICE_BYTES: usize = 4 << 20;
 
 /// Two centers whose scores differ by less than this share of the scores'
 /// scale are a tie the product's rounding cannot settle: 1e-4, or more for
@@ -59,10 +59,11 @@ pub fn lists(space: &Space, centers: &[layout::Entry], rows: &[Payload], cancel:
     }
     let prepared = Centroids::scored(&floats, dim, scoring);
     let widest = floats.chunks_exact(dim.max(1)).map(norm_sq).fold(0f32, f32::max);
+    let slice_rows = (SLICE_BYTES / (4 * dim.max(1))).max(256);
     let mut out = Vec::with_capacity(rows.len());
-    let mut points = Vec::with_capacity(SLICE.min(rows.len()) * dim);
+    let mut points = Vec::with_capacity(slice_rows.min(rows.len()) * dim);
     let mut found = Vec::new();
-    for slice in rows.chunks(SLICE) {
+    for slice in rows.chunks(slice_rows) {
         if cancel.load(Ordering::Relaxed) {
             break;
         }
