@@ -206,15 +206,23 @@ fn probe(state: &mut ScanState, n: usize) {
             }
             let buf = Buf::share(state.index, block);
             let p = buf.page();
+            // Every item of the page is read: request all its lines at once
+            // rather than miss on one after another, and start on the next
+            // page's buffer header meanwhile.
+            page::prefetch(p.cast(), pg_sys::BLCKSZ as usize);
             if page::page_type(p) != layout::PAGE_LIST {
                 corrupt(state.index, "list page");
+            }
+            let next = layout::next_block(p);
+            if next != INVALID_BLOCK && next < nblocks {
+                page::prefetch_block(state.index, next);
             }
             for offset in 1..=page::max_offset(p) {
                 let Some(bytes) = page::item(p, offset) else { continue };
                 let (tid, payload) = layout::split_item(state.index, &space, bytes);
                 rows.push(Reverse(Scored { id: tid, distance: space.distance(query.as_bytes(), payload) }));
             }
-            block = layout::next_block(p);
+            block = next;
             hops += 1;
         }
     }
