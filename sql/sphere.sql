@@ -2,9 +2,9 @@
 -- `v <-> q < r` (and <<#>>, <<=>>, <<+>> for <#>, <=>, <+>), and an hnsw
 -- index answers it: with ORDER BY v <-> q LIMIT k or alone (src/types/sphere.rs,
 -- src/am/hnsw/scan.rs). lodestone only: pgvector has no such operators.
--- For vector only: with a second sphere(halfvec, ...) an untyped literal
--- (sphere('[1,2,3]', 0.5), and every driver that sends text) would be
--- ambiguous.
+-- For vector and halfvec columns, both with sphere_vector: a second
+-- sphere(halfvec, ...) would make an untyped literal (sphere('[1,2,3]', 0.5),
+-- and every driver that sends text) ambiguous.
 
 CREATE TYPE sphere_vector AS (center vector, radius double precision);
 
@@ -49,3 +49,43 @@ ALTER OPERATOR FAMILY vector_l2_ops USING hnsw ADD OPERATOR 2 <<->> (vector, sph
 ALTER OPERATOR FAMILY vector_ip_ops USING hnsw ADD OPERATOR 2 <<#>> (vector, sphere_vector);
 ALTER OPERATOR FAMILY vector_cosine_ops USING hnsw ADD OPERATOR 2 <<=>> (vector, sphere_vector);
 ALTER OPERATOR FAMILY vector_l1_ops USING hnsw ADD OPERATOR 2 <<+>> (vector, sphere_vector);
+
+-- halfvec columns take the same sphere_vector; its center is rounded to
+-- halves as the implicit vector-to-halfvec cast rounds a literal.
+
+CREATE FUNCTION halfvec_l2_within(halfvec, sphere_vector) RETURNS bool
+	AS 'MODULE_PATHNAME', 'halfvec_l2_within_wrapper' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+
+CREATE OPERATOR <<->> (
+	LEFTARG = halfvec, RIGHTARG = sphere_vector, PROCEDURE = halfvec_l2_within,
+	RESTRICT = contsel, JOIN = contjoinsel
+);
+
+CREATE FUNCTION halfvec_ip_within(halfvec, sphere_vector) RETURNS bool
+	AS 'MODULE_PATHNAME', 'halfvec_ip_within_wrapper' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+
+CREATE OPERATOR <<#>> (
+	LEFTARG = halfvec, RIGHTARG = sphere_vector, PROCEDURE = halfvec_ip_within,
+	RESTRICT = contsel, JOIN = contjoinsel
+);
+
+CREATE FUNCTION halfvec_cosine_within(halfvec, sphere_vector) RETURNS bool
+	AS 'MODULE_PATHNAME', 'halfvec_cosine_within_wrapper' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+
+CREATE OPERATOR <<=>> (
+	LEFTARG = halfvec, RIGHTARG = sphere_vector, PROCEDURE = halfvec_cosine_within,
+	RESTRICT = contsel, JOIN = contjoinsel
+);
+
+CREATE FUNCTION halfvec_l1_within(halfvec, sphere_vector) RETURNS bool
+	AS 'MODULE_PATHNAME', 'halfvec_l1_within_wrapper' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+
+CREATE OPERATOR <<+>> (
+	LEFTARG = halfvec, RIGHTARG = sphere_vector, PROCEDURE = halfvec_l1_within,
+	RESTRICT = contsel, JOIN = contjoinsel
+);
+
+ALTER OPERATOR FAMILY halfvec_l2_ops USING hnsw ADD OPERATOR 2 <<->> (halfvec, sphere_vector);
+ALTER OPERATOR FAMILY halfvec_ip_ops USING hnsw ADD OPERATOR 2 <<#>> (halfvec, sphere_vector);
+ALTER OPERATOR FAMILY halfvec_cosine_ops USING hnsw ADD OPERATOR 2 <<=>> (halfvec, sphere_vector);
+ALTER OPERATOR FAMILY halfvec_l1_ops USING hnsw ADD OPERATOR 2 <<+>> (halfvec, sphere_vector);

@@ -23,7 +23,7 @@ EXPLAIN (COSTS OFF) SELECT id FROM thr WHERE v <<=>> sphere('[1,0,0,0,0,0,0,0]',
 CREATE FUNCTION thr_mismatches(tbl text, sphere_op text, dist_op text, OUT bad text[], OUT recall float8) LANGUAGE plpgsql AS $$
 DECLARE
   q int; k int; r float8; by_index int[]; by_seq int[]; line text; plan text; found int := 0; want int := 0;
-  query text := format('SELECT array_agg(id ORDER BY id) FROM %I WHERE v %s sphere((SELECT v FROM %I WHERE id = $1), $2)', tbl, sphere_op, tbl);
+  query text := format('SELECT array_agg(id ORDER BY id) FROM %I WHERE v %s sphere((SELECT v::vector FROM %I WHERE id = $1), $2)', tbl, sphere_op, tbl);
 BEGIN
   bad := '{}';
   FOR q IN 1 .. 20 LOOP
@@ -92,5 +92,24 @@ SELECT count(*) FROM thr WHERE v <<->> sphere(NULL::vector, 1);
 SELECT '[1,2]'::vector <<->> sphere('[1,3]', 1.0001) AS inside, '[1,2]'::vector <<->> sphere('[1,3]', 1) AS on_edge;
 SELECT '[1,2]'::vector <<->> sphere('[1,2,3]', 1);
 RESET enable_seqscan;
-DROP TABLE thr, thr_unit;
+
+-- halfvec columns take the same sphere_vector, its center rounded to halves
+-- (as a vector literal compared with a halfvec is): every operator class
+CREATE TABLE thr_half AS SELECT id, v::halfvec(8) AS v FROM thr;
+CREATE INDEX thr_half_l2 ON thr_half USING hnsw (v halfvec_l2_ops);
+CREATE INDEX thr_half_ip ON thr_half USING hnsw (v halfvec_ip_ops);
+CREATE INDEX thr_half_cos ON thr_half USING hnsw (v halfvec_cosine_ops);
+CREATE INDEX thr_half_l1 ON thr_half USING hnsw (v halfvec_l1_ops);
+ANALYZE thr_half;
+EXPLAIN (COSTS OFF) SELECT id FROM thr_half WHERE v <<->> sphere('[0,0,0,0,0,0,0,0]', 0.5);
+SELECT (thr_mismatches('thr_half', '<<->>', '<->')).bad AS half_l2;
+SELECT (thr_mismatches('thr_half', '<<=>>', '<=>')).bad AS half_cosine;
+SELECT (thr_mismatches('thr_half', '<<+>>', '<+>')).bad AS half_l1;
+SELECT recall >= 0.99 AS half_inner_product_nearly_all FROM thr_mismatches('thr_half', '<<#>>', '<#>');
+-- the operator rounds the center as the cast does, and the cast's errors
+SELECT '[1,2]'::halfvec <<->> sphere('[1,3.0001]', 1.0001) AS inside_rounded,
+  '[1,2]'::halfvec <<->> sphere('[1,3]', 1) AS on_edge;
+SELECT '[1,2]'::halfvec <<->> sphere('[1,2,3]', 1);
+SELECT '[1,2]'::halfvec <<->> sphere('[1,70000]', 1);
+DROP TABLE thr, thr_unit, thr_half;
 DROP FUNCTION thr_mismatches;

@@ -50,6 +50,12 @@ impl Metric {
     /// threshold scan returns rows up to it and the executor rechecks each.
     /// Negative when no row can be that close under L2.
     pub fn internal_bound(self, radius: f64) -> f32 {
+        self.internal_bound_within(radius, 1e-4)
+    }
+
+    /// [`Metric::internal_bound`] with room `slack` (relative, at least
+    /// absolute) for the payloads' rounding.
+    fn internal_bound_within(self, radius: f64, slack: f64) -> f32 {
         let bound = match self {
             // Internal: squared distance.
             Metric::L2 if radius > 0.0 => radius * radius,
@@ -58,7 +64,7 @@ impl Metric {
             Metric::Cosine => radius - 1.0,
             Metric::InnerProduct | Metric::L1 | Metric::Hamming | Metric::Jaccard => radius,
         };
-        (bound + 1e-4 * bound.abs().max(1.0)) as f32
+        (bound + slack * bound.abs().max(1.0)) as f32
     }
 }
 
@@ -115,6 +121,15 @@ impl Space {
             _ => self.payload_len(),
         };
         &payload[..len.min(payload.len())]
+    }
+
+    /// [`Metric::internal_bound`] for this space's payloads: halves
+    /// normalised for cosine are each off by up to half a unit of half
+    /// precision (2⁻¹¹ relative), so a dot product of two may be off by
+    /// 1e-3: room for twice that.
+    pub fn internal_bound(&self, radius: f64) -> f32 {
+        let slack = if self.element == Element::F16 && self.metric == Metric::Cosine { 2e-3 } else { 1e-4 };
+        self.metric.internal_bound_within(radius, slack)
     }
 
     /// The internal distance between two payloads.
@@ -349,6 +364,23 @@ mod tests {
         for _ in 0..500 {
             let a: Vec<f32> = (0..16).map(|_| rng.next_f64() as f32 * 2.0 - 1.0).collect();
             let q: Vec<f32> = (0..16).map(|_| rng.next_f64() as f32 * 2.0 - 1.0).collect();
+            let (ha, hq): (Vec<f16>, Vec<f16>) =
+                (a.iter().map(|&x| f16::from_f32(x)).collect(), q.iter().map(|&x| f16::from_f32(x)).collect());
+            // halfvec: the operator works on the halves themselves.
+            for metric in [Metric::L2, Metric::InnerProduct, Metric::Cosine, Metric::L1] {
+                let space = Space::new(Element::F16, metric, 16);
+                let (pa, pq) = (space.payload_from_f16(&ha).unwrap(), space.payload_from_f16(&hq).unwrap());
+                let internal = space.distance(pa.as_bytes(), pq.as_bytes());
+                let operator = match metric {
+                    Metric::L2 => half_kernel::l2_squared(&ha, &hq).sqrt(),
+                    Metric::InnerProduct => -half_kernel::dot(&ha, &hq),
+                    Metric::Cosine => half_kernel::cosine_distance(&ha, &hq),
+                    _ => half_kernel::l1(&ha, &hq),
+                };
+                let inside = operator + 1e-9 * operator.abs().max(1.0);
+                assert!(internal <= space.internal_bound(inside), "halfvec {metric:?}: {internal} > bound of {inside}");
+                assert!(internal > space.internal_bound(operator - 0.01), "halfvec {metric:?}: bound far below");
+            }
             for metric in [Metric::L2, Metric::InnerProduct, Metric::Cosine, Metric::L1] {
                 let space = Space::new(Element::F32, metric, 16);
                 let (pa, pq) = (space.payload_from_f32(&a).unwrap(), space.payload_from_f32(&q).unwrap());

@@ -9,11 +9,19 @@
 //! (`src/am/hnsw/scan.rs`); the executor rechecks every row it returns.
 //! The same operator evaluated on a row gives the exact answer, so a
 //! sequential scan and an index scan agree.
+//!
+//! `halfvec` columns take the same `sphere_vector` (a second `sphere()` for
+//! halfvec would make an untyped literal ambiguous): its center is rounded
+//! to half precision first, as a `vector` literal compared with a `halfvec`
+//! is (the implicit cast), so `v <<->> sphere(q, r)` holds exactly when
+//! `v <-> q::halfvec < r`.
 
 use super::varlena::DenseRef;
 use super::{raise, RawDatum};
 use crate::distance::dense;
+use crate::distance::half as half_kernel;
 use crate::format::Error;
+use half::f16;
 use pgrx::prelude::*;
 
 /// The center (a datum of the element type) and the radius of a sphere
@@ -57,6 +65,59 @@ fn within<E: Copy>(fcinfo: pg_sys::FunctionCallInfo, type_name: &str, distance: 
         }
         RawDatum(pg_sys::Datum::from(distance(value.as_slice(), center.as_slice()) < radius))
     }
+}
+
+/// [`within`] for a `halfvec` value: the sphere's `vector` center rounded
+/// to halves (an out-of-range value is the cast's error).
+fn within_half(fcinfo: pg_sys::FunctionCallInfo, distance: fn(&[f16], &[f16]) -> f64) -> RawDatum {
+    // SAFETY: the SQL declarations are STRICT with two arguments: a
+    // `halfvec` and a `sphere_vector`, whose center is a `vector`.
+    unsafe {
+        let args = (*fcinfo).args.as_slice(2);
+        let value = DenseRef::<f16>::from_datum(args[0].value);
+        let Some((center, radius)) = sphere_parts(args[1].value) else {
+            (*fcinfo).isnull = true;
+            return RawDatum(pg_sys::Datum::from(0usize));
+        };
+        let center = DenseRef::<f32>::from_datum(center);
+        if value.dim() != center.dim() {
+            raise(Error::different_dims("halfvec", value.dim(), center.dim()));
+        }
+        let center = halves(center.as_slice());
+        RawDatum(pg_sys::Datum::from(distance(value.as_slice(), &center) < radius))
+    }
+}
+
+/// A `vector` as halves, as its cast to `halfvec` rounds it.
+pub fn halves(values: &[f32]) -> Vec<f16> {
+    values.iter().map(|&x| crate::format::half::from_f32_checked(x).unwrap_or_else(|e| raise(e))).collect()
+}
+
+fn half_l2(a: &[f16], b: &[f16]) -> f64 {
+    half_kernel::l2_squared(a, b).sqrt()
+}
+fn half_negative_ip(a: &[f16], b: &[f16]) -> f64 {
+    -half_kernel::dot(a, b)
+}
+
+#[pg_extern(sql = false)]
+fn halfvec_l2_within(fcinfo: pg_sys::FunctionCallInfo) -> RawDatum {
+    within_half(fcinfo, half_l2)
+}
+
+#[pg_extern(sql = false)]
+fn halfvec_ip_within(fcinfo: pg_sys::FunctionCallInfo) -> RawDatum {
+    within_half(fcinfo, half_negative_ip)
+}
+
+#[pg_extern(sql = false)]
+fn halfvec_cosine_within(fcinfo: pg_sys::FunctionCallInfo) -> RawDatum {
+    within_half(fcinfo, half_kernel::cosine_distance)
+}
+
+#[pg_extern(sql = false)]
+fn halfvec_l1_within(fcinfo: pg_sys::FunctionCallInfo) -> RawDatum {
+    within_half(fcinfo, half_kernel::l1)
 }
 
 fn l2(a: &[f32], b: &[f32]) -> f64 {

@@ -226,7 +226,23 @@ fn query_payload(scan: pg_sys::IndexScanDesc, space: &Space) -> Option<Payload> 
         }
         return datum_payload(key.sk_argument, space);
     }
-    datum_payload(sphere_key(scan)?.center?, space)
+    center_payload(sphere_key(scan)?.center?, space)
+}
+
+/// A sphere's center (always a `vector`) as the index's payload: rounded to
+/// halves for a `halfvec` index, as the threshold operators round it.
+fn center_payload(center: pg_sys::Datum, space: &Space) -> Option<Payload> {
+    if space.element != Element::F16 {
+        return datum_payload(center, space);
+    }
+    // SAFETY: a sphere_vector's center is a non-null `vector` (sphere_key).
+    let v = unsafe { DenseRef::<f32>::from_datum(center) };
+    if v.dim() != space.dims {
+        raise(Error::different_dims("halfvec", v.dim(), space.dims));
+    }
+    let halves = crate::types::sphere::halves(v.as_slice());
+    let raw = Space { metric: crate::hnsw::space::Metric::L2, ..*space };
+    space.payload_from_f16(&halves).or_else(|| raw.payload_from_f16(&halves))
 }
 
 /// A non-null value of the column's type as the index's payload.
@@ -365,12 +381,12 @@ fn start(scan: pg_sys::IndexScanDesc, state: &mut ScanState) {
         // The threshold ends the walk only when the walk starts from the
         // sphere's center; otherwise the sphere is a filter the executor
         // applies.
-        let same = match (&state.query, datum_payload(center, &graph.space)) {
+        let same = match (&state.query, center_payload(center, &graph.space)) {
             (Some(query), Some(center)) => query.as_bytes() == center.as_bytes(),
             _ => false,
         };
         if same {
-            state.threshold = Some(graph.space.metric.internal_bound(radius));
+            state.threshold = Some(graph.space.internal_bound(radius));
         }
     }
     if state.quantized {
