@@ -111,5 +111,20 @@ SELECT '[1,2]'::halfvec <<->> sphere('[1,3.0001]', 1.0001) AS inside_rounded,
   '[1,2]'::halfvec <<->> sphere('[1,3]', 1) AS on_edge;
 SELECT '[1,2]'::halfvec <<->> sphere('[1,2,3]', 1);
 SELECT '[1,2]'::halfvec <<->> sphere('[1,70000]', 1);
-DROP TABLE thr, thr_unit, thr_half;
+
+-- sparsevec columns too: the center's non-zeros, exactly
+CREATE TABLE thr_sparse AS SELECT id, v::sparsevec(8) AS v FROM thr;
+CREATE INDEX thr_sparse_l2 ON thr_sparse USING hnsw (v sparsevec_l2_ops);
+CREATE INDEX thr_sparse_ip ON thr_sparse USING hnsw (v sparsevec_ip_ops);
+CREATE INDEX thr_sparse_cos ON thr_sparse USING hnsw (v sparsevec_cosine_ops);
+CREATE INDEX thr_sparse_l1 ON thr_sparse USING hnsw (v sparsevec_l1_ops);
+ANALYZE thr_sparse;
+EXPLAIN (COSTS OFF) SELECT id FROM thr_sparse WHERE v <<=>> sphere('[1,0,0,0,0,0,0,0]', 0.5);
+SELECT (thr_mismatches('thr_sparse', '<<->>', '<->')).bad AS sparse_l2;
+SELECT (thr_mismatches('thr_sparse', '<<=>>', '<=>')).bad AS sparse_cosine;
+SELECT (thr_mismatches('thr_sparse', '<<+>>', '<+>')).bad AS sparse_l1;
+SELECT recall >= 0.99 AS sparse_inner_product_nearly_all FROM thr_mismatches('thr_sparse', '<<#>>', '<#>');
+SELECT '{1:1,2:2}/2'::sparsevec <<->> sphere('[1,3]', 1.0001) AS inside, '{1:1,2:2}/2'::sparsevec <<->> sphere('[1,3]', 1) AS on_edge;
+SELECT '{1:1}/2'::sparsevec <<->> sphere('[1,2,3]', 1);
+DROP TABLE thr, thr_unit, thr_half, thr_sparse;
 DROP FUNCTION thr_mismatches;

@@ -10,16 +10,19 @@
 //! The same operator evaluated on a row gives the exact answer, so a
 //! sequential scan and an index scan agree.
 //!
-//! `halfvec` columns take the same `sphere_vector` (a second `sphere()` for
+//! `halfvec` and `sparsevec` columns take the same `sphere_vector` (a second `sphere()` for
 //! halfvec would make an untyped literal ambiguous): its center is rounded
 //! to half precision first, as a `vector` literal compared with a `halfvec`
 //! is (the implicit cast), so `v <<->> sphere(q, r)` holds exactly when
-//! `v <-> q::halfvec < r`.
+//! `v <-> q::halfvec < r`; for `sparsevec` the center's non-zeros are
+//! its elements (the implicit cast), exactly.
 
+use super::sparse_datum::SparseArg;
 use super::varlena::DenseRef;
 use super::{raise, RawDatum};
 use crate::distance::dense;
 use crate::distance::half as half_kernel;
+use crate::distance::sparse::{self as sparse_kernel, SparseRef};
 use crate::format::Error;
 use half::f16;
 use pgrx::prelude::*;
@@ -91,6 +94,63 @@ fn within_half(fcinfo: pg_sys::FunctionCallInfo, distance: fn(&[f16], &[f16]) ->
 /// A `vector` as halves, as its cast to `halfvec` rounds it.
 pub fn halves(values: &[f32]) -> Vec<f16> {
     values.iter().map(|&x| crate::format::half::from_f32_checked(x).unwrap_or_else(|e| raise(e))).collect()
+}
+
+/// A dense center as a sparse vector's indices and values (its non-zeros,
+/// as the implicit `vector` to `sparsevec` cast keeps them).
+pub fn sparse_parts(values: &[f32]) -> (Vec<i32>, Vec<f32>) {
+    values.iter().enumerate().filter(|(_, &v)| v != 0.0).map(|(i, &v)| (i as i32, v)).unzip()
+}
+
+/// [`within`] for a `sparsevec` value and the sphere's `vector` center.
+fn within_sparse(fcinfo: pg_sys::FunctionCallInfo, distance: fn(SparseRef, SparseRef) -> f64) -> RawDatum {
+    // SAFETY: the SQL declarations are STRICT with two arguments: a
+    // `sparsevec` and a `sphere_vector`, whose center is a `vector`.
+    unsafe {
+        let args = (*fcinfo).args.as_slice(2);
+        let value = SparseArg::from_datum(args[0].value);
+        let Some((center, radius)) = sphere_parts(args[1].value) else {
+            (*fcinfo).isnull = true;
+            return RawDatum(pg_sys::Datum::from(0usize));
+        };
+        let center = DenseRef::<f32>::from_datum(center);
+        if value.dim() as usize != center.dim() {
+            raise(Error::different_dims("sparsevec", value.dim() as usize, center.dim()));
+        }
+        let (indices, values) = sparse_parts(center.as_slice());
+        let center = SparseRef::new(&indices, &values);
+        RawDatum(pg_sys::Datum::from(distance(SparseRef::new(value.indices(), value.values()), center) < radius))
+    }
+}
+
+fn sparse_l2(a: SparseRef, b: SparseRef) -> f64 {
+    f64::from(sparse_kernel::l2_squared(a, b)).sqrt()
+}
+fn sparse_negative_ip(a: SparseRef, b: SparseRef) -> f64 {
+    -f64::from(sparse_kernel::dot(a, b))
+}
+fn sparse_l1(a: SparseRef, b: SparseRef) -> f64 {
+    f64::from(sparse_kernel::l1(a, b))
+}
+
+#[pg_extern(sql = false)]
+fn sparsevec_l2_within(fcinfo: pg_sys::FunctionCallInfo) -> RawDatum {
+    within_sparse(fcinfo, sparse_l2)
+}
+
+#[pg_extern(sql = false)]
+fn sparsevec_ip_within(fcinfo: pg_sys::FunctionCallInfo) -> RawDatum {
+    within_sparse(fcinfo, sparse_negative_ip)
+}
+
+#[pg_extern(sql = false)]
+fn sparsevec_cosine_within(fcinfo: pg_sys::FunctionCallInfo) -> RawDatum {
+    within_sparse(fcinfo, sparse_kernel::cosine_distance)
+}
+
+#[pg_extern(sql = false)]
+fn sparsevec_l1_within(fcinfo: pg_sys::FunctionCallInfo) -> RawDatum {
+    within_sparse(fcinfo, sparse_l1)
 }
 
 fn half_l2(a: &[f16], b: &[f16]) -> f64 {

@@ -230,19 +230,25 @@ fn query_payload(scan: pg_sys::IndexScanDesc, space: &Space) -> Option<Payload> 
 }
 
 /// A sphere's center (always a `vector`) as the index's payload: rounded to
-/// halves for a `halfvec` index, as the threshold operators round it.
+/// halves for a `halfvec` index, its non-zeros for a `sparsevec` one, as the
+/// threshold operators take it.
 fn center_payload(center: pg_sys::Datum, space: &Space) -> Option<Payload> {
-    if space.element != Element::F16 {
+    if !matches!(space.element, Element::F16 | Element::Sparse) {
         return datum_payload(center, space);
     }
     // SAFETY: a sphere_vector's center is a non-null `vector` (sphere_key).
     let v = unsafe { DenseRef::<f32>::from_datum(center) };
+    let name = if space.element == Element::F16 { "halfvec" } else { "sparsevec" };
     if v.dim() != space.dims {
-        raise(Error::different_dims("halfvec", v.dim(), space.dims));
+        raise(Error::different_dims(name, v.dim(), space.dims));
     }
-    let halves = crate::types::sphere::halves(v.as_slice());
     let raw = Space { metric: crate::hnsw::space::Metric::L2, ..*space };
-    space.payload_from_f16(&halves).or_else(|| raw.payload_from_f16(&halves))
+    if space.element == Element::F16 {
+        let halves = crate::types::sphere::halves(v.as_slice());
+        return space.payload_from_f16(&halves).or_else(|| raw.payload_from_f16(&halves));
+    }
+    let (indices, values) = crate::types::sphere::sparse_parts(v.as_slice());
+    space.payload_from_sparse(&indices, &values).or_else(|| raw.payload_from_sparse(&indices, &values))
 }
 
 /// A non-null value of the column's type as the index's payload.
