@@ -50,45 +50,63 @@ pub unsafe fn sphere_parts(datum: pg_sys::Datum) -> Option<(pg_sys::Datum, f64)>
     }
 }
 
-/// Whether a dense value lies strictly inside a sphere under `distance`
-/// (NULL when the sphere's center or radius is NULL).
-fn within<E: Copy>(fcinfo: pg_sys::FunctionCallInfo, type_name: &str, distance: fn(&[E], &[E]) -> f64) -> RawDatum {
-    // SAFETY: the SQL declarations are STRICT with two arguments: a dense
-    // value whose elements are `E` and a sphere of the same type.
+/// The operator's arguments: the row's value (a datum of the column's type)
+/// and the sphere's center (a `vector`) and radius; `None` when the sphere's
+/// center or radius is NULL (the operator is then NULL).
+///
+/// # Safety
+/// `fcinfo` must be a call of one of the STRICT two-argument threshold
+/// functions: a vector-like value and a `sphere_vector`.
+unsafe fn arguments<'a>(fcinfo: pg_sys::FunctionCallInfo) -> Option<(pg_sys::Datum, DenseRef<'a, f32>, f64)> {
+    // SAFETY: forwarded from the caller: two non-null arguments, the second
+    // a sphere_vector whose center is a `vector`.
     unsafe {
         let args = (*fcinfo).args.as_slice(2);
-        let value = DenseRef::<E>::from_datum(args[0].value);
-        let Some((center, radius)) = sphere_parts(args[1].value) else {
-            (*fcinfo).isnull = true;
-            return RawDatum(pg_sys::Datum::from(0usize));
-        };
-        let center = DenseRef::<E>::from_datum(center);
-        if value.dim() != center.dim() {
-            raise(Error::different_dims(type_name, value.dim(), center.dim()));
-        }
-        RawDatum(pg_sys::Datum::from(distance(value.as_slice(), center.as_slice()) < radius))
+        let (center, radius) = sphere_parts(args[1].value)?;
+        Some((args[0].value, DenseRef::<f32>::from_datum(center), radius))
     }
 }
 
-/// [`within`] for a `halfvec` value: the sphere's `vector` center rounded
-/// to halves (an out-of-range value is the cast's error).
+/// `inside(value, center)` as the operator's result, or NULL for a NULL
+/// sphere.
+fn answer(
+    fcinfo: pg_sys::FunctionCallInfo,
+    inside: impl FnOnce(pg_sys::Datum, DenseRef<f32>, f64) -> bool,
+) -> RawDatum {
+    // SAFETY: every caller is one of the threshold functions (see `arguments`).
+    match unsafe { arguments(fcinfo) } {
+        Some((value, center, radius)) => RawDatum(pg_sys::Datum::from(inside(value, center, radius))),
+        None => {
+            // SAFETY: a function may set its own result NULL.
+            unsafe { (*fcinfo).isnull = true };
+            RawDatum(pg_sys::Datum::from(0usize))
+        }
+    }
+}
+
+/// Whether a `vector` lies strictly inside a sphere under `distance`.
+fn within(fcinfo: pg_sys::FunctionCallInfo, distance: fn(&[f32], &[f32]) -> f64) -> RawDatum {
+    answer(fcinfo, |value, center, radius| {
+        // SAFETY: the first argument of the vector threshold functions is a `vector`.
+        let value = unsafe { DenseRef::<f32>::from_datum(value) };
+        if value.dim() != center.dim() {
+            raise(Error::different_dims("vector", value.dim(), center.dim()));
+        }
+        distance(value.as_slice(), center.as_slice()) < radius
+    })
+}
+
+/// [`within`] for a `halfvec` value: the sphere's center rounded to halves
+/// (an out-of-range value is the cast's error).
 fn within_half(fcinfo: pg_sys::FunctionCallInfo, distance: fn(&[f16], &[f16]) -> f64) -> RawDatum {
-    // SAFETY: the SQL declarations are STRICT with two arguments: a
-    // `halfvec` and a `sphere_vector`, whose center is a `vector`.
-    unsafe {
-        let args = (*fcinfo).args.as_slice(2);
-        let value = DenseRef::<f16>::from_datum(args[0].value);
-        let Some((center, radius)) = sphere_parts(args[1].value) else {
-            (*fcinfo).isnull = true;
-            return RawDatum(pg_sys::Datum::from(0usize));
-        };
-        let center = DenseRef::<f32>::from_datum(center);
+    answer(fcinfo, |value, center, radius| {
+        // SAFETY: the first argument of the halfvec threshold functions is a `halfvec`.
+        let value = unsafe { DenseRef::<f16>::from_datum(value) };
         if value.dim() != center.dim() {
             raise(Error::different_dims("halfvec", value.dim(), center.dim()));
         }
-        let center = halves(center.as_slice());
-        RawDatum(pg_sys::Datum::from(distance(value.as_slice(), &center) < radius))
-    }
+        distance(value.as_slice(), &halves(center.as_slice())) < radius
+    })
 }
 
 /// A `vector` as halves, as its cast to `halfvec` rounds it.
@@ -102,25 +120,17 @@ pub fn sparse_parts(values: &[f32]) -> (Vec<i32>, Vec<f32>) {
     values.iter().enumerate().filter(|(_, &v)| v != 0.0).map(|(i, &v)| (i as i32, v)).unzip()
 }
 
-/// [`within`] for a `sparsevec` value and the sphere's `vector` center.
+/// [`within`] for a `sparsevec` value: the center's non-zeros.
 fn within_sparse(fcinfo: pg_sys::FunctionCallInfo, distance: fn(SparseRef, SparseRef) -> f64) -> RawDatum {
-    // SAFETY: the SQL declarations are STRICT with two arguments: a
-    // `sparsevec` and a `sphere_vector`, whose center is a `vector`.
-    unsafe {
-        let args = (*fcinfo).args.as_slice(2);
-        let value = SparseArg::from_datum(args[0].value);
-        let Some((center, radius)) = sphere_parts(args[1].value) else {
-            (*fcinfo).isnull = true;
-            return RawDatum(pg_sys::Datum::from(0usize));
-        };
-        let center = DenseRef::<f32>::from_datum(center);
+    answer(fcinfo, |value, center, radius| {
+        // SAFETY: the first argument of the sparsevec threshold functions is a `sparsevec`.
+        let value = unsafe { SparseArg::from_datum(value) };
         if value.dim() as usize != center.dim() {
             raise(Error::different_dims("sparsevec", value.dim() as usize, center.dim()));
         }
         let (indices, values) = sparse_parts(center.as_slice());
-        let center = SparseRef::new(&indices, &values);
-        RawDatum(pg_sys::Datum::from(distance(SparseRef::new(value.indices(), value.values()), center) < radius))
-    }
+        distance(SparseRef::new(value.indices(), value.values()), SparseRef::new(&indices, &values)) < radius
+    })
 }
 
 fn sparse_l2(a: SparseRef, b: SparseRef) -> f64 {
@@ -189,20 +199,20 @@ fn negative_ip(a: &[f32], b: &[f32]) -> f64 {
 
 #[pg_extern(sql = false)]
 fn vector_l2_within(fcinfo: pg_sys::FunctionCallInfo) -> RawDatum {
-    within(fcinfo, "vector", l2)
+    within(fcinfo, l2)
 }
 
 #[pg_extern(sql = false)]
 fn vector_ip_within(fcinfo: pg_sys::FunctionCallInfo) -> RawDatum {
-    within(fcinfo, "vector", negative_ip)
+    within(fcinfo, negative_ip)
 }
 
 #[pg_extern(sql = false)]
 fn vector_cosine_within(fcinfo: pg_sys::FunctionCallInfo) -> RawDatum {
-    within(fcinfo, "vector", dense::cosine_distance)
+    within(fcinfo, dense::cosine_distance)
 }
 
 #[pg_extern(sql = false)]
 fn vector_l1_within(fcinfo: pg_sys::FunctionCallInfo) -> RawDatum {
-    within(fcinfo, "vector", dense::l1)
+    within(fcinfo, dense::l1)
 }
