@@ -423,8 +423,10 @@ fn pq_train(rel: pg_sys::Oid, col: &CStr, subvectors: i32, bits: i32, sample: i3
     pgrx::debug1!("lodestone: pq_train: training {m} subvectors of {bits} bits on {rows} rows");
     // Pure core: k-means on a pool of max_parallel_maintenance_workers + 1
     // threads, no Postgres call in there; cancellable like a build.
+    let started = std::time::Instant::now();
     let pq =
         run_cancellable(|cancel| Pq::train_cancellable(&data, dims, m, bits, TRAIN_SEED, cancel), || {}).or_raise();
+    pgrx::debug1!("lodestone: pq_train: trained in {:.2} s", started.elapsed().as_secs_f64());
     let bytes = Quantizer::Pq(pq).to_bytes();
     // No row limit (Spi::get_one's is 1): an INSERT … RETURNING stopped
     // after its first row never fires the AFTER STATEMENT trigger that

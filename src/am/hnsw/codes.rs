@@ -188,6 +188,10 @@ pub fn train(
         copied = rows;
         &copied
     };
+    let rows = sample.len() / dims.max(1);
+    // Said before and after: tests cancel a build while it trains.
+    pgrx::debug1!("hnsw build: training {kind:?} on {rows} rows");
+    let started = std::time::Instant::now();
     let trained = match kind {
         Kind::Pq => crate::pool::run_cancellable(
             |cancel| {
@@ -198,7 +202,9 @@ pub fn train(
         ),
         _ => Quantizer::train(kind, sample, dims, &opts),
     };
-    Some(trained.unwrap_or_else(|e| raise(e)))
+    let trained = trained.unwrap_or_else(|e| raise(e));
+    pgrx::debug1!("hnsw build: trained {kind:?} in {:.2} s", started.elapsed().as_secs_f64());
+    Some(trained)
 }
 
 /// Appends the quantizer's pages to an index being built (without WAL: the
