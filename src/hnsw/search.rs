@@ -68,6 +68,18 @@ impl<Id: Hash + Eq> HashVisited<Id> {
     pub fn is_empty(&self) -> bool {
         self.set.is_empty()
     }
+
+    /// Empties the set, keeping its table (for the next search to reuse),
+    /// with room for at least `n` ids.
+    pub fn reset(&mut self, n: usize) {
+        self.set.clear();
+        self.set.reserve(n);
+    }
+
+    /// Bytes the set's table holds, empty or not.
+    pub fn table_bytes(&self) -> usize {
+        self.set.capacity() * (std::mem::size_of::<Id>() + 1)
+    }
 }
 
 impl<Id: Hash + Eq> Visited<Id> for HashVisited<Id> {

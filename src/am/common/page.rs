@@ -406,9 +406,10 @@ pub fn pin_recent(index: pg_sys::Relation, block: u32) -> pg_sys::Buffer {
     buffer
 }
 
-/// Starts loading, ahead of pinning it, the descriptor and the page header
-/// of the buffer that last held `block`, so that the cache misses of many
-/// blocks overlap instead of adding up.
+/// Starts loading, ahead of pinning it, the descriptor, the page header and
+/// the special space (the page type every read checks) of the buffer that
+/// last held `block`, so that the cache misses of many blocks overlap
+/// instead of adding up.
 pub fn prefetch_block(index: pg_sys::Relation, block: u32) {
     if let Some(buffer) = recent_buffer(index, block).filter(|&b| b > 0) {
         let id = (buffer - 1) as usize;
@@ -420,6 +421,7 @@ pub fn prefetch_block(index: pg_sys::Relation, block: u32) {
             let page = pg_sys::BufferBlocks.cast::<u8>().wrapping_add(id * pg_sys::BLCKSZ as usize);
             prefetch(descriptor, 64);
             prefetch(page, 256);
+            prefetch(page.wrapping_add(pg_sys::BLCKSZ as usize - 64), 64);
         }
     }
 }

@@ -55,8 +55,10 @@ pub struct DiskGraph {
     order: Vec<usize>,
     /// Bytes held in `seen` and the arena, for the scan memory limit.
     pub memory: usize,
-    /// Node tuples read.
+    /// Node tuples read, and buffers pinned to read them and links tuples
+    /// (for the scan's DEBUG2 line).
     pub reads: usize,
+    pub pins: usize,
     /// With a quantizer: nodes hold codes, scored against the query through
     /// this table; kept payloads are the decoded codes.
     codes: Option<Codes>,
@@ -76,19 +78,21 @@ impl DiskGraph {
         query: Option<Payload>,
         keep_payloads: bool,
     ) -> Self {
+        let arenas = super::spare::take_arenas();
         DiskGraph {
             index,
             layout,
             space,
             query,
             keep_payloads,
-            seen: SeenMap::default(),
-            links_arena: Vec::new(),
-            tids_arena: Vec::new(),
+            seen: arenas.seen,
+            links_arena: arenas.links,
+            tids_arena: arenas.tids,
             pinned: Vec::new(),
             order: Vec::new(),
             memory: 0,
             reads: 0,
+            pins: 0,
             codes: None,
             table: None,
         }
@@ -136,6 +140,7 @@ impl DiskGraph {
         // Every search step reads pages here or in `distances`: the place
         // to let a long search be cancelled, before any lock is taken.
         pgrx::check_for_interrupts!();
+        self.pins += 1;
         let buf = Buf::share(self.index, id.block);
         let bytes = tuple_at(self.index, buf.page(), id, KIND_NODE);
         let Some(node) = Node::parse(bytes, &self.layout) else { corrupt_at(self.index, id.block, "malformed node") };
@@ -151,12 +156,23 @@ impl DiskGraph {
         if !links_ref.is_valid() {
             return;
         }
+        self.pins += 1;
         let buf = Buf::share(self.index, links_ref.block);
         let bytes = tuple_at(self.index, buf.page(), links_ref, KIND_LINKS);
         let Some(links) = Links::parse(bytes, &self.layout) else {
             corrupt_at(self.index, links_ref.block, "malformed links tuple")
         };
         out.extend(links.at(level).map(Ref::pack));
+    }
+}
+
+impl Drop for DiskGraph {
+    fn drop(&mut self) {
+        super::spare::keep_arenas(super::spare::Arenas {
+            seen: std::mem::take(&mut self.seen),
+            links: std::mem::take(&mut self.links_arena),
+            tids: std::mem::take(&mut self.tids_arena),
+        });
     }
 }
 
@@ -196,6 +212,7 @@ impl GraphView for DiskGraph {
         while i < self.order.len() {
             let block = Ref::unpack(ids[self.order[i]]).block;
             let mut buf = Buf::pinned(self.index, block);
+            self.pins += 1;
             buf.lock_share();
             let page = buf.page();
             while i < self.order.len() && Ref::unpack(ids[self.order[i]]).block == block {

@@ -12,6 +12,7 @@
 //! | this file     | the handler, `amcostestimate`, `amvalidate`           |
 //! | `info.rs`     | `lodestone_hnsw_info`, `lodestone_hnsw_verify`        |
 //! | `codes.rs`    | quantized indexes: training, the quantizer's pages    |
+//! | `spare.rs`    | search buffers a backend reuses from query to query   |
 
 pub mod alloc;
 pub mod build;
@@ -23,6 +24,7 @@ pub mod meta;
 pub mod options;
 pub mod reconnect;
 pub mod scan;
+pub mod spare;
 pub mod support;
 pub mod tids;
 pub mod vacuum;

@@ -200,7 +200,7 @@ pub unsafe extern "C-unwind" fn amrescan(
     let state = state_of(scan);
     state.started = false;
     state.graph = None;
-    state.visited = HashVisited::default();
+    super::spare::keep_visited(std::mem::take(&mut state.visited));
     state.discarded.clear();
     state.ready.clear();
     state.pending.clear();
@@ -402,7 +402,7 @@ fn start(scan: pg_sys::IndexScanDesc, state: &mut ScanState) {
     let limit = beam_limit(state);
     let mut walk = Walk { graph: &mut graph, limit, stopped: false };
     let best = descend(&mut walk, entry, top, 0, &mut state.scratch);
-    state.visited = HashVisited::with_capacity(state.ef_search * 16);
+    state.visited = super::spare::take_visited(state.ef_search * 16);
     let mut discarded = Vec::new();
     let iterative = state.mode != IterativeScan::Off;
     let mut found = search_layer(
@@ -551,7 +551,10 @@ fn held_bytes(state: &ScanState) -> usize {
 
 /// An empty node cache for the graph `old` reads.
 fn fresh_graph(state: &ScanState, old: &DiskGraph) -> DiskGraph {
-    DiskGraph::new(old.index(), old.space, old.layout, state.query.clone(), false).with_codes(state.codes.clone())
+    let mut graph =
+        DiskGraph::new(old.index(), old.space, old.layout, state.query.clone(), false).with_codes(state.codes.clone());
+    (graph.reads, graph.pins) = (old.reads, old.pins);
+    graph
 }
 
 /// Continues an iterative scan; `false` when nothing is left.
@@ -644,10 +647,29 @@ pub unsafe extern "C-unwind" fn amendscan(scan: pg_sys::IndexScanDesc) {
         heap.end();
     }
     state.pending = VecDeque::new();
-    state.graph = None;
+    if let Some(graph) = state.graph.take() {
+        log_counts(state, &graph);
+    }
     state.discarded = BinaryHeap::new();
     state.ready = VecDeque::new();
-    state.visited = HashVisited::default();
+    super::spare::keep_visited(std::mem::take(&mut state.visited));
+}
+
+/// What a scan read, at DEBUG2: the figures behind the profile in
+/// docs/performance.md (`SET client_min_messages = debug2`).
+fn log_counts(state: &ScanState, graph: &DiskGraph) {
+    // SAFETY: asks whether a DEBUG2 message would go anywhere.
+    if !unsafe { pg_sys::message_level_is_interesting(pg_sys::DEBUG2 as i32) } {
+        return;
+    }
+    pgrx::debug2!(
+        "hnsw scan of \"{}\": {} nodes read in {} buffer reads, {} ids visited, ef_search {}",
+        crate::am::common::relation_name(state.index),
+        graph.reads,
+        graph.pins,
+        state.visited.len(),
+        state.ef_search
+    );
 }
 
 /// Postgres's `pgstat_count_index_scan` macro.
