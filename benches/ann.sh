@@ -12,6 +12,9 @@
 # maintenance_work_mem and max_parallel_maintenance_workers of postgres.conf,
 # which the report states: lodestone's ivfflat k-means uses workers + 1
 # threads, pgvector's k-means one (its workers only assign rows to lists).
+# hnsw runs also measure hnswlib inside the harness's process on the same
+# vectors, queries, m, ef_construction and ef_search: the in-process floor,
+# marked as such in the report, not a Postgres system (--no-reference: not).
 #
 #   benches/ann.sh                              synthetic, 100k x 384
 #   benches/ann.sh --dataset debian             Debian package descriptions, MiniLM
@@ -19,6 +22,7 @@
 #   benches/ann.sh --index ivfflat [--lists 1000 --probes 10,20,40]
 #                                               ivfflat instead of hnsw (any dataset)
 #   benches/ann.sh --n 5000 --dim 64 --nq 100   a small synthetic set (smoke test)
+#   benches/ann.sh --no-reference               without the in-process hnswlib floor
 #   benches/ann.sh --help                       every option
 #
 #   SYSTEMS="lodestone" benches/ann.sh ...      only these extensions
@@ -38,6 +42,7 @@ unset RUST_BACKTRACE
 
 venv="$LODESTONE_ROOT/target/bench-venv"
 requirements="$LODESTONE_ROOT/benches/ann/requirements.txt"
+reference="$LODESTONE_ROOT/benches/ann/requirements-reference.txt"
 
 ensure_venv() {
   local python=${PYTHON:-python3}
@@ -60,6 +65,17 @@ ensure_venv() {
     "$venv/bin/python" -m pip install -q --disable-pip-version-check -r "$requirements" \
       || die "pip install -r benches/ann/requirements.txt failed"
     echo "$want" >"$venv/.requirements.sha256"
+  fi
+  # The in-process reference is optional: a machine without a C++ compiler
+  # runs the benchmark without it.
+  want="$(sha256sum "$reference" | cut -d' ' -f1)"
+  have="$(cat "$venv/.reference.sha256" 2>/dev/null || true)"
+  if [[ "$want" != "$have" ]]; then
+    if "$venv/bin/python" -m pip install -q --disable-pip-version-check -r "$reference" >/dev/null 2>&1; then
+      echo "$want" >"$venv/.reference.sha256"
+    else
+      log "could not install benches/ann/requirements-reference.txt (hnswlib): no in-process reference"
+    fi
   fi
 }
 

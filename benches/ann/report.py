@@ -1,5 +1,7 @@
 """The run's outputs: a JSON file with every number, a markdown report, and a
-PNG plot of recall@k against QPS with one curve per system."""
+PNG plot of recall@k against QPS with one curve per system. A system marked
+``in_process`` (hnswlib, reference.py) is labelled as the in-process floor
+everywhere, so that it is not read as one more Postgres system."""
 
 
 from __future__ import annotations
@@ -35,13 +37,25 @@ def _rate(r: float | None, unit: str) -> str:
 
 
 def _label(system: dict) -> str:
-    return f"{system['name']} {system.get('extension_version', '')}".strip()
+    label = f"{system['name']} {system.get('extension_version', '')}".strip()
+    return label + " (in-process floor)" if system.get("in_process") else label
+
+
+def _build_times(index: dict) -> list[tuple[float, str]]:
+    """The build's seconds, with its thread count for the in-process
+    reference, which is built on 1 thread and again on as many as Postgres's."""
+    if "build_threads" not in index:
+        return [(index["build_seconds"], "")]
+    times = [(index["build_seconds"], f" ({index['build_threads']} thread)")]
+    if "parallel_build" in index:
+        times.append((index["parallel_build"]["seconds"], f" ({index['parallel_build']['threads']} threads)"))
+    return times
 
 
 def _index_status(system: dict) -> str:
     index = system.get("index", {})
     if index.get("status") == "ok":
-        return _seconds(index["build_seconds"])
+        return "; ".join(_seconds(t) + note for t, note in _build_times(index))
     return f"{index.get('status', 'not run')}: {index.get('reason', '')}".rstrip(": ")
 
 
@@ -71,6 +85,25 @@ def _build_settings(method: str, settings: dict) -> list[str]:
                  "threads inside one backend; pgvector's k-means runs on one thread and only the assignment of "
                  "rows to lists uses its parallel workers.")
     return ["", text]
+
+
+def _reference_note(systems: list[dict], n_clients: int) -> list[str]:
+    """What the in-process reference is and how its columns were measured,
+    which differ from the Postgres systems' (threads, not SQL clients)."""
+    ref = next((s for s in systems if s.get("in_process")), None)
+    if ref is None:
+        return []
+    parallel = ref.get("index", {}).get("parallel_build")
+    again = (f", and again on {parallel['threads']} threads, as many as a Postgres build may use (its leader and "
+             "max_parallel_maintenance_workers workers)") if parallel else ""
+    return ["", f"{_label(ref)} is not a Postgres system: it is the same algorithm, hnswlib's HNSW, in the "
+            "harness's own process, on the same vectors and queries with the same m, ef_construction, metric "
+            "and ef_search, so with no SQL, client/server round trip, executor or buffer manager: the floor "
+            "the Postgres systems can approach. Its build is `add_items` on 1 thread (the index searched)"
+            f"{again}. Its \"1 client\" is one `knn_query` of one vector per call with num_threads=1; its "
+            f"\"{n_clients} clients\" are {n_clients} Python threads doing the same on the one shared index "
+            "(hnswlib releases the GIL while it searches). Its index size is hnswlib's `index_file_size()`: "
+            "vectors, labels and links. It has no table and runs no INSERTs."]
 
 
 def _comparison(systems: list[dict], key: str, n_clients: int, k: int) -> list[str]:
@@ -124,7 +157,7 @@ def markdown(run: dict) -> str:
     base = next((s for s in systems if s["name"] == BASELINE and s.get("index", {}).get("status") == "ok"), None)
     if base is not None and len(systems) > 1:
         row(f"index build time / {BASELINE}", lambda s: "–" if s is base or s.get("index", {}).get("status") != "ok"
-            else _ratio(s["index"]["build_seconds"], base["index"]["build_seconds"]))
+            else "; ".join(_ratio(t, base["index"]["build_seconds"]) + note for t, note in _build_times(s["index"])))
     row("index size", lambda s: _mb(s.get("sizes", {}).get("index_bytes")) if s.get("index", {}).get("status") == "ok"
         else "–")
     row("index bytes per vector", lambda s: f"{s['sizes']['index_bytes'] / ds['rows']:,.0f}"
@@ -152,6 +185,7 @@ def markdown(run: dict) -> str:
     m = run["machine"]
     server = next((s for s in systems if "settings" in s), {})
     out += _build_settings(method, server.get("settings", {}))
+    out += _reference_note(systems, n_clients)
     load = m.get("loadavg_1min", {})
     out += ["", f"Machine: {m['cores']} cores, {m['memory_gib']:.0f} GiB, {m['cpu']}; {m['os']}; "
             f"PostgreSQL {server.get('server_version', '?')}; load average {load.get('start')} at the start, "
@@ -174,7 +208,9 @@ def plot(run: dict, path: Path) -> None:
                 continue
             xs = [pt["recall"] for pt in sweep]
             ys = [pt["clients"][count]["qps"] for pt in sweep]
-            (line,) = ax.plot(xs, ys, marker="o", label=_label(system))
+            # The in-process floor is drawn apart from the Postgres systems.
+            style = {"linestyle": "--", "marker": "s", "color": "0.3"} if system.get("in_process") else {"marker": "o"}
+            (line,) = ax.plot(xs, ys, label=_label(system), **style)
             for pt, x, y in zip(sweep, xs, ys):
                 ax.annotate(str(pt[key]), (x, y), textcoords="offset points", xytext=(4, 4),
                             fontsize=7, color=line.get_color())
@@ -185,7 +221,10 @@ def plot(run: dict, path: Path) -> None:
         ax.set_yscale("log")
         ax.set_xlabel(f"recall@{p['k']}")
         ax.set_ylabel("queries per second")
-        ax.set_title(f"{count} client{'s' if count != '1' else ''}")
+        title = f"{count} client{'s' if count != '1' else ''}"
+        if any(s.get("in_process") and s.get("sweep") for s in run["systems"]):
+            title += f" (in-process floor: {count} thread{'s' if count != '1' else ''})"
+        ax.set_title(title)
         ax.grid(True, which="both", alpha=0.3)
         if ax.get_legend_handles_labels()[0]:
             ax.legend(loc="best")

@@ -6,8 +6,11 @@ its phase on screen) and record its size. Then, for all systems interleaved:
 sweep that index's search setting (``hnsw.ef_search`` or ``ivfflat.probes``)
 measuring recall@k, QPS and p50/p99 latency with 1 and N clients, and time
 single-row INSERTs into the indexed table. A system without the access method
-is loaded and reported as unsupported for the rest. Writes results.json,
-results.md and recall_qps.png to ``--out`` and prints the markdown.
+is loaded and reported as unsupported for the rest. With ``--index hnsw``,
+hnswlib in this process (reference.py) is measured alongside, on the same
+vectors and parameters, as the in-process floor (``--no-reference``: not).
+Writes results.json, results.md and recall_qps.png to ``--out`` and prints the
+markdown.
 """
 
 from __future__ import annotations
@@ -24,12 +27,12 @@ import numpy as np
 import psycopg
 from tqdm import tqdm
 
-from . import datasets, db, report, workload
+from . import datasets, db, reference, report, workload
 
 
 DESCRIPTION = ("ANN benchmark over SQL: per system, load by binary COPY, build an hnsw (or, with --index ivfflat, "
                "an ivfflat) index, sweep hnsw.ef_search (ivfflat.probes) measuring recall, QPS and latency with "
-               "1 and N clients, time single-row INSERTs.")
+               "1 and N clients, time single-row INSERTs; with hnsw, hnswlib in-process alongside as the floor.")
 
 # Per access method: its sweep's key in results.json, which is also its --option.
 SWEEP_KEYS = {"hnsw": "ef_search", "ivfflat": "probes"}
@@ -95,6 +98,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--repeats", type=int, default=3,
                    help="repetitions of every search and insert measurement (systems take turns); "
                         "the fastest is reported (default: %(default)s)")
+    p.add_argument("--no-reference", dest="reference", action="store_false",
+                   help="hnsw: do not measure hnswlib in this process alongside (by default it is, as the floor "
+                        "the Postgres systems can approach; ivfflat has none)")
     p.add_argument("--cache", type=Path, default=datasets.DEFAULT_CACHE,
                    help="dataset and ground-truth cache (default: target/bench-ann/data)")
     p.add_argument("--out", type=Path, help="output directory (default: target/bench-ann/results/DATASET, "
@@ -275,7 +281,7 @@ class System:
             sweep.append({key: value, "recall": ds.recall(ids, args.k), "clients": {}})
         point = sweep[-1]
         for clients, run in ((1, one), (args.clients, many)):
-            _keep_fastest(point["clients"], str(clients), run, "qps", "queries")
+            workload.keep_fastest(point["clients"], str(clients), run, "qps", "queries")
         self._phase("sweep", t0)
         tqdm.write(f"  {self.name:<12} {key}={value:<4} recall@{args.k}={point['recall']:.3f}  "
                    f"1 client {one.rate:,.0f} QPS  {args.clients} clients {many.rate:,.0f} QPS", file=sys.stderr)
@@ -291,7 +297,7 @@ class System:
         ids = np.arange(first, first + args.inserts)
         rows = np.resize(ds.queries, (args.inserts, ds.dim))
         r = workload.insert(self.conn, ids, rows) if clients == 1 else self.pool.insert(ids, rows)
-        _keep_fastest(self.result.setdefault("inserts", {}), str(clients), r, "rows_per_second", "rows")
+        workload.keep_fastest(self.result.setdefault("inserts", {}), str(clients), r, "rows_per_second", "rows")
         self._phase("inserts", t0)
 
     def close(self) -> None:
@@ -303,17 +309,7 @@ class System:
             self.conn = None
 
 
-def _keep_fastest(into: dict, key: str, run: workload.Run, rate: str, count: str) -> None:
-    """Records ``run`` under ``into[key]`` if it is the fastest repetition so far."""
-    entry = into.get(key)
-    runs = (entry["all_" + rate] if entry else []) + [run.rate]
-    if entry is None or run.rate > entry[rate]:
-        entry = into[key] = {rate: run.rate, "p50_ms": run.percentile_ms(50), "p99_ms": run.percentile_ms(99),
-                             count: run.count}
-    entry["all_" + rate] = runs
-
-
-def _each(systems: list[System], step) -> None:
+def _each(systems: list[System | reference.Reference], step) -> None:
     """Runs ``step(system)`` for every system that can still search; a system
     that fails is reported, closed and left out of the remaining steps."""
     for system in systems:
@@ -328,7 +324,7 @@ def _each(systems: list[System], step) -> None:
             system.close()
 
 
-def measure_all(systems: list[System], args: argparse.Namespace) -> None:
+def measure_all(systems: list[System | reference.Reference], args: argparse.Namespace) -> None:
     """Loads and builds each system in turn; then runs every search and insert
     measurement ``--repeats`` times with the systems taking turns, so that a
     slow spell on a shared machine does not fall on one system only."""
@@ -339,7 +335,7 @@ def measure_all(systems: list[System], args: argparse.Namespace) -> None:
             _log(f"{system.name}: failed: {e}")
             system.result["error"] = _first_line(e)
             system.close()
-    _each(systems, System.warm_up)
+    _each(systems, lambda s: s.warm_up())
     if any(s.searchable for s in systems):
         _log(f"sweeping {args.setting} over {args.sweep} with 1 and {args.clients} clients")
     for value in args.sweep:
@@ -370,6 +366,12 @@ def main(argv: list[str] | None = None) -> int:
     out.mkdir(parents=True, exist_ok=True)
 
     systems = [System(name, dsn, dataset, args) for name, dsn in args.dsn]
+    if args.index == "hnsw" and args.reference:
+        if reference.available():
+            # Last, so that it reads the servers' build settings once they are known.
+            systems.append(reference.Reference(dataset, args, peers=list(systems)))
+        else:
+            _log("hnswlib is not installed: the in-process reference is left out (benches/ann.sh installs it)")
     try:
         measure_all(systems, args)
     finally:

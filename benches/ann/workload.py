@@ -47,6 +47,16 @@ class Run:
         return Run(np.concatenate([r.latencies for r in runs]), min(r.start for r in runs), max(r.end for r in runs))
 
 
+def keep_fastest(into: dict, key: str, run: Run, rate: str, count: str) -> None:
+    """Records ``run`` under ``into[key]`` if it is the fastest repetition so far."""
+    entry = into.get(key)
+    runs = (entry["all_" + rate] if entry else []) + [run.rate]
+    if entry is None or run.rate > entry[rate]:
+        entry = into[key] = {rate: run.rate, "p50_ms": run.percentile_ms(50), "p99_ms": run.percentile_ms(99),
+                             count: run.count}
+    entry["all_" + rate] = runs
+
+
 def search(conn: psycopg.Connection, statement, queries: np.ndarray, first: int = 0,
            until: float | None = None, collect: list[list[int]] | None = None) -> Run:
     """Runs k-NN queries starting with query ``first`` (wrapping around): each
