@@ -76,9 +76,10 @@ impl<Id: Hash + Eq> HashVisited<Id> {
         self.set.reserve(n);
     }
 
-    /// Bytes the set's table holds, empty or not.
+    /// Bytes the set's table holds, empty or not (`capacity()` is 7/8 of
+    /// its buckets, each an id and a control byte).
     pub fn table_bytes(&self) -> usize {
-        self.set.capacity() * (std::mem::size_of::<Id>() + 1)
+        self.set.capacity().div_ceil(7) * 8 * (std::mem::size_of::<Id>() + 1)
     }
 }
 

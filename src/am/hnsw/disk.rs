@@ -55,8 +55,8 @@ pub struct DiskGraph {
     order: Vec<usize>,
     /// Bytes held in `seen` and the arena, for the scan memory limit.
     pub memory: usize,
-    /// Node tuples read, and buffers pinned to read them and links tuples
-    /// (for the scan's DEBUG2 line).
+    /// Node tuples read, and buffer pins taken to read them and links
+    /// tuples (for the scan's DEBUG2 line; hits and misses alike).
     pub reads: usize,
     pub pins: usize,
     /// With a quantizer: nodes hold codes, scored against the query through

@@ -3,12 +3,12 @@
 //! A search at `hnsw.ef_search` 150 fills about a megabyte: the node
 //! cache's map, links and TIDs, and the visited set. Freed at the end of
 //! each query, those pages went back to the kernel, and the next query
-//! faulted them in again, zeroed: a fifth of a query's time in a profile of
-//! the scanning backend (docs/performance.md). So a [`DiskGraph`] leaves
-//! its emptied buffers here when it is dropped, and the next one of this
-//! backend takes them; likewise the visited set. A backend keeps at most
-//! [`KEPT_BYTES`] of them; a scan nested in another (a join) finds none
-//! and allocates its own.
+//! faulted them in again, zeroed: about a tenth of a query's time in a
+//! profile of the scanning backend (docs/performance.md). So a
+//! [`DiskGraph`] leaves its emptied buffers here when it is dropped, and
+//! the next one of this backend takes them; likewise the visited set. A
+//! backend keeps at most [`KEPT_BYTES`] of each; a scan nested in another
+//! (a join) finds none and allocates its own.
 //!
 //! [`DiskGraph`]: super::disk::DiskGraph
 
@@ -17,9 +17,16 @@ use crate::hnsw::layout::Ref;
 use crate::hnsw::search::HashVisited;
 use std::cell::RefCell;
 
-/// The most a backend keeps between searches, per kind of buffer: enough
-/// for a search at ef_search 1000; a larger one's buffers are freed.
-pub const KEPT_BYTES: usize = 8 << 20;
+/// The most a backend keeps between searches, per kind of buffer (so 8 MB
+/// in all): enough for a search at ef_search 400; a larger one's buffers
+/// are freed.
+pub const KEPT_BYTES: usize = 4 << 20;
+
+/// Bytes of a hash table's allocation: `capacity()` is 7/8 of its buckets,
+/// each an entry and a control byte.
+fn table_bytes(capacity: usize, entry: usize) -> usize {
+    capacity.div_ceil(7) * 8 * (entry + 1)
+}
 
 /// A node cache's buffers, empty.
 #[derive(Default)]
@@ -31,7 +38,7 @@ pub struct Arenas {
 
 impl Arenas {
     fn bytes(&self) -> usize {
-        self.seen.capacity() * (std::mem::size_of::<(u64, super::disk::Seen)>() + 1)
+        table_bytes(self.seen.capacity(), std::mem::size_of::<(u64, super::disk::Seen)>())
             + self.links.capacity() * std::mem::size_of::<u64>()
             + self.tids.capacity() * std::mem::size_of::<Ref>()
     }
@@ -59,14 +66,16 @@ pub fn keep_arenas(mut arenas: Arenas) {
     let _ = ARENAS.try_with(|a| *a.borrow_mut() = Some(arenas));
 }
 
-/// An empty visited set with room for `n` ids: the last one left, or new.
+/// An empty visited set with room for `n` ids: the last one left, or new
+/// when that one is far larger than `n` (clearing it would cost more, and
+/// its few ids would be spread over more cache lines).
 pub fn take_visited(n: usize) -> HashVisited<u64> {
     match VISITED.try_with(|v| v.borrow_mut().take()).ok().flatten() {
-        Some(mut set) => {
+        Some(mut set) if set.table_bytes() <= table_bytes(n.max(1024) * 8, std::mem::size_of::<u64>()) => {
             set.reset(n);
             set
         }
-        None => HashVisited::with_capacity(n),
+        _ => HashVisited::with_capacity(n),
     }
 }
 
@@ -101,6 +110,14 @@ mod tests {
         arenas.links.reserve(KEPT_BYTES / 8 + 1);
         keep_arenas(arenas);
         assert_eq!(take_arenas().links.capacity(), 0);
+    }
+
+    #[test]
+    fn a_huge_visited_set_is_not_handed_to_a_small_search() {
+        let set = take_visited(200_000);
+        let big = set.table_bytes();
+        keep_visited(set);
+        assert!(take_visited(64).table_bytes() < big / 100);
     }
 
     #[test]

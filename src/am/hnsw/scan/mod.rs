@@ -199,7 +199,9 @@ pub unsafe extern "C-unwind" fn amrescan(
     unsafe { crate::am::common::copy_scan_keys(scan, keys, nkeys, orderbys, norderbys) };
     let state = state_of(scan);
     state.started = false;
-    state.graph = None;
+    if let Some(graph) = state.graph.take() {
+        log_counts(state, &graph);
+    }
     super::spare::keep_visited(std::mem::take(&mut state.visited));
     state.discarded.clear();
     state.ready.clear();
@@ -550,10 +552,13 @@ fn held_bytes(state: &ScanState) -> usize {
 }
 
 /// An empty node cache for the graph `old` reads.
-fn fresh_graph(state: &ScanState, old: &DiskGraph) -> DiskGraph {
-    let mut graph =
-        DiskGraph::new(old.index(), old.space, old.layout, state.query.clone(), false).with_codes(state.codes.clone());
-    (graph.reads, graph.pins) = (old.reads, old.pins);
+/// The old cache is dropped first, so that its buffers are reused (see
+/// `spare.rs`) rather than held beside new ones.
+fn fresh_graph(state: &ScanState, old: DiskGraph) -> DiskGraph {
+    let (index, space, layout, reads, pins) = (old.index(), old.space, old.layout, old.reads, old.pins);
+    drop(old);
+    let mut graph = DiskGraph::new(index, space, layout, state.query.clone(), false).with_codes(state.codes.clone());
+    (graph.reads, graph.pins) = (reads, pins);
     graph
 }
 
@@ -565,7 +570,7 @@ fn resume(state: &mut ScanState) -> bool {
     let limit = options::scan_memory_limit();
     let held = held_bytes(state);
     if held + graph.memory > limit && graph.memory > CACHE_FLOOR {
-        graph = fresh_graph(state, &graph);
+        graph = fresh_graph(state, graph);
     }
     // pgvector's budget: layer-0 nodes visited, memory kept.
     let over_budget = state.walk_over || state.visited.len() >= options::max_scan_tuples() || held > limit;
@@ -580,6 +585,7 @@ fn resume(state: &mut ScanState) -> bool {
         // Return what was scored, one by one, without walking further.
         let Some(Reverse(next)) = state.discarded.pop() else {
             state.exhausted = true;
+            state.graph = Some(graph);
             return false;
         };
         if state.threshold.is_some_and(|bound| next.distance > bound) {
@@ -658,12 +664,12 @@ pub unsafe extern "C-unwind" fn amendscan(scan: pg_sys::IndexScanDesc) {
 /// What a scan read, at DEBUG2: the figures behind the profile in
 /// docs/performance.md (`SET client_min_messages = debug2`).
 fn log_counts(state: &ScanState, graph: &DiskGraph) {
-    // SAFETY: asks whether a DEBUG2 message would go anywhere.
+    // SAFETY: reads this backend's logging settings; no precondition.
     if !unsafe { pg_sys::message_level_is_interesting(pg_sys::DEBUG2 as i32) } {
         return;
     }
     pgrx::debug2!(
-        "hnsw scan of \"{}\": {} nodes read in {} buffer reads, {} ids visited, ef_search {}",
+        "hnsw scan of \"{}\": {} nodes read with {} buffer pins, {} ids visited, ef_search {}",
         crate::am::common::relation_name(state.index),
         graph.reads,
         graph.pins,
