@@ -169,12 +169,8 @@ class Reference:
         ids: list[list[int]] = []
         one = search(self.index, ds.queries, args.k, collect=ids)
         many = search_threads(self.index, ds.queries, args.k, args.clients, args.duration)
-        sweep = self.result["sweep"]
-        if not sweep or sweep[-1][key] != value:
-            sweep.append({key: value, "recall": ds.recall(ids, args.k), "clients": {}})
-        point = sweep[-1]
-        for clients, run in ((1, one), (args.clients, many)):
-            workload.keep_fastest(point["clients"], str(clients), run, "qps", "queries")
+        point = workload.record_point(self.result["sweep"], key, value, lambda: ds.recall(ids, args.k),
+                                      one, many, args.clients)
         self._phase("sweep", t0)
         tqdm.write(f"  {self.name:<12} {key}={value:<4} recall@{args.k}={point['recall']:.3f}  "
                    f"1 thread {one.rate:,.0f} QPS  {args.clients} threads {many.rate:,.0f} QPS", file=sys.stderr)

@@ -277,11 +277,7 @@ class System:
         one = workload.search(self.conn, db.search_statement(args.metric, args.k, args.setting, value), ds.queries,
                               collect=ids)
         many = self.pool.search(args.metric, args.k, args.setting, value, ds.queries, args.duration)
-        if new_point:
-            sweep.append({key: value, "recall": ds.recall(ids, args.k), "clients": {}})
-        point = sweep[-1]
-        for clients, run in ((1, one), (args.clients, many)):
-            workload.keep_fastest(point["clients"], str(clients), run, "qps", "queries")
+        point = workload.record_point(sweep, key, value, lambda: ds.recall(ids, args.k), one, many, args.clients)
         self._phase("sweep", t0)
         tqdm.write(f"  {self.name:<12} {key}={value:<4} recall@{args.k}={point['recall']:.3f}  "
                    f"1 client {one.rate:,.0f} QPS  {args.clients} clients {many.rate:,.0f} QPS", file=sys.stderr)

@@ -57,6 +57,18 @@ def keep_fastest(into: dict, key: str, run: Run, rate: str, count: str) -> None:
     entry["all_" + rate] = runs
 
 
+def record_point(sweep: list, key: str, value: int, recall, one: Run, many: Run, clients: int) -> dict:
+    """Adds one repetition of a sweep point (``key = value``) to ``sweep``:
+    a new point takes ``recall()``, and each client count keeps its fastest
+    run. Returns the point."""
+    if not sweep or sweep[-1][key] != value:
+        sweep.append({key: value, "recall": recall(), "clients": {}})
+    point = sweep[-1]
+    for n, run in ((1, one), (clients, many)):
+        keep_fastest(point["clients"], str(n), run, "qps", "queries")
+    return point
+
+
 def search(conn: psycopg.Connection, statement, queries: np.ndarray, first: int = 0,
            until: float | None = None, collect: list[list[int]] | None = None) -> Run:
     """Runs k-NN queries starting with query ``first`` (wrapping around): each
